@@ -1,0 +1,5 @@
+from __future__ import annotations
+
+from cryptomonitor import cli
+
+raise SystemExit(cli.main())

@@ -1,0 +1,137 @@
+"""The alerts file: complete lines appended with O_APPEND, written from the ``alerts`` table.
+
+The table is an outbox. An event is committed with the ticks that raised it, with
+``written_at`` NULL; `deliver` appends the lines of unwritten events in order, fsyncs, then
+marks them written. A crash between the append and the mark would write a line twice on the
+next delivery, so `recover` (run at start-up) first marks as written every unwritten event
+whose ``alert_id`` is already in the file, and cuts off a last line left incomplete (its event
+is still unwritten and is appended again whole).
+
+The file is opened for each delivery, so a rotation by rename (logrotate without
+copytruncate) starts a new file at the configured path, which ``tail -F`` follows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pathlib
+import re
+
+import psycopg
+import structlog
+from psycopg.rows import class_row
+
+from cryptomonitor import alerts, queries, store
+from cryptomonitor.exceptions import ConfigError
+
+log = structlog.get_logger(__name__)
+
+RECOVERY_SCAN_BYTES = 4 * 1024 * 1024
+_ALERT_ID = re.compile(rb"\balert_id=([0-9a-f-]{36})\b")
+
+
+@dataclasses.dataclass(frozen=True)
+class AlertFile:
+    path: pathlib.Path
+
+    def check_writable(self) -> None:
+        """Create the file (and its directory) if needed; ConfigError if it cannot be appended."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            os.close(os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644))
+        except OSError as exc:
+            raise ConfigError(
+                f"CRYPTOMONITOR_ALERTS_FILE: cannot append to {self.path}: {exc.strerror}"
+            ) from exc
+
+    def append(self, lines: list[str]) -> None:
+        """Append each line with one write(2) and fsync; OSError if any write falls short."""
+        if not lines:
+            return
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            for line in lines:
+                data = (line + "\n").encode("utf-8")
+                written = os.write(fd, data)
+                if written != len(data):
+                    raise OSError(f"short write to {self.path}: {written} of {len(data)} bytes")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def repair_tail(self) -> int:
+        """Cut off an incomplete last line; return how many bytes were removed."""
+        try:
+            with open(self.path, "rb+") as f:
+                size = f.seek(0, os.SEEK_END)
+                if size == 0:
+                    return 0
+                start = max(0, size - RECOVERY_SCAN_BYTES)
+                f.seek(start)
+                tail = f.read()
+                if tail.endswith(b"\n"):
+                    return 0
+                cut = tail.rfind(b"\n")
+                keep = start + cut + 1 if cut >= 0 else start
+                f.truncate(keep)
+                return size - keep
+        except FileNotFoundError:
+            return 0
+
+    def recent_ids(self) -> set[str]:
+        """The alert ids in the last few MiB of the file."""
+        try:
+            with open(self.path, "rb") as f:
+                size = f.seek(0, os.SEEK_END)
+                f.seek(max(0, size - RECOVERY_SCAN_BYTES))
+                return {m.decode() for m in _ALERT_ID.findall(f.read())}
+        except FileNotFoundError:
+            return set()
+
+
+def _unwritten(conn: store.Connection, limit: int) -> list[alerts.Event]:
+    try:
+        with conn.cursor(row_factory=class_row(alerts.Event)) as cur:
+            return cur.execute(queries.get("unwritten_alerts"), {"limit": limit}).fetchall()
+    except psycopg.Error as exc:
+        raise store.translate(exc) from exc
+
+
+def _mark_written(conn: store.Connection, events: list[alerts.Event]) -> None:
+    try:
+        with conn.transaction():
+            conn.execute(queries.get("mark_alerts_written"),
+                         {"alert_ids": [e.alert_id for e in events]})
+    except psycopg.Error as exc:
+        raise store.translate(exc) from exc
+
+
+def recover(conn: store.Connection, alert_file: AlertFile) -> int:
+    """Reconcile the file with the outbox after a crash; return the events found already written."""
+    removed = alert_file.repair_tail()
+    if removed:
+        log.warning("alerts_file_partial_line_removed", path=str(alert_file.path), bytes=removed)
+    pending = _unwritten(conn, limit=100_000)
+    if not pending:
+        return 0
+    present = alert_file.recent_ids()
+    already = [e for e in pending if str(e.alert_id) in present]
+    if already:
+        _mark_written(conn, already)
+        log.info("alerts_recovered", already_written=len(already),
+                 to_write=len(pending) - len(already))
+    return len(already)
+
+
+def deliver(conn: store.Connection, alert_file: AlertFile, batch: int = 1000) -> int:
+    """Append every unwritten event to the file, oldest first; return how many were written."""
+    total = 0
+    while events := _unwritten(conn, limit=batch):
+        alert_file.append([alerts.format_line(e) for e in events])
+        _mark_written(conn, events)
+        total += len(events)
+        for e in events:
+            log.info("alert", alert_event=e.event, rule=e.rule, symbol=e.symbol,
+                     value=e.value, avg=e.window_avg, alert_id=str(e.alert_id))
+    return total

@@ -1,0 +1,145 @@
+"""Alert episodes: when a rule starts firing, repeats, and resolves; and the alert line format.
+
+Per (rule, symbol) an alert behaves as in Prometheus Alertmanager: one ``ALERT`` line when the
+condition starts to hold, another every repeat interval while it still holds, and one
+``RESOLVED`` line when it stops. All times are tick times (the source's clock), so a replay
+gives the same alerts as the live run it records. A tick not newer than the last one evaluated
+for its (rule, symbol) (a backfill) is stored but raises nothing.
+
+Every event has a deterministic id derived from (event, rule, symbol, tick time): evaluating the
+same tick twice, for instance after a crash, yields the same id, which the ``alerts`` table and
+the alerts file each hold at most once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+import uuid
+
+from cryptomonitor.rules import Rule
+
+ALERT = "ALERT"
+RESOLVED = "RESOLVED"
+_NAMESPACE = uuid.UUID("5b0f1c1e-8a4e-4d59-9c39-6f1d2b7c0a11")
+
+
+@dataclasses.dataclass(frozen=True)
+class State:
+    """Where one (rule, symbol) stands after the last tick evaluated for it."""
+
+    firing: bool
+    episode_id: uuid.UUID | None
+    last_notified: dt.datetime | None
+    last_evaluated: dt.datetime
+
+
+@dataclasses.dataclass(frozen=True)
+class Event:
+    """One alert line: an ``ALERT`` (first or repeated) or a ``RESOLVED``."""
+
+    alert_id: uuid.UUID
+    event: str
+    time: dt.datetime
+    rule: str
+    symbol: str
+    metric: str
+    value: float
+    window_avg: float
+    window_samples: int
+    window_seconds: float
+    condition: str
+    threshold: float
+    episode_id: uuid.UUID
+
+
+def alert_id(event: str, rule: str, symbol: str, time: dt.datetime) -> uuid.UUID:
+    """The deterministic id of an event (a UUIDv5)."""
+    return uuid.uuid5(_NAMESPACE, f"{event}|{rule}|{symbol}|{time.astimezone(dt.UTC).isoformat()}")
+
+
+def step(
+    rule: Rule,
+    symbol: str,
+    time: dt.datetime,
+    value: float | None,
+    window_avg: float | None,
+    window_samples: int,
+    state: State | None,
+    repeat_interval: float,
+) -> tuple[State | None, Event | None]:
+    """Advance (rule, symbol) by one tick; return the new state and the event it raises, if any.
+
+    Returns `state` unchanged for a tick not newer than the last evaluated one. A window that
+    decides nothing (too few samples, no positive average, no value) keeps the alert as it is.
+    """
+    if state is not None and time <= state.last_evaluated:
+        return state, None
+    if state is None:
+        state = State(firing=False, episode_id=None, last_notified=None, last_evaluated=time)
+    state = dataclasses.replace(state, last_evaluated=time)
+    if (value is None or window_avg is None or window_samples < rule.min_samples
+            or not window_avg > 0):
+        return state, None
+    breached = rule.breached(value, window_avg)
+
+    def event(kind: str, episode: uuid.UUID | None = None) -> Event:
+        new_id = alert_id(kind, rule.name, symbol, time)
+        assert value is not None and window_avg is not None
+        return Event(new_id, kind, time, rule.name, symbol, rule.metric, value, window_avg,
+                     window_samples, rule.window, rule.condition, rule.threshold,
+                     episode or new_id)
+
+    if breached and not state.firing:
+        opened = event(ALERT)
+        return State(True, opened.alert_id, time, time), opened
+    if breached and state.last_notified is not None and (
+        (time - state.last_notified).total_seconds() >= repeat_interval
+    ):
+        repeated = event(ALERT, state.episode_id)
+        return dataclasses.replace(state, last_notified=time), repeated
+    if not breached and state.firing:
+        resolved = event(RESOLVED, state.episode_id)
+        return State(False, None, None, time), resolved
+    return state, None
+
+
+def format_number(x: float) -> str:
+    """The shortest text that reads back as exactly `x`; whole numbers without ``.0``."""
+    text = repr(float(x))
+    return text[:-2] if text.endswith(".0") else text
+
+
+def format_time(time: dt.datetime) -> str:
+    """ISO-8601 UTC with a ``Z``; fractions of a second only when there are some."""
+    utc = time.astimezone(dt.UTC)
+    spec = "%Y-%m-%dT%H:%M:%S.%fZ" if utc.microsecond else "%Y-%m-%dT%H:%M:%SZ"
+    return utc.strftime(spec)
+
+
+def format_line(e: Event) -> str:
+    """The alerts-file line of an event, without the newline. See README, "Alert file"."""
+    fields = (
+        ("rule", e.rule), ("symbol", e.symbol), ("metric", e.metric),
+        ("value", format_number(e.value)), ("avg", format_number(e.window_avg)),
+        ("condition", e.condition), ("threshold", format_number(e.threshold)),
+        ("window", format_number(e.window_seconds) + "s"), ("samples", str(e.window_samples)),
+        ("alert_id", str(e.alert_id)), ("episode_id", str(e.episode_id)),
+    )
+    return f"{format_time(e.time)} {e.event} " + " ".join(f"{k}={v}" for k, v in fields)
+
+
+_LINE = re.compile(r"^(\S+) (ALERT|RESOLVED)((?: [a-z_]+=\S+)+)$")
+
+
+def parse_line(line: str) -> dict[str, str]:
+    """The fields of an alerts-file line: ``time``, ``event`` and every key=value field.
+
+    Raises ValueError for a line that is not one.
+    """
+    match = _LINE.match(line.rstrip("\n"))
+    if not match:
+        raise ValueError(f"not an alert line: {line!r}")
+    fields = dict(pair.split("=", 1) for pair in match.group(3).split())
+    return {"time": match.group(1), "event": match.group(2), **fields}

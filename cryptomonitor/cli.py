@@ -1,0 +1,141 @@
+"""The ``cryptomonitor`` command: ``migrate``, ``run`` and ``replay``.
+
+Every setting is an environment variable (see `cryptomonitor.config`) that a flag of the same
+name overrides: ``CRYPTOMONITOR_POLL_INTERVAL`` is ``--poll-interval``. Exit status: 0 on
+success or a clean stop (SIGTERM, SIGINT), 2 for a bad setting, 1 for any other error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+
+import structlog
+
+from cryptomonitor import __version__, config, logs, migrations, runner
+from cryptomonitor.exceptions import ConfigError, CryptoMonitorError
+
+log = structlog.get_logger(__name__)
+
+COMMON = ("database_url", "timescaledb", "db_wait", "log_level", "log_format")
+RUN = COMMON + ("coins", "vs_currency", "poll_interval", "coingecko_url", "coingecko_api_key",
+                "http_timeout", "http_attempts", "alerts_file", "rules_file",
+                "alert_repeat_interval", "buffer_max_ticks")
+REPLAY = COMMON + ("vs_currency", "alerts_file", "rules_file", "alert_repeat_interval")
+
+
+def _add_settings(parser: argparse.ArgumentParser, fields: Sequence[str]) -> None:
+    group = parser.add_argument_group("settings (each also an environment variable)")
+    for field in fields:
+        option = config.OPTIONS_BY_FIELD[field]
+        default = "" if option.secret else f"; default {option.default!r}"
+        group.add_argument(option.flag, dest=field, metavar="VALUE", default=None,
+                           help=f"{option.help} [{option.env}{default}]")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cryptomonitor",
+        description="Crypto market monitor: poll prices into PostgreSQL/TimescaleDB, raise alerts.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = commands.add_parser("migrate", help="create or update the database schema",
+                            description="Apply the pending SQL migrations (idempotent).")
+    _add_settings(p, COMMON)
+    p.set_defaults(handler=_migrate, fields=COMMON)
+
+    p = commands.add_parser("run", help="poll CoinGecko and store ticks until stopped",
+                            description="Migrate, then poll the source every poll interval, "
+                            "store new ticks and append alert lines. Stops cleanly on SIGTERM.")
+    p.add_argument("--once", action="store_true", help="poll once, then exit")
+    _add_settings(p, RUN)
+    p.set_defaults(handler=_run, fields=RUN)
+
+    p = commands.add_parser("replay", help="feed a recorded 1-minute OHLCV CSV through the pipeline",
+                            description="Store the bars of FILE as ticks (4 per bar) and raise "
+                            "alerts exactly as a live run would.")
+    p.add_argument("file", type=pathlib.Path, metavar="FILE.csv",
+                   help="CSV with timestamp,open,high,low,close,volume (bar open times, UTC)")
+    p.add_argument("--symbol", required=True, help="symbol to store the ticks under, e.g. bitcoin")
+    p.add_argument("--speed", type=_positive_float, default=None,
+                   help="times real time (60 = a minute per second); default: as fast as possible")
+    p.add_argument("--skip", type=_natural, default=0, metavar="N", help="skip the first N bars")
+    p.add_argument("--limit", type=_natural, default=None, metavar="N",
+                   help="replay at most N bars (1440 = one day)")
+    _add_settings(p, REPLAY)
+    p.set_defaults(handler=_replay, fields=REPLAY)
+    return parser
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number")
+    return value
+
+
+def _natural(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 0")
+    return int(text)
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+
+    def handle(signum: int, _frame: object) -> None:
+        log.info("stop_requested", signal=signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+    return stop
+
+
+def _migrate(settings: config.Settings, args: argparse.Namespace) -> int:
+    conn = runner.wait_for_database(settings, threading.Event())
+    with conn:
+        applied = migrations.migrate(conn, settings.timescaledb)
+        flavour = migrations.current_flavour(conn)
+    log.info("migrate_done", applied=applied, flavour=flavour)
+    return 0
+
+
+def _run(settings: config.Settings, args: argparse.Namespace) -> int:
+    runner.run(settings, _stop_on_signals(), max_polls=1 if args.once else None)
+    return 0
+
+
+def _replay(settings: config.Settings, args: argparse.Namespace) -> int:
+    runner.replay_file(settings, args.file, args.symbol, _stop_on_signals(), speed=args.speed,
+                       skip=args.skip, limit=args.limit)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    overrides = {field: getattr(args, field) for field in args.fields}
+    try:
+        settings = config.load(os.environ, overrides)
+    except ConfigError as exc:
+        print(f"cryptomonitor: error: {exc}", file=sys.stderr)
+        return 2
+    logs.configure(settings.log_level, settings.log_format)
+    handler: Callable[[config.Settings, argparse.Namespace], int] = args.handler
+    try:
+        return handler(settings, args)
+    except ConfigError as exc:
+        log.error("bad_configuration", error=str(exc))
+        return 2
+    except CryptoMonitorError as exc:
+        log.error("fatal", error=str(exc), error_type=type(exc).__name__)
+        return 1

@@ -1,0 +1,217 @@
+"""Settings: environment variables, each overridable by a command-line flag, validated at start-up.
+
+The database comes from ``DATABASE_URL`` (a libpq URL or key=value string) or, when that is
+unset, from the standard libpq ``PG*`` variables. Everything else is a ``CRYPTOMONITOR_*``
+variable. A misspelled ``CRYPTOMONITOR_*`` variable or an invalid value stops the program at
+start-up with a `ConfigError` naming the setting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import pathlib
+import re
+import urllib.parse
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from cryptomonitor.exceptions import ConfigError
+
+PREFIX = "CRYPTOMONITOR_"
+DEFAULT_COINGECKO_URL = "https://api.coingecko.com/api/v3"
+
+_COIN_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
+_CURRENCY = re.compile(r"^[a-z]{2,10}$")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds from ``"30"``, ``"0.5"``, ``"250ms"``, ``"5m"``, ``"1h"`` or ``"1d"``; must be > 0."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not a duration (examples: 30, 0.5, 250ms, 5m, 1h)")
+    seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if not (seconds > 0 and math.isfinite(seconds)):
+        raise ValueError(f"{text!r} must be a positive duration")
+    return seconds
+
+
+def _coins(text: str) -> tuple[str, ...]:
+    coins = tuple(dict.fromkeys(c.strip().lower() for c in text.split(",") if c.strip()))
+    if not coins:
+        raise ValueError("at least one coin id is needed")
+    bad = [c for c in coins if not _COIN_ID.match(c)]
+    if bad:
+        raise ValueError(f"{', '.join(map(repr, bad))} not CoinGecko ids (like bitcoin, zcash)")
+    return coins
+
+
+def _currency(text: str) -> str:
+    value = text.strip().lower()
+    if not _CURRENCY.match(value):
+        raise ValueError(f"{text!r} is not a currency code (like usd, eur, btc)")
+    return value
+
+
+def _http_url(text: str) -> str:
+    parsed = urllib.parse.urlsplit(text.strip())
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ValueError(f"{text!r} is not an http(s) URL")
+    return text.strip().rstrip("/")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise ValueError(f"{text!r} must be a positive whole number")
+    return value
+
+
+def _choice(*choices: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        value = text.strip().lower()
+        if value not in choices:
+            raise ValueError(f"{text!r} is not one of {', '.join(choices)}")
+        return value
+
+    return parse
+
+
+def _optional_text(text: str) -> str | None:
+    return text.strip() or None
+
+
+def _optional_path(text: str) -> pathlib.Path | None:
+    return pathlib.Path(text) if text.strip() else None
+
+
+@dataclasses.dataclass(frozen=True)
+class Option:
+    """One setting: its field name, environment variable, parser, default and help text."""
+
+    field: str
+    env: str
+    parse: Callable[[str], Any]
+    default: str
+    help: str
+    secret: bool = False
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.field.replace("_", "-")
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("database_url", "DATABASE_URL", _optional_text, "",
+           "libpq URL of the database; unset: the PG* variables", secret=True),
+    Option("coins", PREFIX + "COINS", _coins, "bitcoin,ethereum,zcash",
+           "CoinGecko coin ids, comma-separated"),
+    Option("vs_currency", PREFIX + "VS_CURRENCY", _currency, "usd",
+           "currency prices and volumes are quoted in"),
+    Option("poll_interval", PREFIX + "POLL_INTERVAL", parse_duration, "30",
+           "seconds between polls (fractions and 250ms/5m/1h allowed)"),
+    Option("coingecko_url", PREFIX + "COINGECKO_URL", _http_url, DEFAULT_COINGECKO_URL,
+           "CoinGecko API base URL (pro plans: https://pro-api.coingecko.com/api/v3)"),
+    Option("coingecko_api_key", PREFIX + "COINGECKO_API_KEY", _optional_text, "",
+           "CoinGecko demo or pro key; the header follows the URL's host", secret=True),
+    Option("http_timeout", PREFIX + "HTTP_TIMEOUT", parse_duration, "10",
+           "seconds to wait for the API to connect and to answer"),
+    Option("http_attempts", PREFIX + "HTTP_ATTEMPTS", _positive_int, "4",
+           "attempts per poll on connection errors, 408, 429 and 5xx"),
+    Option("alerts_file", PREFIX + "ALERTS_FILE", pathlib.Path, "alerts/alerts.txt",
+           "file alert lines are appended to"),
+    Option("rules_file", PREFIX + "RULES_FILE", _optional_path, "",
+           "TOML file of alert rules; unset: the built-in default rules"),
+    Option("alert_repeat_interval", PREFIX + "ALERT_REPEAT_INTERVAL", parse_duration, "1h",
+           "a condition still true after this long is reported again"),
+    Option("buffer_max_ticks", PREFIX + "BUFFER_MAX_TICKS", _positive_int, "100000",
+           "ticks held in memory while the database is down; past it the oldest are dropped"),
+    Option("db_wait", PREFIX + "DB_WAIT", parse_duration, "60",
+           "seconds to wait at start-up for the database to accept connections"),
+    Option("timescaledb", PREFIX + "TIMESCALEDB", _choice("auto", "on", "off"), "auto",
+           "use TimescaleDB: auto (when installed), on (required) or off"),
+    Option("log_level", PREFIX + "LOG_LEVEL", _choice("debug", "info", "warning", "error"),
+           "info", "lowest level logged"),
+    Option("log_format", PREFIX + "LOG_FORMAT", _choice("auto", "json", "console"), "auto",
+           "json, console, or auto (console on a terminal, JSON otherwise)"),
+)
+OPTIONS_BY_FIELD = {o.field: o for o in OPTIONS}
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """The validated configuration of one process."""
+
+    database_url: str | None
+    coins: tuple[str, ...]
+    vs_currency: str
+    poll_interval: float
+    coingecko_url: str
+    coingecko_api_key: str | None
+    http_timeout: float
+    http_attempts: int
+    alerts_file: pathlib.Path
+    rules_file: pathlib.Path | None
+    alert_repeat_interval: float
+    buffer_max_ticks: int
+    db_wait: float
+    timescaledb: str
+    log_level: str
+    log_format: str
+
+    @property
+    def conninfo(self) -> str:
+        """What to hand to psycopg: the URL, or "" so libpq reads the PG* variables."""
+        return self.database_url or ""
+
+    def redacted(self) -> dict[str, object]:
+        """The settings as a dict fit for a log line: secrets replaced by ``"***"``."""
+        out: dict[str, object] = {}
+        for option in OPTIONS:
+            value = getattr(self, option.field)
+            if option.secret and value:
+                value = _redact_url(value) if option.field == "database_url" else "***"
+            out[option.field] = str(value) if isinstance(value, pathlib.Path) else value
+        return out
+
+
+def _redact_url(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(":" + parts.password + "@", ":***@", 1)
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
+def load(environ: Mapping[str, str], overrides: Mapping[str, str | None] | None = None) -> Settings:
+    """Build `Settings` from an environment and command-line overrides (field name -> text).
+
+    Raises `ConfigError` naming every unknown ``CRYPTOMONITOR_*`` variable, or the first setting
+    whose value does not parse.
+    """
+    _reject_unknown(environ)
+    values: dict[str, Any] = {}
+    for option in OPTIONS:
+        given = (overrides or {}).get(option.field)
+        source = option.flag if given is not None else option.env
+        text = given if given is not None else environ.get(option.env, option.default)
+        try:
+            values[option.field] = option.parse(text)
+        except ValueError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
+    return Settings(**values)
+
+
+def _reject_unknown(environ: Iterable[str]) -> None:
+    known = {o.env for o in OPTIONS}
+    unknown = sorted(k for k in environ if k.startswith(PREFIX) and k not in known)
+    if not unknown:
+        return
+    hints = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, known, n=1)
+        hints.append(f"{name} (did you mean {close[0]}?)" if close else name)
+    raise ConfigError(f"unknown setting {', '.join(hints)}; see .env.example for the list")

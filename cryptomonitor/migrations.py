@@ -1,0 +1,196 @@
+"""Versioned schema migrations from ``sql/migrations/``, applied in order, once each.
+
+File names are ``NNNN_name.sql`` for both flavours, or ``NNNN_name.postgres.sql`` and
+``NNNN_name.timescaledb.sql`` where plain PostgreSQL and TimescaleDB differ. The flavour is
+chosen at the first migration and recorded in ``cryptomonitor_meta``; later runs keep it.
+
+A file that starts with ``-- cryptomonitor: no-transaction`` is run statement by statement in
+autocommit mode (TimescaleDB refuses continuous-aggregate DDL inside a transaction) and must
+be idempotent; every other file runs in one transaction with the record of its version.
+Concurrent runs are serialised by a session advisory lock, so two processes can migrate at once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import LiteralString, cast
+
+import psycopg
+import structlog
+
+from cryptomonitor import queries
+from cryptomonitor.exceptions import MigrationError
+
+log = structlog.get_logger(__name__)
+
+MIGRATION_LOCK = 0x434D_4D49_4752  # "CMMIGR": one id for all CryptoMonitor migrations
+NO_TRANSACTION = "-- cryptomonitor: no-transaction"
+FLAVOURS = ("postgres", "timescaledb")
+_FILE = re.compile(r"^(\d{4})_(\w+?)(?:\.(postgres|timescaledb))?\.sql$")
+
+_BOOKKEEPING: LiteralString = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    integer     PRIMARY KEY,
+    name       text        NOT NULL,
+    flavour    text        NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+)"""
+
+
+@dataclasses.dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def transactional(self) -> bool:
+        return not self.sql.lstrip().startswith(NO_TRANSACTION)
+
+
+def available(flavour: str) -> list[Migration]:
+    """The migrations of `flavour`, in version order; each version exactly once."""
+    found: dict[int, Migration] = {}
+    directory = queries.sql_root() / "migrations"
+    for entry in sorted(directory.iterdir(), key=lambda e: e.name):
+        match = _FILE.match(entry.name)
+        if not match:
+            continue
+        version, name, variant = int(match[1]), match[2], match[3]
+        if variant not in (None, flavour):
+            continue
+        if version in found:
+            raise MigrationError(f"two migrations for version {version}: {entry.name}")
+        found[version] = Migration(version, name, entry.read_text(encoding="utf-8"))
+    versions = sorted(found)
+    if versions != list(range(1, len(versions) + 1)):
+        raise MigrationError(f"migration versions must run 1..N without gaps, got {versions}")
+    return [found[v] for v in versions]
+
+
+def split_statements(sql: str) -> list[str]:
+    """Split SQL text on top-level semicolons, respecting quotes, dollar quotes and comments."""
+    statements: list[str] = []
+    start = i = 0
+    n = len(sql)
+    while i < n:
+        c = sql[i]
+        if sql.startswith("--", i):
+            i = _index_after(sql, "\n", i)
+        elif sql.startswith("/*", i):
+            i = _index_after(sql, "*/", i + 2)
+        elif c in ("'", '"'):
+            i = _index_after(sql, c, i + 1)
+        elif c == "$" and (tag := re.match(r"\$[A-Za-z_]*\$", sql[i:])):
+            i = _index_after(sql, tag.group(), i + len(tag.group()))
+        elif c == ";":
+            statements.append(sql[start:i])
+            i = start = i + 1
+        else:
+            i += 1
+    statements.append(sql[start:])
+    return [s.strip() for s in statements if _has_code(s)]
+
+
+def _index_after(text: str, token: str, start: int) -> int:
+    end = text.find(token, start)
+    return len(text) if end < 0 else end + len(token)
+
+
+def _has_code(statement: str) -> bool:
+    without_comments = re.sub(r"--[^\n]*|/\*.*?\*/", "", statement, flags=re.DOTALL)
+    return bool(without_comments.strip())
+
+
+def migrate(conn: psycopg.Connection[object], timescaledb: str = "auto") -> list[int]:
+    """Bring the database to the newest schema; return the versions applied now.
+
+    `conn` must be in autocommit mode. `timescaledb` is ``auto`` (use it when the server can
+    load it), ``on`` (fail without it) or ``off``; it only matters for a new database.
+    """
+    if not conn.autocommit:
+        raise MigrationError("migrations need an autocommit connection")
+    conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+    try:
+        conn.execute(_BOOKKEEPING)
+        flavour = _flavour(conn, timescaledb)
+        done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+        applied = []
+        for migration in available(flavour):
+            if migration.version in done:
+                continue
+            _apply(conn, migration, flavour)
+            applied.append(migration.version)
+        if applied:
+            log.info("migrations_applied", versions=applied, flavour=flavour)
+        return applied
+    except psycopg.Error as exc:
+        raise MigrationError(f"migration failed: {exc}") from exc
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
+
+
+def _apply(conn: psycopg.Connection[object], migration: Migration, flavour: str) -> None:
+    record = (
+        "INSERT INTO schema_migrations (version, name, flavour) VALUES (%s, %s, %s)",
+        (migration.version, migration.name, flavour),
+    )
+    log.info("migration_start", version=migration.version, name=migration.name)
+    # The files are shipped with the package: as literal as SQL in the code.
+    if migration.transactional:
+        with conn.transaction():
+            conn.execute(cast(LiteralString, migration.sql))
+            conn.execute(*record)
+    else:
+        for statement in split_statements(migration.sql):
+            conn.execute(cast(LiteralString, statement))
+        conn.execute(*record)
+
+
+def _flavour(conn: psycopg.Connection[object], wanted: str) -> str:
+    row = conn.execute(
+        "SELECT flavour FROM schema_migrations ORDER BY version LIMIT 1"
+    ).fetchone()
+    if row is not None:
+        recorded = str(row[0])
+        if wanted == "on" and recorded != "timescaledb":
+            raise MigrationError(
+                "CRYPTOMONITOR_TIMESCALEDB=on but this database was created on plain "
+                "PostgreSQL; convert it by hand or use a new database"
+            )
+        return recorded
+    if wanted == "off":
+        return "postgres"
+    if _timescaledb_loadable(conn):
+        conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+        return "timescaledb"
+    if wanted == "on":
+        raise MigrationError(
+            "CRYPTOMONITOR_TIMESCALEDB=on but the server cannot load TimescaleDB "
+            "(not installed, or not in shared_preload_libraries)"
+        )
+    log.info("timescaledb_unavailable", using="plain PostgreSQL")
+    return "postgres"
+
+
+def _timescaledb_loadable(conn: psycopg.Connection[object]) -> bool:
+    row = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'),"
+        " EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'),"
+        " current_setting('shared_preload_libraries')"
+    ).fetchone()
+    assert row is not None
+    created, installed, preload = row
+    return bool(created) or (bool(installed) and "timescaledb" in str(preload))
+
+
+def current_flavour(conn: psycopg.Connection[object]) -> str | None:
+    """The flavour the database was migrated with, or None before the first migration."""
+    try:
+        row = conn.execute(
+            "SELECT flavour FROM schema_migrations ORDER BY version LIMIT 1"
+        ).fetchone()
+    except psycopg.errors.UndefinedTable:
+        return None
+    return None if row is None else str(row[0])

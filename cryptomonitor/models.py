@@ -1,0 +1,31 @@
+"""Plain data passed between the modules."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Tick:
+    """One observation of a symbol: its price and rolling 24-hour volume at `time` (UTC).
+
+    `time` is the source's own timestamp (CoinGecko's ``last_updated_at``), not the time we
+    polled: the same answer polled twice is the same tick.
+    """
+
+    time: dt.datetime
+    symbol: str
+    price: float
+    volume_24h: float | None
+    source: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Rejection:
+    """A value a source delivered that was not stored, and why."""
+
+    symbol: str
+    field: str
+    value: object
+    reason: str

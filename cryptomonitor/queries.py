@@ -1,0 +1,47 @@
+"""Access to the SQL files: named queries from ``sql/queries.sql`` and the migration files.
+
+In a source checkout the files are read from the top-level ``sql/`` directory; an installed
+wheel carries the same directory as ``cryptomonitor/sql``.
+"""
+
+from __future__ import annotations
+
+import functools
+import pathlib
+import re
+from importlib import resources
+from importlib.abc import Traversable
+from typing import LiteralString, cast
+
+_NAME = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
+
+
+def sql_root() -> Traversable:
+    """The directory holding ``queries.sql`` and ``migrations/``."""
+    packaged = resources.files("cryptomonitor") / "sql"
+    if packaged.is_dir():
+        return packaged
+    return pathlib.Path(__file__).resolve().parent.parent / "sql"
+
+
+def parse_named(text: str) -> dict[str, LiteralString]:
+    """Split a file of ``-- name: x`` blocks into {name: query}; names must be unique."""
+    parts = _NAME.split(text)
+    queries: dict[str, LiteralString] = {}
+    for name, body in zip(parts[1::2], parts[2::2], strict=True):
+        if name in queries:
+            raise ValueError(f"query {name!r} is defined twice")
+        # The file is part of the package, not user input: its text is as literal as a
+        # string constant in the code.
+        queries[name] = cast(LiteralString, body.strip().rstrip(";"))
+    return queries
+
+
+@functools.cache
+def _all() -> dict[str, LiteralString]:
+    return parse_named((sql_root() / "queries.sql").read_text(encoding="utf-8"))
+
+
+def get(name: str) -> LiteralString:
+    """The named query from ``sql/queries.sql``; KeyError names an unknown one."""
+    return _all()[name]

@@ -1,0 +1,162 @@
+"""The long-running commands: ``run`` (poll a source forever) and ``replay`` (feed a CSV).
+
+Both start the same way (`prepare`): the alerts file must be appendable, the rules must load,
+the database is waited for (up to ``db_wait``: under compose it may start after us), migrated,
+and the alerts file reconciled with the outbox after a possible crash.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import pathlib
+import threading
+import time
+
+import structlog
+import tenacity
+
+from cryptomonitor import alertfile, migrations, replay, rules, store
+from cryptomonitor.config import Settings
+from cryptomonitor.exceptions import DatabaseUnavailable, SourceError
+from cryptomonitor.pipeline import Pipeline
+from cryptomonitor.sources import coingecko
+from cryptomonitor.sources.http import JsonClient
+
+log = structlog.get_logger(__name__)
+
+
+def wait_for_database(settings: Settings, stop: threading.Event) -> store.Connection:
+    """Connect, retrying for up to ``settings.db_wait`` seconds; DatabaseUnavailable after."""
+    retrying = tenacity.Retrying(
+        stop=tenacity.stop_after_delay(settings.db_wait),
+        wait=tenacity.wait_exponential_jitter(initial=0.5, max=5),
+        retry=tenacity.retry_if_exception(
+            lambda exc: isinstance(exc, DatabaseUnavailable) and not stop.is_set()),
+        before_sleep=lambda s: log.warning(
+            "database_wait", attempt=s.attempt_number,
+            error=str(s.outcome.exception()) if s.outcome else None),
+        sleep=stop.wait,
+        reraise=True,
+    )
+    return retrying(store.connect, settings.conninfo)
+
+
+def prepare(settings: Settings, stop: threading.Event) -> Pipeline:
+    """Everything a run or replay needs before the first tick; raises a CryptoMonitorError."""
+    alert_file = alertfile.AlertFile(settings.alerts_file)
+    alert_file.check_writable()
+    active_rules = rules.load(settings.rules_file)
+    conn = wait_for_database(settings, stop)
+    try:
+        migrations.migrate(conn, settings.timescaledb)
+        store.check_currency(conn, settings.vs_currency)
+        alertfile.recover(conn, alert_file)
+    finally:
+        conn.close()
+    log.info("ready", rules=[r.name for r in active_rules], alerts_file=str(settings.alerts_file))
+    return Pipeline(store.Database(settings.conninfo), alert_file, active_rules,
+                    settings.alert_repeat_interval, settings.buffer_max_ticks)
+
+
+def make_source(settings: Settings) -> coingecko.CoinGecko:
+    client = JsonClient(timeout=settings.http_timeout, attempts=settings.http_attempts,
+                        deadline=max(settings.poll_interval, 30.0))
+    return coingecko.CoinGecko(settings.coingecko_url, settings.coins, settings.vs_currency,
+                               settings.coingecko_api_key, client)
+
+
+def run(settings: Settings, stop: threading.Event, max_polls: int | None = None) -> None:
+    """Poll until `stop` is set (SIGTERM) or `max_polls` polls are done, then flush and return.
+
+    Polls start on a fixed schedule every ``poll_interval``; a poll that overruns its slot
+    skips the missed ones rather than bursting. A failing source or database is logged and
+    the loop goes on; ticks wait in the pipeline's buffer for the database.
+    """
+    pipeline = prepare(settings, stop)
+    source = make_source(settings)
+    last_seen: dict[str, dt.datetime] = {}
+    polls = 0
+    next_at = time.monotonic()
+    log.info("run_start", source=source.name, coins=list(settings.coins),
+             poll_interval_s=settings.poll_interval)
+    try:
+        while not stop.is_set():
+            started = time.monotonic()
+            fields: dict[str, object] = {"fetched": 0, "unchanged": 0, "rejected": 0,
+                                         "missing": 0}
+            try:
+                result = source.fetch()
+            except SourceError as exc:
+                log.warning("poll_failed", source=source.name, error=str(exc))
+            else:
+                fresh = [t for t in result.ticks if last_seen.get(t.symbol) != t.time]
+                last_seen.update((t.symbol, t.time) for t in fresh)
+                pipeline.submit(fresh)
+                fields = {"fetched": len(result.ticks),
+                          "unchanged": len(result.ticks) - len(fresh),
+                          "rejected": len(result.rejected), "missing": len(result.missing)}
+            flushed = pipeline.flush()
+            polls += 1
+            log.info("poll", **fields, stored=flushed.new, duplicates=flushed.duplicates,
+                     alerts=flushed.events, lines_written=flushed.lines_written,
+                     buffered=flushed.buffered, dropped_total=pipeline.dropped,
+                     database_ok=flushed.database_ok,
+                     duration_ms=round((time.monotonic() - started) * 1000, 1))
+            if max_polls is not None and polls >= max_polls:
+                break
+            next_at += settings.poll_interval
+            now = time.monotonic()
+            if next_at < now:  # overran: skip the missed slots
+                next_at = now + (next_at - now) % settings.poll_interval
+            stop.wait(next_at - now)
+    finally:
+        if pipeline.buffered:
+            pipeline.flush()
+        if pipeline.buffered:
+            log.error("stopped_with_unstored_ticks", ticks=pipeline.buffered)
+        pipeline.db.close()
+        log.info("run_stop", polls=polls)
+
+
+@dataclasses.dataclass
+class ReplaySummary:
+    ticks: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    alerts: int = 0
+    seconds: float = 0.0
+
+
+def replay_file(settings: Settings, path: pathlib.Path, symbol: str, stop: threading.Event, *,
+                speed: float | None = None, skip: int = 0, limit: int | None = None,
+                batch_size: int = 2000) -> ReplaySummary:
+    """Feed the bars of `path` through the pipeline as `symbol`; stop early when `stop` is set."""
+    pipeline = prepare(settings, stop)
+    summary = ReplaySummary()
+    started = time.monotonic()
+
+    def flush() -> None:
+        result = pipeline.flush()
+        if not result.database_ok:
+            raise DatabaseUnavailable("database went away during the replay; run it again: "
+                                      "stored ticks are skipped")
+        summary.stored += result.new
+        summary.duplicates += result.duplicates
+        summary.alerts += result.events
+
+    try:
+        stream = replay.paced(replay.ticks(replay.read_bars(path, skip, limit), symbol), speed)
+        for tick in stream:
+            pipeline.submit([tick])
+            summary.ticks += 1
+            if speed is not None or pipeline.buffered >= batch_size:
+                flush()
+            if stop.is_set():
+                break
+        flush()
+    finally:
+        pipeline.db.close()
+    summary.seconds = time.monotonic() - started
+    log.info("replay_done", path=str(path), symbol=symbol, **dataclasses.asdict(summary))
+    return summary

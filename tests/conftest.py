@@ -1,0 +1,139 @@
+"""Test fixtures: a real PostgreSQL for the whole run, a fresh database per test.
+
+The server comes from tests/pgserver.py (DSN, container, or a throwaway local cluster). One
+template database is migrated once; each test gets a copy (CREATE DATABASE ... TEMPLATE).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import pathlib
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from cryptomonitor import migrations
+from tests import fakeapi, pgserver
+
+TEMPLATE = "cryptomonitor_template"
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "data"
+FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures"
+
+_stack = contextlib.ExitStack()
+_server: pgserver.Server | None = None
+_flavour = "unknown"
+_counter = itertools.count()
+
+
+def _with_db(url: str, name: str) -> str:
+    return psycopg.conninfo.make_conninfo(url, dbname=name)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _server, _flavour
+    if config.option.collectonly or hasattr(config, "workerinput"):
+        return
+    try:
+        _server = _stack.enter_context(pgserver.provide())
+        with psycopg.connect(_server.url, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {TEMPLATE} WITH (FORCE)")
+            conn.execute(f"CREATE DATABASE {TEMPLATE}")
+        with psycopg.connect(_with_db(_server.url, TEMPLATE), autocommit=True) as conn:
+            migrations.migrate(conn, os.environ.get("CMTEST_APP_TIMESCALEDB", "auto"))
+            _flavour = migrations.current_flavour(conn) or "none"
+    except Exception as exc:
+        _stack.close()
+        pytest.exit(f"no usable test database: {exc}", returncode=3)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _stack.close()
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    if _server is None:
+        return ["database: none"]
+    version, ts = pgserver.server_version(_server.url)
+    return [f"database: {_server.description}",
+            f"database: PostgreSQL {version}, TimescaleDB {ts or 'not installed'}, "
+            f"schema flavour {_flavour}"]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if _flavour == "timescaledb":
+        return
+    skip = pytest.mark.skip(reason=f"needs TimescaleDB; this run's database is {_flavour}")
+    for item in items:
+        if "timescaledb" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _scrub_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app reads CRYPTOMONITOR_* and PG* variables: none from the developer's shell leaks in."""
+    for key in list(os.environ):
+        if key.startswith(("CRYPTOMONITOR_", "PG")) or key == "DATABASE_URL":
+            monkeypatch.delenv(key)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> pgserver.Server:
+    assert _server is not None
+    return _server
+
+
+@pytest.fixture(scope="session")
+def flavour() -> str:
+    return _flavour
+
+
+def _create_db(server: pgserver.Server, template: str | None) -> str:
+    name = f"cm_test_{os.getpid()}_{next(_counter)}"
+    with psycopg.connect(server.url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template else ""))
+    return name
+
+
+def _drop_db(server: pgserver.Server, name: str) -> None:
+    with psycopg.connect(server.url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def db_url(pg_server: pgserver.Server) -> Iterator[str]:
+    """A migrated database of its own for this test."""
+    name = _create_db(pg_server, TEMPLATE)
+    yield _with_db(pg_server.url, name)
+    _drop_db(pg_server, name)
+
+
+@pytest.fixture
+def empty_db_url(pg_server: pgserver.Server) -> Iterator[str]:
+    """An empty database (no migrations) for this test."""
+    name = _create_db(pg_server, None)
+    yield _with_db(pg_server.url, name)
+    _drop_db(pg_server, name)
+
+
+@pytest.fixture
+def conn(db_url: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+    with psycopg.connect(db_url, autocommit=True) as c:
+        yield c
+
+
+@pytest.fixture
+def fake_api() -> Iterator[fakeapi.FakeCoinGecko]:
+    with fakeapi.FakeCoinGecko().running() as fake:
+        yield fake
+
+
+@pytest.fixture
+def shared_data() -> pathlib.Path:
+    """../shared/data, or a loud skip where it is absent (the tests that need it say why)."""
+    if not SHARED.is_dir():
+        pytest.skip(f"shared data not found at {SHARED} (only present in the dev workspace)")
+    return SHARED

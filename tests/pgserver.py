@@ -1,0 +1,169 @@
+"""Where the tests get PostgreSQL from: a DSN, a TimescaleDB container, or a local cluster.
+
+Order: ``CMTEST_DATABASE_URL`` if set; else a testcontainers TimescaleDB container
+when a Docker engine answers; else a throwaway cluster in a temporary directory, started with
+the PostgreSQL binaries found on this machine (``CMTEST_PG_BINDIR``, then
+``pg_config --bindir``, then /usr/lib/postgresql/*/bin), with TimescaleDB preloaded when that
+installation has it. ``CMTEST_TIMESCALEDB=off`` keeps a local cluster plain,
+``require`` fails the run when TimescaleDB is not there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import glob
+import os
+import pathlib
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+
+import psycopg
+
+TIMESCALEDB_IMAGE = "timescale/timescaledb:2.28.3-pg17"
+
+
+@dataclasses.dataclass
+class Server:
+    url: str
+    description: str
+    #: Stop and start the server (local clusters only): used by outage tests.
+    bindir: pathlib.Path | None = None
+    datadir: pathlib.Path | None = None
+
+
+def find_bindir() -> pathlib.Path | None:
+    explicit = os.environ.get("CMTEST_PG_BINDIR")
+    if explicit:
+        return pathlib.Path(explicit)
+    with contextlib.suppress(OSError, subprocess.CalledProcessError):
+        out = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True,
+                             check=True).stdout.strip()
+        if (pathlib.Path(out) / "initdb").exists():
+            return pathlib.Path(out)
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True)
+    if candidates:
+        return pathlib.Path(candidates[0]).parent
+    found = shutil.which("initdb")
+    return pathlib.Path(found).parent if found else None
+
+
+def _timescaledb_installed(bindir: pathlib.Path) -> bool:
+    pg_config = bindir / "pg_config"
+    if not pg_config.exists():
+        return False
+    sharedir = subprocess.run([str(pg_config), "--sharedir"], capture_output=True, text=True,
+                              check=False).stdout.strip()
+    return (pathlib.Path(sharedir) / "extension" / "timescaledb.control").exists()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _as_postgres(cmd: list[str]) -> list[str]:
+    """initdb refuses root: run the server tools as the postgres user when we are root."""
+    if os.geteuid() == 0:
+        return ["runuser", "-u", "postgres", "--", *cmd]
+    return cmd
+
+
+@contextlib.contextmanager
+def local_cluster(bindir: pathlib.Path, timescaledb: str) -> Iterator[Server]:
+    base = pathlib.Path(tempfile.mkdtemp(prefix="cryptomonitor-pg-"))
+    datadir = base / "data"
+    if os.geteuid() == 0:
+        shutil.chown(base, "postgres", "postgres")
+    try:
+        subprocess.run(_as_postgres([str(bindir / "initdb"), "-D", str(datadir), "-U", "postgres",
+                                     "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"]),
+                       check=True, capture_output=True)
+        port = _free_port()
+        load_ts = timescaledb != "off" and _timescaledb_installed(bindir)
+        if timescaledb == "require" and not load_ts:
+            raise RuntimeError(f"CMTEST_TIMESCALEDB=require, but {bindir} has no "
+                               "TimescaleDB")
+        settings = [
+            "listen_addresses = '127.0.0.1'", f"port = {port}", f"unix_socket_directories = '{base}'",
+            "fsync = off", "synchronous_commit = off", "full_page_writes = off",
+            "max_connections = 200", "shared_buffers = 256MB",
+        ]
+        if load_ts:
+            # Background workers off: tests refresh continuous aggregates themselves.
+            settings += ["shared_preload_libraries = 'timescaledb'",
+                         "timescaledb.max_background_workers = 0",
+                         "timescaledb.telemetry_level = off"]
+        with (datadir / "postgresql.conf").open("a") as conf:
+            conf.write("\n".join(settings) + "\n")
+        server = Server(f"postgresql://postgres@127.0.0.1:{port}/postgres",
+                        f"local cluster {bindir} on 127.0.0.1:{port}"
+                        + (" with TimescaleDB" if load_ts else " (plain PostgreSQL)"),
+                        bindir, datadir)
+        start(server)
+        yield server
+        stop(server)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def start(server: Server) -> None:
+    assert server.bindir and server.datadir
+    subprocess.run(_as_postgres([str(server.bindir / "pg_ctl"), "-D", str(server.datadir), "-w",
+                                 "-l", str(server.datadir.parent / "server.log"), "start"]),
+                   check=True, capture_output=True)
+
+
+def stop(server: Server, mode: str = "fast") -> None:
+    assert server.bindir and server.datadir
+    subprocess.run(_as_postgres([str(server.bindir / "pg_ctl"), "-D", str(server.datadir), "-w",
+                                 "-m", mode, "stop"]), check=False, capture_output=True)
+
+
+def _docker_available() -> bool:
+    if not (os.environ.get("DOCKER_HOST") or os.path.exists("/var/run/docker.sock")):
+        return False
+    try:
+        import docker  # type: ignore[import-untyped]
+
+        client = docker.from_env()
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+    except Exception:  # no SDK, no engine behind the socket: both mean "no Docker here"
+        return False
+
+
+@contextlib.contextmanager
+def provide() -> Iterator[Server]:
+    """The server for this test session (see the module docstring)."""
+    url = os.environ.get("CMTEST_DATABASE_URL")
+    if url:
+        yield Server(url, "CMTEST_DATABASE_URL")
+        return
+    if _docker_available():
+        from testcontainers.postgres import PostgresContainer
+
+        with PostgresContainer(TIMESCALEDB_IMAGE, driver=None) as container:
+            yield Server(container.get_connection_url(), f"container {TIMESCALEDB_IMAGE}")
+        return
+    bindir = find_bindir()
+    if bindir is None:
+        raise RuntimeError("no database for the tests: set CMTEST_DATABASE_URL, "
+                           "run a Docker engine, or install PostgreSQL (initdb not found)")
+    with local_cluster(bindir, os.environ.get("CMTEST_TIMESCALEDB", "auto")) as s:
+        yield s
+
+
+def server_version(url: str) -> tuple[str, str | None]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        version = conn.execute("SHOW server_version").fetchone()
+        ts = conn.execute("SELECT default_version FROM pg_available_extensions "
+                          "WHERE name = 'timescaledb'").fetchone()
+    assert version is not None
+    return str(version[0]), (str(ts[0]) if ts else None)
