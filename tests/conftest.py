@@ -15,8 +15,8 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from cryptomonitor import migrations
-from tests import fakeapi, pgserver
+from cryptomonitor import logs, migrations
+from tests import fakeapi, helpers, pgserver
 
 TEMPLATE = "cryptomonitor_template"
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -37,6 +37,7 @@ def pytest_configure(config: pytest.Config) -> None:
     global _server, _flavour
     if config.option.collectonly or hasattr(config, "workerinput"):
         return
+    logs.configure("warning", "console")
     try:
         _server = _stack.enter_context(pgserver.provide())
         with psycopg.connect(_server.url, autocommit=True) as conn:
@@ -78,6 +79,12 @@ def _scrub_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith(("CRYPTOMONITOR_", "PG")) or key == "DATABASE_URL":
             monkeypatch.delenv(key)
+
+
+@pytest.fixture(autouse=True)
+def _close_pipelines() -> Iterator[None]:
+    yield
+    helpers.close_pipelines()
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import datetime as dt
+import pathlib
+
+from cryptomonitor import alertfile, store
+from cryptomonitor.models import Tick
+from cryptomonitor.pipeline import Pipeline
+from cryptomonitor.rules import DEFAULT_RULES, Rule
+
+T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+
+def tick(minute: float, price: float, volume: float | None = 1000.0, symbol: str = "bitcoin",
+         source: str = "test") -> Tick:
+    return Tick(T0 + dt.timedelta(minutes=minute), symbol, price, volume, source)
+
+
+_open: list[Pipeline] = []
+
+
+def pipeline(url: str, path: pathlib.Path, rules: tuple[Rule, ...] = DEFAULT_RULES,
+             repeat: float = 3600.0, buffer_max: int = 100_000) -> Pipeline:
+    """A pipeline closed at the end of the test (see conftest's _close_pipelines)."""
+    p = Pipeline(store.Database(url), alertfile.AlertFile(path), rules, repeat, buffer_max)
+    _open.append(p)
+    return p
+
+
+def close_pipelines() -> None:
+    while _open:
+        _open.pop().db.close()
+
+
+def lines(path: pathlib.Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []

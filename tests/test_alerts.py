@@ -1,0 +1,86 @@
+"""The alert episode state machine and the line format, without a database."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from cryptomonitor import alerts
+from cryptomonitor.rules import Rule
+
+RULE = Rule("price_3x_1h", "price", 3600.0, "ratio_above", 3.0, 2)
+DEV = Rule("price_2pct_5m", "price", 300.0, "deviation_above", 0.02, 2)
+T = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+
+def at(minutes: float) -> dt.datetime:
+    return T + dt.timedelta(minutes=minutes)
+
+
+def run(rule: Rule, points: list[tuple[float, float, float, int]], repeat: float = 3600):
+    state, out = None, []
+    for minute, value, avg, n in points:
+        state, event = alerts.step(rule, "bitcoin", at(minute), value, avg, n, state, repeat)
+        if event:
+            out.append(event)
+    return state, out
+
+
+def test_fires_once_repeats_after_interval_then_resolves() -> None:
+    points = [(0, 100, 100, 5), (1, 301, 100, 5), (2, 400, 100, 5), (30, 350, 100, 5),
+              (61, 320, 100, 5), (62, 100, 100, 5), (63, 100, 100, 5)]
+    state, events = run(RULE, points)
+    assert [(e.event, e.time) for e in events] == [
+        ("ALERT", at(1)), ("ALERT", at(61)), ("RESOLVED", at(62))]
+    assert events[1].episode_id == events[0].alert_id == events[2].episode_id
+    assert len({e.alert_id for e in events}) == 3
+    assert state is not None and not state.firing
+
+
+def test_threshold_is_strict() -> None:
+    _, events = run(RULE, [(1, 300, 100, 5)])
+    assert events == []
+    _, events = run(DEV, [(1, 102, 100, 5), (2, 97.9, 100, 5)])
+    assert [(e.event, e.value) for e in events] == [("ALERT", 97.9)]
+
+
+def test_too_few_samples_or_no_average_decide_nothing() -> None:
+    _, events = run(RULE, [(1, 999, 100, 1), (2, 999, 0, 9), (3, 999, None, 0)])  # type: ignore[list-item]
+    assert events == []
+    # ...and do not resolve a firing alert either.
+    _, events = run(RULE, [(1, 999, 100, 5), (2, 1, 100, 1)])
+    assert [e.event for e in events] == ["ALERT"]
+
+
+def test_old_tick_is_ignored() -> None:
+    state, events = run(RULE, [(5, 999, 100, 5), (4, 1, 100, 5), (5, 1, 100, 5)])
+    assert [e.event for e in events] == ["ALERT"]
+    assert state is not None and state.firing and state.last_evaluated == at(5)
+
+
+def test_ids_are_deterministic() -> None:
+    assert alerts.alert_id("ALERT", "r", "s", at(1)) == alerts.alert_id("ALERT", "r", "s", at(1))
+    assert alerts.alert_id("ALERT", "r", "s", at(1)) != alerts.alert_id("ALERT", "r", "s", at(2))
+
+
+def test_line_format_round_trips() -> None:
+    _, (event,) = run(RULE, [(1, 301.2, 100.1, 60)])
+    line = alerts.format_line(event)
+    assert line.startswith("2026-01-01T00:01:00Z ALERT rule=price_3x_1h symbol=bitcoin "
+                           "metric=price value=301.2 avg=100.1 condition=ratio_above threshold=3 "
+                           "window=3600s samples=60 alert_id=")
+    fields = alerts.parse_line(line)
+    assert fields["event"] == "ALERT" and fields["alert_id"] == str(event.alert_id)
+    assert float(fields["value"]) == 301.2
+    assert "\n" not in line
+
+
+@pytest.mark.parametrize("x", [0.1 + 0.2, 1e-12, 123456789.123456789, 3.0, 1e22])
+def test_numbers_read_back_exactly(x: float) -> None:
+    assert float(alerts.format_number(x)) == x
+
+
+def test_parse_line_refuses_garbage() -> None:
+    with pytest.raises(ValueError, match="not an alert line"):
+        alerts.parse_line("2026-01-01T00:00:00Z ALERT rule=x value")

@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import threading
+
+import psycopg
+import pytest
+
+from cryptomonitor import migrations
+from cryptomonitor.exceptions import MigrationError
+
+
+def _versions(url: str) -> list[tuple[int, str]]:
+    with psycopg.connect(url) as c:
+        return [(int(v), str(f)) for v, f in
+                c.execute("SELECT version, flavour FROM schema_migrations ORDER BY 1")]
+
+
+def test_migrate_is_idempotent(empty_db_url: str) -> None:
+    with psycopg.connect(empty_db_url, autocommit=True) as conn:
+        first = migrations.migrate(conn)
+        second = migrations.migrate(conn)
+    assert first == [m.version for m in migrations.available("postgres")]
+    assert second == []
+
+
+def test_two_processes_at_once(empty_db_url: str) -> None:
+    results: list[object] = []
+
+    def worker() -> None:
+        try:
+            with psycopg.connect(empty_db_url, autocommit=True) as conn:
+                results.append(migrations.migrate(conn))
+        except Exception as exc:  # collected and asserted below
+            results.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    applied = [r for r in results if isinstance(r, list)]
+    assert len(applied) == 4, results
+    assert sorted(len(r) for r in applied) == [0, 0, 0, len(migrations.available("postgres"))]
+    assert len(_versions(empty_db_url)) == len(migrations.available("postgres"))
+
+
+def test_off_keeps_plain_postgres(empty_db_url: str) -> None:
+    with psycopg.connect(empty_db_url, autocommit=True) as conn:
+        migrations.migrate(conn, "off")
+        assert conn.execute("SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'"
+                            ).fetchone() == (0,)
+    assert {f for _, f in _versions(empty_db_url)} == {"postgres"}
+
+
+def test_on_fails_clearly_without_timescaledb(empty_db_url: str, flavour: str) -> None:
+    if flavour == "timescaledb":
+        pytest.skip("this server has TimescaleDB: 'on' succeeds here (tested by the flavour runs)")
+    with (psycopg.connect(empty_db_url, autocommit=True) as conn,
+          pytest.raises(MigrationError, match="cannot load TimescaleDB")):
+        migrations.migrate(conn, "on")
+
+
+def test_needs_autocommit(empty_db_url: str) -> None:
+    with (psycopg.connect(empty_db_url) as conn,
+          pytest.raises(MigrationError, match="autocommit")):
+        migrations.migrate(conn)
+
+
+@pytest.mark.timescaledb
+def test_ticks_is_a_hypertable(conn: psycopg.Connection) -> None:
+    row = conn.execute("SELECT hypertable_name FROM timescaledb_information.hypertables"
+                       " WHERE hypertable_name = 'ticks'").fetchone()
+    assert row == ("ticks",)
+
+
+def test_same_relations_and_columns_in_both_flavours(conn: psycopg.Connection) -> None:
+    """The canonical schema analysts rely on, whatever the flavour."""
+    cols = conn.execute(
+        "SELECT table_name, column_name, data_type FROM information_schema.columns"
+        " WHERE table_schema = 'public' AND table_name IN ('ticks', 'alerts')"
+        " ORDER BY table_name, ordinal_position").fetchall()
+    assert [(t, c) for t, c, _ in cols if t == "ticks"] == [
+        ("ticks", "time"), ("ticks", "symbol"), ("ticks", "price"), ("ticks", "volume_24h"),
+        ("ticks", "source"), ("ticks", "received_at")]
+    idx = {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE tablename='ticks'")}
+    assert {"ticks_pkey", "ticks_time_idx"} <= idx
+
+
+@pytest.mark.parametrize(("sql", "expected"), [
+    ("SELECT 1; SELECT 2;", ["SELECT 1", "SELECT 2"]),
+    ("SELECT ';'; -- a ; comment\nSELECT 2", ["SELECT ';'", "-- a ; comment\nSELECT 2"]),
+    ("DO $$ BEGIN PERFORM 1; END $$; SELECT 3", ["DO $$ BEGIN PERFORM 1; END $$", "SELECT 3"]),
+    ("CREATE FUNCTION f() RETURNS int AS $fn$ SELECT 1; $fn$ LANGUAGE sql;/* x; */",
+     ["CREATE FUNCTION f() RETURNS int AS $fn$ SELECT 1; $fn$ LANGUAGE sql"]),
+    ('SELECT "a;b" FROM t', ['SELECT "a;b" FROM t']),
+])
+def test_split_statements(sql: str, expected: list[str]) -> None:
+    assert migrations.split_statements(sql) == expected
