@@ -30,7 +30,7 @@ def wait_for_database(settings: Settings, stop: threading.Event) -> store.Connec
     """Connect, retrying for up to ``settings.db_wait`` seconds; DatabaseUnavailable after."""
     retrying = tenacity.Retrying(
         stop=tenacity.stop_after_delay(settings.db_wait),
-        wait=tenacity.wait_exponential_jitter(initial=0.5, max=5),
+        wait=tenacity.wait_exponential_jitter(multiplier=0.5, max=5),
         retry=tenacity.retry_if_exception(
             lambda exc: isinstance(exc, DatabaseUnavailable) and not stop.is_set()),
         before_sleep=lambda s: log.warning(
