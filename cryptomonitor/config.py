@@ -24,7 +24,7 @@ DEFAULT_COINGECKO_URL = "https://api.coingecko.com/api/v3"
 
 _COIN_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 _CURRENCY = re.compile(r"^[a-z]{2,10}$")
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h|d)?\s*$")
+_DURATION = re.compile(r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+))\s*(ms|s|m|h|d)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
 

@@ -1,0 +1,112 @@
+"""The cryptomonitor command as a user runs it: a real process, real signals, real files."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import psycopg
+import pytest
+
+from cryptomonitor import alerts
+from tests.conftest import FIXTURES
+from tests.fakeapi import Answer, FakeCoinGecko
+from tests.helpers import lines
+
+
+def env(**extra: str) -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items()
+            if not k.startswith(("CRYPTOMONITOR_", "PG", "CMTEST_")) and k != "DATABASE_URL"}
+    return {**base, "CRYPTOMONITOR_LOG_FORMAT": "json", **extra}
+
+
+def cli(*args: str, timeout: float = 60, **extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "cryptomonitor", *args], env=env(**extra),
+                          capture_output=True, text=True, timeout=timeout, check=False)
+
+
+@pytest.mark.parametrize("command", [[], ["migrate"], ["run"], ["replay"]])
+def test_help(command: list[str]) -> None:
+    result = cli(*command, "--help")
+    assert result.returncode == 0 and "usage: cryptomonitor" in result.stdout
+
+
+def test_bad_setting_exits_2_naming_it() -> None:
+    result = cli("run", CRYPTOMONITOR_POLL_INTERVAL="-1")
+    assert result.returncode == 2
+    assert "CRYPTOMONITOR_POLL_INTERVAL" in result.stderr and "positive" in result.stderr
+
+
+def test_unreachable_database_exits_1_after_waiting() -> None:
+    started = time.monotonic()
+    result = cli("migrate", "--db-wait", "2",
+                 DATABASE_URL="postgresql://x@127.0.0.1:1/x?connect_timeout=1")
+    assert result.returncode == 1
+    assert time.monotonic() - started >= 2
+    fatal = json.loads(result.stderr.strip().splitlines()[-1])
+    assert fatal["event"] == "fatal" and "database unavailable" in fatal["error"]
+
+
+def test_unwritable_alerts_file_exits_2(db_url: str, tmp_path: pathlib.Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = cli("run", "--once", DATABASE_URL=db_url,
+                 CRYPTOMONITOR_ALERTS_FILE=str(blocker / "alerts.txt"))
+    assert result.returncode == 2 and "CRYPTOMONITOR_ALERTS_FILE" in result.stderr
+
+
+@pytest.mark.slow
+def test_run_spike_alert_then_sigterm(db_url: str, tmp_path: pathlib.Path,
+                                      fake_api: FakeCoinGecko) -> None:
+    now = int(time.time())
+    for k in range(10):  # ten normal minutes, then a spike; then the spike answer repeats
+        fake_api.script.append(Answer(200, {"bitcoin": {
+            "usd": 100.0, "usd_24h_vol": 5e9, "last_updated_at": now - 660 + 60 * k}}))
+    fake_api.set_price("bitcoin", 400.0, 5e9, now - 60)
+    alerts_file = tmp_path / "alerts" / "alerts.txt"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cryptomonitor", "run"], stderr=subprocess.PIPE, text=True,
+        env=env(DATABASE_URL=db_url, CRYPTOMONITOR_COINGECKO_URL=fake_api.url,
+                CRYPTOMONITOR_COINS="bitcoin", CRYPTOMONITOR_POLL_INTERVAL="0.1",
+                CRYPTOMONITOR_ALERTS_FILE=str(alerts_file)))
+    try:
+        deadline = time.monotonic() + 30
+        while len(lines(alerts_file)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.5)  # a few more polls of the unchanged spike answer
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=15)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, stderr
+    got = sorted((f["rule"], f["value"], f["avg"]) for f in map(alerts.parse_line,
+                                                                 lines(alerts_file)))
+    assert got == [("price_2pct_5m", "400", "100"), ("price_3x_1h", "400", "100")]
+    events = [json.loads(x) for x in stderr.splitlines()]
+    names = [e["event"] for e in events]
+    assert "stop_requested" in names and names[-1] == "run_stop"
+    polls = [e for e in events if e["event"] == "poll"]
+    assert sum(p["stored"] for p in polls) == 11
+    assert any(p["unchanged"] == 1 for p in polls)  # repeated answers were seen and not stored
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT count(*) FROM ticks").fetchone() == (11,)
+
+
+def test_replay_command(db_url: str, tmp_path: pathlib.Path) -> None:
+    result = cli("replay", str(FIXTURES / "BTCUSDT_1m_2025-05-30_day1.csv"), "--symbol", "btc",
+                 "--limit", "120", DATABASE_URL=db_url,
+                 CRYPTOMONITOR_ALERTS_FILE=str(tmp_path / "alerts.txt"))
+    assert result.returncode == 0, result.stderr
+    done = json.loads(result.stderr.strip().splitlines()[-1])
+    assert done["event"] == "replay_done" and done["stored"] == done["ticks"] == 480
+
+
+def test_replay_missing_file_is_clear(db_url: str, tmp_path: pathlib.Path) -> None:
+    result = cli("replay", str(tmp_path / "nope.csv"), "--symbol", "x", DATABASE_URL=db_url,
+                 CRYPTOMONITOR_ALERTS_FILE=str(tmp_path / "alerts.txt"))
+    assert result.returncode == 1 and "cannot read" in result.stderr
