@@ -82,12 +82,12 @@ def step(
     if (value is None or window_avg is None or window_samples < rule.min_samples
             or not window_avg > 0):
         return state, None
-    breached = rule.breached(value, window_avg)
+    v, avg = value, window_avg  # narrowed to float for the closure
+    breached = rule.breached(v, avg)
 
     def event(kind: str, episode: uuid.UUID | None = None) -> Event:
         new_id = alert_id(kind, rule.name, symbol, time)
-        assert value is not None and window_avg is not None
-        return Event(new_id, kind, time, rule.name, symbol, rule.metric, value, window_avg,
+        return Event(new_id, kind, time, rule.name, symbol, rule.metric, v, avg,
                      window_samples, rule.window, rule.condition, rule.threshold,
                      episode or new_id)
 

@@ -23,10 +23,10 @@ from cryptomonitor.exceptions import ConfigError, CryptoMonitorError
 log = structlog.get_logger(__name__)
 
 COMMON = ("database_url", "timescaledb", "db_wait", "log_level", "log_format")
-RUN = COMMON + ("coins", "vs_currency", "poll_interval", "coingecko_url", "coingecko_api_key",
+RUN = (*COMMON, "coins", "vs_currency", "poll_interval", "coingecko_url", "coingecko_api_key",
                 "http_timeout", "http_attempts", "alerts_file", "rules_file",
                 "alert_repeat_interval", "buffer_max_ticks")
-REPLAY = COMMON + ("vs_currency", "alerts_file", "rules_file", "alert_repeat_interval")
+REPLAY = (*COMMON, "vs_currency", "alerts_file", "rules_file", "alert_repeat_interval")
 
 
 def _add_settings(parser: argparse.ArgumentParser, fields: Sequence[str]) -> None:
@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_settings(p, RUN)
     p.set_defaults(handler=_run, fields=RUN)
 
-    p = commands.add_parser("replay", help="feed a recorded 1-minute OHLCV CSV through the pipeline",
+    p = commands.add_parser("replay", help="feed a recorded 1-minute OHLCV CSV to the pipeline",
                             description="Store the bars of FILE as ticks (4 per bar) and raise "
                             "alerts exactly as a live run would.")
     p.add_argument("file", type=pathlib.Path, metavar="FILE.csv",

@@ -29,7 +29,7 @@ _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, No
 
 
 def parse_duration(text: str) -> float:
-    """Seconds from ``"30"``, ``"0.5"``, ``"250ms"``, ``"5m"``, ``"1h"`` or ``"1d"``; must be > 0."""
+    """Seconds from ``"30"``, ``"0.5"``, ``"250ms"``, ``"5m"``, ``"1h"``, ``"1d"``; must be > 0."""
     match = _DURATION.match(text)
     if not match:
         raise ValueError(f"{text!r} is not a duration (examples: 30, 0.5, 250ms, 5m, 1h)")

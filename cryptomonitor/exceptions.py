@@ -1,4 +1,4 @@
-"""The exception tree. Every error CryptoMonitor raises on purpose derives from `CryptoMonitorError`.
+"""The exception tree: every error CryptoMonitor raises on purpose is a `CryptoMonitorError`.
 
 Driver (psycopg) and HTTP (requests) errors are translated once, where they cross into our code,
 with ``raise ... from exc`` so the original stays in the traceback.

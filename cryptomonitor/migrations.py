@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import LiteralString, cast
+from typing import LiteralString
 
 import psycopg
 import structlog
 
-from cryptomonitor import queries
+from cryptomonitor import queries, store
 from cryptomonitor.exceptions import MigrationError
 
 log = structlog.get_logger(__name__)
@@ -103,7 +103,7 @@ def _has_code(statement: str) -> bool:
     return bool(without_comments.strip())
 
 
-def migrate(conn: psycopg.Connection[object], timescaledb: str = "auto") -> list[int]:
+def migrate(conn: store.Connection, timescaledb: str = "auto") -> list[int]:
     """Bring the database to the newest schema; return the versions applied now.
 
     `conn` must be in autocommit mode. `timescaledb` is ``auto`` (use it when the server can
@@ -131,29 +131,28 @@ def migrate(conn: psycopg.Connection[object], timescaledb: str = "auto") -> list
         conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
 
 
-def _apply(conn: psycopg.Connection[object], migration: Migration, flavour: str) -> None:
+def _apply(conn: store.Connection, migration: Migration, flavour: str) -> None:
     record = (
         "INSERT INTO schema_migrations (version, name, flavour) VALUES (%s, %s, %s)",
         (migration.version, migration.name, flavour),
     )
     log.info("migration_start", version=migration.version, name=migration.name)
-    # The files are shipped with the package: as literal as SQL in the code.
     if migration.transactional:
         with conn.transaction():
-            conn.execute(cast(LiteralString, migration.sql))
+            conn.execute(migration.sql)
             conn.execute(*record)
     else:
         for statement in split_statements(migration.sql):
-            conn.execute(cast(LiteralString, statement))
+            conn.execute(statement)
         conn.execute(*record)
 
 
-def _flavour(conn: psycopg.Connection[object], wanted: str) -> str:
+def _flavour(conn: store.Connection, wanted: str) -> str:
     row = conn.execute(
         "SELECT flavour FROM schema_migrations ORDER BY version LIMIT 1"
     ).fetchone()
     if row is not None:
-        recorded = str(row[0])
+        recorded: str = row[0]
         if wanted == "on" and recorded != "timescaledb":
             raise MigrationError(
                 "CRYPTOMONITOR_TIMESCALEDB=on but this database was created on plain "
@@ -174,7 +173,7 @@ def _flavour(conn: psycopg.Connection[object], wanted: str) -> str:
     return "postgres"
 
 
-def _timescaledb_loadable(conn: psycopg.Connection[object]) -> bool:
+def _timescaledb_loadable(conn: store.Connection) -> bool:
     row = conn.execute(
         "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'),"
         " EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'),"
@@ -185,7 +184,7 @@ def _timescaledb_loadable(conn: psycopg.Connection[object]) -> bool:
     return bool(created) or (bool(installed) and "timescaledb" in str(preload))
 
 
-def current_flavour(conn: psycopg.Connection[object]) -> str | None:
+def current_flavour(conn: store.Connection) -> str | None:
     """The flavour the database was migrated with, or None before the first migration."""
     try:
         row = conn.execute(

@@ -28,6 +28,9 @@ log = structlog.get_logger(__name__)
 
 def wait_for_database(settings: Settings, stop: threading.Event) -> store.Connection:
     """Connect, retrying for up to ``settings.db_wait`` seconds; DatabaseUnavailable after."""
+    def sleep(seconds: float) -> None:
+        stop.wait(seconds)  # a stop request ends the wait at once
+
     retrying = tenacity.Retrying(
         stop=tenacity.stop_after_delay(settings.db_wait),
         wait=tenacity.wait_exponential_jitter(multiplier=0.5, max=5),
@@ -36,7 +39,7 @@ def wait_for_database(settings: Settings, stop: threading.Event) -> store.Connec
         before_sleep=lambda s: log.warning(
             "database_wait", attempt=s.attempt_number,
             error=str(s.outcome.exception()) if s.outcome else None),
-        sleep=stop.wait,
+        sleep=sleep,
         reraise=True,
     )
     return retrying(store.connect, settings.conninfo)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from collections.abc import Sequence
+from typing import Any
 
 import psycopg
 import structlog
@@ -22,7 +23,7 @@ from cryptomonitor.rules import Rule
 
 log = structlog.get_logger(__name__)
 
-Connection = psycopg.Connection[tuple[object, ...]]
+Connection = psycopg.Connection[tuple[Any, ...]]
 
 
 def translate(exc: psycopg.Error) -> DatabaseError:
@@ -35,14 +36,14 @@ def translate(exc: psycopg.Error) -> DatabaseError:
 def connect(conninfo: str, connect_timeout: float = 10) -> Connection:
     """An autocommit connection (transactions are explicit); DatabaseUnavailable on failure."""
     try:
-        return psycopg.connect(conninfo, autocommit=True, connect_timeout=max(1, int(connect_timeout)),
-                               application_name="cryptomonitor")
+        return psycopg.connect(conninfo, autocommit=True, application_name="cryptomonitor",
+                               connect_timeout=max(1, int(connect_timeout)))
     except psycopg.Error as exc:
         raise translate(exc) from exc
 
 
 class Database:
-    """One connection, opened on first use and dropped after a failure so the next use reconnects."""
+    """One connection, opened on first use and dropped after a failure: the next use reconnects."""
 
     def __init__(self, conninfo: str) -> None:
         self._conninfo = conninfo
@@ -110,7 +111,7 @@ def evaluate(conn: Connection, ticks: Sequence[Tick], rules: Sequence[Rule],
         )
     }
     states: dict[tuple[str, str], alerts.State | None] = {
-        (str(rule), str(symbol)): alerts.State(bool(firing), episode, notified, evaluated)  # type: ignore[arg-type]
+        (str(rule), str(symbol)): alerts.State(bool(firing), episode, notified, evaluated)
         for rule, symbol, firing, episode, notified, evaluated in conn.execute(
             queries.get("lock_alert_states"), {"symbols": sorted({t.symbol for t in ticks})}
         )
@@ -124,7 +125,7 @@ def evaluate(conn: Connection, ticks: Sequence[Tick], rules: Sequence[Rule],
         )
         key = (rule.name, tick.symbol)
         before = states.get(key)
-        after, event = alerts.step(rule, tick.symbol, tick.time, value, avg, samples, before,  # type: ignore[arg-type]
+        after, event = alerts.step(rule, tick.symbol, tick.time, value, avg, samples, before,
                                    repeat_interval)
         if after is not before:
             states[key] = after

@@ -8,6 +8,7 @@ order: rate limits, errors, garbage. Every request is recorded with its time.
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import http.server
 import json
@@ -80,10 +81,9 @@ class FakeCoinGecko:
                 for k, v in headers.items():
                     self.send_header(k, v)
                 self.end_headers()
-                try:
+                # The client may give up (timeouts, size caps): that is the point.
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     self.wfile.write(body)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (timeouts, size caps): that is the point
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

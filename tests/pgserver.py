@@ -89,7 +89,8 @@ def local_cluster(bindir: pathlib.Path, timescaledb: str) -> Iterator[Server]:
             raise RuntimeError(f"CMTEST_TIMESCALEDB=require, but {bindir} has no "
                                "TimescaleDB")
         settings = [
-            "listen_addresses = '127.0.0.1'", f"port = {port}", f"unix_socket_directories = '{base}'",
+            "listen_addresses = '127.0.0.1'", f"port = {port}",
+            f"unix_socket_directories = '{base}'",
             "fsync = off", "synchronous_commit = off", "full_page_writes = off",
             "max_connections = 200", "shared_buffers = 256MB",
         ]

@@ -71,7 +71,7 @@ def test_gives_up_after_the_attempts(fake_api: FakeCoinGecko) -> None:
 
 def test_html_block_page_is_not_retried(fake_api: FakeCoinGecko) -> None:
     fake_api.script.append(Answer(403, "<html>blocked</html>", {"Content-Type": "text/html"}))
-    with pytest.raises(SourceUnavailable, match="HTTP 403 .*text/html"):
+    with pytest.raises(SourceUnavailable, match=r"HTTP 403 .*text/html"):
         source(fake_api).fetch()
     assert len(fake_api.requests) == 1
 
@@ -109,9 +109,9 @@ def test_connection_refused_is_unavailable() -> None:
 
 
 def test_nan_and_strings_in_a_real_answer(fake_api: FakeCoinGecko) -> None:
-    fake_api.script.append(Answer(200, '{"bitcoin": {"usd": NaN, "last_updated_at": %d},'
-                                       ' "zcash": {"usd": 31.5, "usd_24h_vol": "12",'
-                                       ' "last_updated_at": %d}}' % (NOW, NOW)))
+    fake_api.script.append(Answer(200, f'{{"bitcoin": {{"usd": NaN, "last_updated_at": {NOW}}},'
+                                       f' "zcash": {{"usd": 31.5, "usd_24h_vol": "12",'
+                                       f' "last_updated_at": {NOW}}}}}'))
     with structlog.testing.capture_logs() as logs:
         r = source(fake_api).fetch()
     assert [(t.symbol, t.price, t.volume_24h) for t in r.ticks] == [("zcash", 31.5, None)]

@@ -75,7 +75,8 @@ def parse_simple_price(payload: object, coins: Sequence[str], vs_currency: str,
     payload as a whole is not a ``/simple/price`` answer (not a JSON object).
     """
     if not isinstance(payload, dict):
-        raise ResponseError(f"expected a JSON object keyed by coin id, got {type(payload).__name__}")
+        raise ResponseError(
+            f"expected a JSON object keyed by coin id, got {type(payload).__name__}")
     now = now or dt.datetime.now(dt.UTC)
     ticks: list[Tick] = []
     rejected: list[Rejection] = []

@@ -61,7 +61,8 @@ class JsonClient:
         self.deadline = deadline
         self.max_body_bytes = max_body_bytes
         self.session = session or requests.Session()
-        self._backoff = tenacity.wait_exponential_jitter(multiplier=backoff_initial, max=backoff_max)
+        self._backoff = tenacity.wait_exponential_jitter(multiplier=backoff_initial,
+                                                         max=backoff_max)
         #: Set after giving up on a 429: when the server said the next request may come.
         self.retry_after_until: float | None = None
 

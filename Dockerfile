@@ -1,0 +1,33 @@
+# CryptoMonitor image: a slim Python runtime, pinned dependencies, running as a non-root user.
+# Build: docker build -t cryptomonitor .    Run: see docker-compose.yml and the README.
+
+FROM python:3.11.11-slim-bookworm AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
+COPY requirements.lock ./
+RUN python -m venv /opt/venv \
+ && /opt/venv/bin/pip install --require-virtualenv -r requirements.lock
+COPY pyproject.toml README.md ./
+COPY cryptomonitor ./cryptomonitor
+COPY sql ./sql
+RUN /opt/venv/bin/pip install --require-virtualenv --no-deps . \
+ && /opt/venv/bin/cryptomonitor --version
+
+FROM python:3.11.11-slim-bookworm
+LABEL org.opencontainers.image.title="cryptomonitor" \
+      org.opencontainers.image.source="https://github.com/cryptomonitor/cryptomonitor"
+RUN groupadd --system --gid 10001 cryptomonitor \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /app --shell /usr/sbin/nologin cryptomonitor \
+ && mkdir -p /app/alerts \
+ && chown 10001:10001 /app/alerts
+COPY --from=build /opt/venv /opt/venv
+COPY rules.example.toml /app/rules.example.toml
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    CRYPTOMONITOR_ALERTS_FILE=/app/alerts/alerts.txt
+WORKDIR /app
+USER 10001:10001
+# Exec form: the Python process is PID 1's only child of note and receives SIGTERM directly.
+ENTRYPOINT ["cryptomonitor"]
+CMD ["run"]

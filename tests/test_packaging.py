@@ -1,0 +1,102 @@
+"""The Dockerfile and docker-compose.yml, checked as far as possible without a Docker engine."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tomllib
+
+import pytest
+import yaml
+
+from cryptomonitor import config
+from tests.conftest import ROOT
+
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+DOCKERFILE = (ROOT / "Dockerfile").read_text()
+
+
+def _instructions(name: str) -> list[str]:
+    return re.findall(rf"^{name}\s+(.+)$", DOCKERFILE, flags=re.MULTILINE)
+
+
+def test_base_images_are_pinned() -> None:
+    for image in _instructions("FROM"):
+        ref = image.split()[0]
+        assert re.search(r":\d+\.\d+\.\d+-", ref), f"unpinned base image {ref}"
+
+
+def test_runs_as_non_root_with_exec_form_entrypoint() -> None:
+    users = _instructions("USER")
+    assert users and users[-1].split(":")[0] not in ("root", "0")
+    assert _instructions("ENTRYPOINT")[-1].startswith("[")  # exec form: SIGTERM reaches Python
+    assert _instructions("CMD")[-1] == '["run"]'
+
+
+def test_no_secret_in_the_image() -> None:
+    env_lines = " ".join(_instructions("ENV") + _instructions("ARG"))
+    for secret in ("PASSWORD", "API_KEY", "DATABASE_URL"):
+        assert secret not in env_lines
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert ".env" in ignored and ".git" in ignored
+
+
+def test_image_installs_pinned_requirements_that_match_pyproject() -> None:
+    lock = {line.split("==")[0].lower() for line in (ROOT / "requirements.lock").read_text()
+            .splitlines() if "==" in line}
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    for dep in deps:
+        assert re.split(r"[\[<>=]", dep)[0].lower() in lock
+    assert all("==" in line for line in (ROOT / "requirements.lock").read_text().splitlines()
+               if line and not line.startswith("#"))
+
+
+def test_compose_database_is_pinned_timescaledb_pg17_with_healthcheck() -> None:
+    db = COMPOSE["services"]["db"]
+    assert re.fullmatch(r"timescale/timescaledb:\d+\.\d+\.\d+-pg17", db["image"])
+    check = db["healthcheck"]["test"]
+    assert check[0] == "CMD-SHELL" and "pg_isready" in check[1]
+    assert any(v.startswith("pgdata:") for v in db["volumes"])
+    assert "pgdata" in COMPOSE["volumes"]
+    assert all(p.startswith("127.0.0.1:") for p in db.get("ports", []))
+
+
+def test_compose_app_waits_for_healthy_db_mounts_alerts_and_stops_cleanly() -> None:
+    app = COMPOSE["services"]["app"]
+    assert app["depends_on"]["db"]["condition"] == "service_healthy"
+    assert "./alerts:/app/alerts" in app["volumes"]
+    assert app["environment"]["CRYPTOMONITOR_ALERTS_FILE"].startswith("/app/alerts/")
+    assert app["stop_signal"] == "SIGTERM" and app["stop_grace_period"]
+    assert app["env_file"][0]["path"] == ".env"
+    assert app["environment"]["DATABASE_URL"].startswith("postgresql://")
+    assert "@db:5432/" in app["environment"]["DATABASE_URL"]
+
+
+def test_compose_passes_only_known_settings_to_the_app() -> None:
+    """The app refuses unknown CRYPTOMONITOR_* variables: compose and .env.example must agree."""
+    known = {o.env for o in config.OPTIONS}
+    names = set(COMPOSE["services"]["app"]["environment"])
+    example = re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(),
+                         flags=re.MULTILINE)
+    for name in names | set(example):
+        if name.startswith(config.PREFIX):
+            assert name in known, name
+
+
+def test_env_example_loads_as_valid_settings() -> None:
+    env = dict(re.findall(r"^([A-Z][A-Z0-9_]+)=(.*)$", (ROOT / ".env.example").read_text(),
+                          flags=re.MULTILINE))
+    settings = config.load(env)
+    assert settings.coins == ("bitcoin", "ethereum", "zcash")
+
+
+def test_compose_config_validates_when_docker_compose_exists() -> None:
+    docker = shutil.which("docker")
+    if docker is None or subprocess.run([docker, "compose", "version"], capture_output=True,
+                                        check=False).returncode != 0:
+        pytest.skip("docker compose is not installed here: compose file checked statically only")
+    result = subprocess.run([docker, "compose", "config", "--quiet"], cwd=ROOT, check=False,
+                            capture_output=True, text=True,
+                            env={"POSTGRES_PASSWORD": "x", "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr
