@@ -4,7 +4,6 @@ independent computation written here from the specification (not from the packag
 from __future__ import annotations
 
 import bisect
-import csv
 import datetime as dt
 import math
 import pathlib
@@ -16,6 +15,7 @@ import pytest
 
 from cryptomonitor import alerts, config, runner
 from cryptomonitor.exceptions import ReplayError
+from tests import oracle
 from tests.conftest import FIXTURES
 from tests.helpers import lines
 
@@ -64,22 +64,6 @@ min_samples = 10
 REPEAT = 1800.0
 
 
-def oracle_ticks(path: pathlib.Path) -> list[tuple[dt.datetime, float, float]]:
-    """(time, price, volume_24h) per tick: O, extremes, C at +0/15/30/45 s of each bar."""
-    with path.open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    out = []
-    for i, r in enumerate(rows):
-        t = dt.datetime.fromisoformat(r["timestamp"])
-        o, h, lo, c = (float(r[k]) for k in ("open", "high", "low", "close"))
-        # Volume of the bars of the trailing 24 h (1,440 one-minute bars), this one included.
-        vol = math.fsum(float(x["volume"]) for x in rows[max(0, i - 1439):i + 1])
-        prices = (o, lo, h, c) if c >= o else (o, h, lo, c)
-        for k, p in enumerate(prices):
-            out.append((t + dt.timedelta(seconds=15 * k), p, vol))
-    return out
-
-
 def oracle_alerts(ticks, rules) -> list[tuple[str, str, str, float, float, int]]:
     times = [t for t, _, _ in ticks]
     expected = []
@@ -120,7 +104,7 @@ def test_replay_a_day_matches_independent_computation(db_url: str, tmp_path: pat
                             "CRYPTOMONITOR_ALERTS_FILE": str(alerts_file),
                             "CRYPTOMONITOR_ALERT_REPEAT_INTERVAL": str(REPEAT)})
     summary = runner.replay_file(settings, DAY_CSV, "btc", threading.Event(), batch_size=700)
-    ticks = oracle_ticks(DAY_CSV)
+    ticks = oracle.bar_ticks(oracle.read_bars(DAY_CSV))
     assert summary.ticks == summary.stored == len(ticks) == 4 * 1440
 
     with psycopg.connect(db_url) as conn:
