@@ -17,12 +17,13 @@ from collections.abc import Callable, Sequence
 
 import structlog
 
-from cryptomonitor import __version__, config, logs, migrations, runner
+from cryptomonitor import __version__, config, logs, migrations, policies, runner
 from cryptomonitor.exceptions import ConfigError, CryptoMonitorError
 
 log = structlog.get_logger(__name__)
 
-COMMON = ("database_url", "timescaledb", "db_wait", "log_level", "log_format")
+COMMON = ("database_url", "timescaledb", "compress_after", "ticks_retention", "db_wait",
+          "log_level", "log_format")
 RUN = (*COMMON, "coins", "vs_currency", "poll_interval", "coingecko_url", "coingecko_api_key",
                 "http_timeout", "http_attempts", "alerts_file", "rules_file",
                 "alert_repeat_interval", "buffer_max_ticks")
@@ -105,6 +106,7 @@ def _migrate(settings: config.Settings, args: argparse.Namespace) -> int:
     conn = runner.wait_for_database(settings, threading.Event())
     with conn:
         applied = migrations.migrate(conn, settings.timescaledb)
+        policies.apply(conn, settings.compress_after, settings.ticks_retention)
         flavour = migrations.current_flavour(conn)
     log.info("migrate_done", applied=applied, flavour=flavour)
     return 0

@@ -84,6 +84,19 @@ def _optional_text(text: str) -> str | None:
     return text.strip() or None
 
 
+def _optional_duration(text: str) -> float | None:
+    """A duration, or None for ``off``."""
+    return None if text.strip().lower() in ("off", "") else parse_duration(text)
+
+
+def _retention(text: str) -> float | None:
+    value = _optional_duration(text)
+    if value is not None and value < 31 * 86400:
+        raise ValueError(f"{text!r} is shorter than 31d, the refresh window of the daily "
+                         "candles plus a day: candles would lose rows")
+    return value
+
+
 def _optional_path(text: str) -> pathlib.Path | None:
     return pathlib.Path(text) if text.strip() else None
 
@@ -131,6 +144,10 @@ OPTIONS: tuple[Option, ...] = (
            "ticks held in memory while the database is down; past it the oldest are dropped"),
     Option("db_wait", PREFIX + "DB_WAIT", parse_duration, "60",
            "seconds to wait at start-up for the database to accept connections"),
+    Option("compress_after", PREFIX + "COMPRESS_AFTER", _optional_duration, "7d",
+           "TimescaleDB: compress tick chunks older than this (off: never)"),
+    Option("ticks_retention", PREFIX + "TICKS_RETENTION", _retention, "365d",
+           "TimescaleDB: drop raw tick chunks older than this, candles stay (off: keep all)"),
     Option("timescaledb", PREFIX + "TIMESCALEDB", _choice("auto", "on", "off"), "auto",
            "use TimescaleDB: auto (when installed), on (required) or off"),
     Option("log_level", PREFIX + "LOG_LEVEL", _choice("debug", "info", "warning", "error"),
@@ -158,6 +175,8 @@ class Settings:
     alert_repeat_interval: float
     buffer_max_ticks: int
     db_wait: float
+    compress_after: float | None
+    ticks_retention: float | None
     timescaledb: str
     log_level: str
     log_format: str

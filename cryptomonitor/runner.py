@@ -16,7 +16,7 @@ import time
 import structlog
 import tenacity
 
-from cryptomonitor import alertfile, migrations, replay, rules, store
+from cryptomonitor import alertfile, migrations, policies, replay, rules, store
 from cryptomonitor.config import Settings
 from cryptomonitor.exceptions import DatabaseUnavailable, SourceError
 from cryptomonitor.pipeline import Pipeline
@@ -53,6 +53,7 @@ def prepare(settings: Settings, stop: threading.Event) -> Pipeline:
     conn = wait_for_database(settings, stop)
     try:
         migrations.migrate(conn, settings.timescaledb)
+        policies.apply(conn, settings.compress_after, settings.ticks_retention)
         store.check_currency(conn, settings.vs_currency)
         alertfile.recover(conn, alert_file)
     finally:

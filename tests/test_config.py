@@ -75,3 +75,12 @@ def test_env_example_documents_every_setting() -> None:
     text = (pathlib.Path(__file__).parent.parent / ".env.example").read_text()
     for option in config.OPTIONS:
         assert option.env in text, f"{option.env} missing from .env.example"
+
+
+def test_storage_policy_settings() -> None:
+    s = config.load({})
+    assert (s.compress_after, s.ticks_retention) == (7 * 86400, 365 * 86400)
+    s = config.load({"CRYPTOMONITOR_COMPRESS_AFTER": "off", "CRYPTOMONITOR_TICKS_RETENTION": "off"})
+    assert (s.compress_after, s.ticks_retention) == (None, None)
+    with pytest.raises(ConfigError, match="CRYPTOMONITOR_TICKS_RETENTION.*31d"):
+        config.load({"CRYPTOMONITOR_TICKS_RETENTION": "7d"})

@@ -96,3 +96,46 @@ def test_same_relations_and_columns_in_both_flavours(conn: psycopg.Connection) -
 ])
 def test_split_statements(sql: str, expected: list[str]) -> None:
     assert migrations.split_statements(sql) == expected
+
+
+@pytest.mark.timescaledb
+def test_policies_are_installed_replaced_and_removed(conn: psycopg.Connection) -> None:
+    from cryptomonitor import policies
+
+    def jobs() -> dict[str, str]:
+        return {str(p): str(c) for p, c in conn.execute(
+            "SELECT proc_name, config::text FROM timescaledb_information.jobs"
+            " WHERE hypertable_name = 'ticks'")}
+
+    policies.apply(conn, 7 * 86400.0, 365 * 86400.0)
+    got = jobs()
+    assert "7 days" in got["policy_compression"] and "365 days" in got["policy_retention"]
+    policies.apply(conn, 86400.0, None)
+    got = jobs()
+    assert "1 day" in got["policy_compression"] and "policy_retention" not in got
+    settings = conn.execute("SELECT segmentby_column_index IS NOT NULL, attname FROM"
+                            " timescaledb_information.compression_settings"
+                            " WHERE hypertable_name = 'ticks' ORDER BY attname").fetchall()
+    assert (True, "symbol") in settings
+
+
+@pytest.mark.timescaledb
+def test_insert_into_a_compressed_chunk_stays_idempotent(conn: psycopg.Connection) -> None:
+    from cryptomonitor import store
+    from cryptomonitor.rules import DEFAULT_RULES
+    from tests.helpers import tick
+
+    batch = [tick(m, 100.0) for m in range(5)]
+    store.write_ticks(conn, batch, DEFAULT_RULES, 3600)
+    conn.execute("SELECT compress_chunk(c) FROM show_chunks('ticks') c")
+    again = store.write_ticks(conn, [*batch, tick(6, 101.0)], DEFAULT_RULES, 3600)
+    assert (again.new, again.duplicates) == (1, 5)
+    assert conn.execute("SELECT count(*) FROM ticks").fetchone() == (6,)
+
+
+def test_policies_are_skipped_on_plain_postgres(empty_db_url: str) -> None:
+    from cryptomonitor import policies
+
+    with psycopg.connect(empty_db_url, autocommit=True) as conn:
+        migrations.migrate(conn, "off")
+        policies.apply(conn, 86400.0, 40 * 86400.0)  # must not fail
