@@ -82,5 +82,5 @@ def test_storage_policy_settings() -> None:
     assert (s.compress_after, s.ticks_retention) == (7 * 86400, 365 * 86400)
     s = config.load({"CRYPTOMONITOR_COMPRESS_AFTER": "off", "CRYPTOMONITOR_TICKS_RETENTION": "off"})
     assert (s.compress_after, s.ticks_retention) == (None, None)
-    with pytest.raises(ConfigError, match="CRYPTOMONITOR_TICKS_RETENTION.*31d"):
+    with pytest.raises(ConfigError, match=r"CRYPTOMONITOR_TICKS_RETENTION.*31d"):
         config.load({"CRYPTOMONITOR_TICKS_RETENTION": "7d"})

@@ -1,0 +1,10 @@
+-- Hourly candles of one coin over the last 24 hours, newest last.
+-- Change 'bitcoin' to the coin you want; use ohlcv_1m or ohlcv_1d for other resolutions.
+-- The newest bucket is still open: its close is the latest price, its ticks still growing.
+SELECT bucket, open, high, low, close,
+       volume,            -- the rolling 24 h volume as of the bucket's last tick
+       ticks              -- how many ticks the candle is made of
+FROM ohlcv_1h
+WHERE symbol = 'bitcoin'
+  AND bucket > now() - INTERVAL '24 hours'
+ORDER BY bucket;
