@@ -25,22 +25,22 @@ import psycopg
 from cryptomonitor import migrations
 
 BENCH_DB = "cryptomonitor_bench"
-ORIGIN = "TIMESTAMPTZ '2000-01-01 00:00:00+00'"
 
 QUERIES = {
     "1-day candles, one symbol": (
         "SELECT bucket, open, high, low, close, volume, ticks FROM ohlcv_1d"
         " WHERE symbol = 'sym000' ORDER BY bucket",
-        f"SELECT date_bin(INTERVAL '1 day', time, {ORIGIN}) AS bucket,"
+        "SELECT date_bin(INTERVAL '1 day', time, TIMESTAMPTZ '2000-01-01 00:00:00+00'),"
         " (array_agg(price ORDER BY time))[1], max(price), min(price),"
-        " (array_agg(price ORDER BY time DESC))[1], (array_agg(volume_24h ORDER BY time DESC))[1],"
+        " (array_agg(price ORDER BY time DESC))[1],"
+        " (array_agg(volume_24h ORDER BY time DESC))[1],"
         " count(*) FROM ticks WHERE symbol = 'sym000' GROUP BY 1 ORDER BY 1",
     ),
     "volatility rank, all symbols": (
         "SELECT symbol, stddev, samples, rank FROM volatility_24h ORDER BY rank",
         "SELECT symbol, stddev_samp(price), count(*),"
         " rank() OVER (ORDER BY stddev_samp(price) DESC NULLS LAST) FROM ticks"
-        f" WHERE time >= date_bin(INTERVAL '1 minute', now(), {ORIGIN})"
+        " WHERE time >= date_bin(INTERVAL '1 minute', now(), TIMESTAMPTZ '2000-01-01 00:00+00')"
         " - INTERVAL '23 hours 59 minutes' GROUP BY symbol ORDER BY 4",
     ),
 }
