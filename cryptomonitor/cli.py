@@ -132,6 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"cryptomonitor: error: {exc}", file=sys.stderr)
         return 2
     logs.configure(settings.log_level, settings.log_format)
+    log.info("settings", command=args.command,
+             **{k: v for k, v in settings.redacted().items() if k in args.fields})
     handler: Callable[[config.Settings, argparse.Namespace], int] = args.handler
     try:
         return handler(settings, args)

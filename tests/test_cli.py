@@ -110,3 +110,12 @@ def test_replay_missing_file_is_clear(db_url: str, tmp_path: pathlib.Path) -> No
     result = cli("replay", str(tmp_path / "nope.csv"), "--symbol", "x", DATABASE_URL=db_url,
                  CRYPTOMONITOR_ALERTS_FILE=str(tmp_path / "alerts.txt"))
     assert result.returncode == 1 and "cannot read" in result.stderr
+
+
+def test_settings_are_logged_without_secrets(tmp_path: pathlib.Path) -> None:
+    result = cli("migrate", "--db-wait", "1",
+                 DATABASE_URL="postgresql://app:hunter2@127.0.0.1:1/x?connect_timeout=1")
+    first = json.loads(result.stderr.splitlines()[0])
+    assert first["event"] == "settings" and first["command"] == "migrate"
+    assert first["database_url"] == "postgresql://app:***@127.0.0.1:1/x?connect_timeout=1"
+    assert "hunter2" not in result.stderr
