@@ -1,4 +1,4 @@
-"""The ``cryptomonitor`` command: ``migrate``, ``run`` and ``replay``.
+"""The ``cryptomonitor`` command: ``migrate``, ``run``, ``replay`` and ``api``.
 
 Every setting is an environment variable (see `cryptomonitor.config`) that a flag of the same
 name overrides: ``CRYPTOMONITOR_POLL_INTERVAL`` is ``--poll-interval``. Exit status: 0 on
@@ -27,6 +27,8 @@ COMMON = ("database_url", "timescaledb", "compress_after", "ticks_retention", "d
 RUN = (*COMMON, "coins", "vs_currency", "poll_interval", "coingecko_url", "coingecko_api_key",
                 "http_timeout", "http_attempts", "alerts_file", "rules_file",
                 "alert_repeat_interval", "buffer_max_ticks")
+API = ("database_url", "timescaledb", "db_wait", "api_host", "api_port", "api_stale_after",
+       "log_level", "log_format")
 REPLAY = (*COMMON, "vs_currency", "alerts_file", "rules_file", "alert_repeat_interval")
 
 
@@ -71,6 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="replay at most N bars (1440 = one day)")
     _add_settings(p, REPLAY)
     p.set_defaults(handler=_replay, fields=REPLAY)
+
+    p = commands.add_parser("api", help="serve the read-only REST API",
+                            description="Serve /metrics, /metrics/{symbol}, /rank/{symbol}, "
+                            "/alerts and /health (OpenAPI docs at /docs).")
+    _add_settings(p, API)
+    p.set_defaults(handler=_api, fields=API)
     return parser
 
 
@@ -120,6 +128,23 @@ def _run(settings: config.Settings, args: argparse.Namespace) -> int:
 def _replay(settings: config.Settings, args: argparse.Namespace) -> int:
     runner.replay_file(settings, args.file, args.symbol, _stop_on_signals(), speed=args.speed,
                        skip=args.skip, limit=args.limit)
+    return 0
+
+
+def _api(settings: config.Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from cryptomonitor import api
+
+    # Serve the schema this code knows even if the fetcher has not started yet.
+    with runner.wait_for_database(settings, threading.Event()) as conn:
+        migrations.migrate(conn, settings.timescaledb)
+    app = api.create_app(settings.conninfo, stale_after=settings.api_stale_after)
+    # uvicorn handles SIGTERM/SIGINT itself (stops accepting, drains, shuts down), then restores
+    # the previous handler and re-raises the signal: ours makes that a clean exit 0.
+    _stop_on_signals()
+    uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_config=None,
+                access_log=False)
     return 0
 
 

@@ -70,6 +70,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _port(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 65535:
+        raise ValueError(f"{text!r} is not a TCP port (1-65535)")
+    return value
+
+
 def _choice(*choices: str) -> Callable[[str], str]:
     def parse(text: str) -> str:
         value = text.strip().lower()
@@ -150,6 +157,11 @@ OPTIONS: tuple[Option, ...] = (
            "TimescaleDB: drop raw tick chunks older than this, candles stay (off: keep all)"),
     Option("timescaledb", PREFIX + "TIMESCALEDB", _choice("auto", "on", "off"), "auto",
            "use TimescaleDB: auto (when installed), on (required) or off"),
+    Option("api_host", PREFIX + "API_HOST", str.strip, "0.0.0.0",  # noqa: S104 - a server's default
+           "address the REST API listens on"),
+    Option("api_port", PREFIX + "API_PORT", _port, "8000", "port the REST API listens on"),
+    Option("api_stale_after", PREFIX + "API_STALE_AFTER", parse_duration, "5m",
+           "/health answers 503 when the newest tick is older than this"),
     Option("log_level", PREFIX + "LOG_LEVEL", _choice("debug", "info", "warning", "error"),
            "info", "lowest level logged"),
     Option("log_format", PREFIX + "LOG_FORMAT", _choice("auto", "json", "console"), "auto",
@@ -178,6 +190,9 @@ class Settings:
     compress_after: float | None
     ticks_retention: float | None
     timescaledb: str
+    api_host: str
+    api_port: int
+    api_stale_after: float
     log_level: str
     log_format: str
 

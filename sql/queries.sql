@@ -59,3 +59,67 @@ LIMIT %(limit)s;
 -- name: mark_alerts_written
 UPDATE alerts SET written_at = now()
 WHERE alert_id = ANY(%(alert_ids)s::uuid[]) AND written_at IS NULL;
+
+-- name: api_symbols
+-- Every symbol with its newest tick: a skip scan over ticks_pkey (one probe per symbol).
+WITH RECURSIVE symbols AS (
+    (SELECT symbol FROM ticks ORDER BY symbol LIMIT 1)
+    UNION ALL
+    SELECT (SELECT t.symbol FROM ticks t WHERE t.symbol > s.symbol ORDER BY t.symbol LIMIT 1)
+    FROM symbols s
+    WHERE s.symbol IS NOT NULL
+)
+SELECT s.symbol, l.time, l.price, l.volume_24h
+FROM symbols s
+CROSS JOIN LATERAL (
+    SELECT time, price, volume_24h FROM ticks t
+    WHERE t.symbol = s.symbol ORDER BY time DESC LIMIT 1
+) AS l
+WHERE s.symbol IS NOT NULL
+ORDER BY s.symbol;
+
+-- name: api_latest
+SELECT time, price, volume_24h FROM ticks WHERE symbol = %(symbol)s ORDER BY time DESC LIMIT 1;
+
+-- name: api_window_start
+-- The start of "the last 24 hours" everywhere in the API and in volatility_24h: the 1,440
+-- minute buckets ending with the current one.
+SELECT date_bin(INTERVAL '1 minute', now(), TIMESTAMPTZ '2000-01-01 00:00:00+00')
+       - INTERVAL '23 hours 59 minutes';
+
+-- name: api_summary
+SELECT count(price), min(price), max(price), avg(price), stddev_samp(price)
+FROM ticks
+WHERE symbol = %(symbol)s AND time >= %(start)s;
+
+-- name: api_points
+SELECT time, price, volume_24h FROM ticks
+WHERE symbol = %(symbol)s AND time >= %(start)s
+ORDER BY time;
+
+-- name: api_candles_1m
+SELECT bucket, open, high, low, close, volume, ticks FROM ohlcv_1m
+WHERE symbol = %(symbol)s AND bucket >= %(start)s
+ORDER BY bucket;
+
+-- name: api_candles_1h
+SELECT bucket, open, high, low, close, volume, ticks FROM ohlcv_1h
+WHERE symbol = %(symbol)s AND bucket >= date_bin(INTERVAL '1 hour', %(start)s::timestamptz,
+                                                 TIMESTAMPTZ '2000-01-01 00:00:00+00')
+ORDER BY bucket;
+
+-- name: api_rank
+SELECT symbol, stddev, samples, rank, total
+FROM (SELECT *, count(*) OVER () AS total FROM volatility_24h) AS v
+WHERE symbol = %(symbol)s;
+
+-- name: api_alerts
+SELECT alert_id, event, time, rule, symbol, metric, value, window_avg, window_samples,
+       window_seconds, condition, threshold, episode_id
+FROM alerts
+WHERE time >= %(since)s AND (%(symbol)s::text IS NULL OR symbol = %(symbol)s)
+ORDER BY time DESC, seq DESC
+LIMIT %(limit)s;
+
+-- name: api_newest_tick_age
+SELECT extract(epoch FROM now() - max(time)) FROM ticks WHERE time > now() - INTERVAL '7 days';

@@ -119,3 +119,30 @@ def test_settings_are_logged_without_secrets(tmp_path: pathlib.Path) -> None:
     assert first["event"] == "settings" and first["command"] == "migrate"
     assert first["database_url"] == "postgresql://app:***@127.0.0.1:1/x?connect_timeout=1"
     assert "hunter2" not in result.stderr
+
+
+@pytest.mark.slow
+def test_api_command_serves_and_stops_on_sigterm(db_url: str) -> None:
+    import socket
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "cryptomonitor", "api", "--api-host",
+                             "127.0.0.1", "--api-port", str(port)], stderr=subprocess.PIPE,
+                            text=True, env=env(DATABASE_URL=db_url))
+    try:
+        deadline, body = time.monotonic() + 30, None
+        while body is None and time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+                    body = json.loads(r.read())
+            except OSError:
+                time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=15)
+    finally:
+        proc.kill()
+    assert body == {"metrics": []}
+    assert proc.returncode == 0

@@ -73,10 +73,20 @@ def test_compose_app_waits_for_healthy_db_mounts_alerts_and_stops_cleanly() -> N
     assert "@db:5432/" in app["environment"]["DATABASE_URL"]
 
 
+def test_compose_api_service_has_a_healthcheck_on_health() -> None:
+    service = COMPOSE["services"]["api"]
+    assert service["command"] == ["api"]
+    assert service["depends_on"]["db"]["condition"] == "service_healthy"
+    assert "/health" in " ".join(service["healthcheck"]["test"])
+    assert all(p.startswith("127.0.0.1:") for p in service["ports"])
+    assert service["environment"]["CRYPTOMONITOR_API_PORT"] == "8000"
+
+
 def test_compose_passes_only_known_settings_to_the_app() -> None:
     """The app refuses unknown CRYPTOMONITOR_* variables: compose and .env.example must agree."""
     known = {o.env for o in config.OPTIONS}
-    names = set(COMPOSE["services"]["app"]["environment"])
+    names = set(COMPOSE["services"]["app"]["environment"]) | set(
+        COMPOSE["services"]["api"]["environment"])
     example = re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(),
                          flags=re.MULTILINE)
     for name in names | set(example):

@@ -1,0 +1,154 @@
+"""The REST API against a real database holding a real day of BTC, checked against an
+independent computation over the same ticks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import pathlib
+import statistics
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from cryptomonitor import api
+from cryptomonitor.models import Tick
+from tests import oracle
+from tests.conftest import FIXTURES
+from tests.helpers import pipeline
+
+Ticks = list[tuple[dt.datetime, float, float]]
+
+
+@pytest.fixture
+def data(conn: psycopg.Connection, flavour: str) -> dict[str, Ticks]:
+    now = conn.execute("SELECT now()").fetchone()[0]  # type: ignore[index]
+    bars = oracle.read_bars(FIXTURES / "BTCUSDT_1m_2025-05-30_day1.csv")
+    shift = now - dt.timedelta(seconds=90) - bars[-1]["time"]  # type: ignore[operator]
+    btc = [(t + shift, p, v) for t, p, v in oracle.bar_ticks(bars)]
+    sets = {"bitcoin": btc, "bitcoin2x": [(t, 2 * p, v) for t, p, v in btc],
+            "flat": [(t, 7.0, 1.0) for t, _, _ in btc[-50:]],
+            "old": [(btc[0][0] - dt.timedelta(days=3), 5.0, 1.0)]}
+    for symbol, ticks in sets.items():
+        oracle.copy_ticks(conn, symbol, ticks)
+    oracle.refresh(conn, flavour)
+    return sets
+
+
+@pytest.fixture
+def client(db_url: str) -> Iterator[TestClient]:
+    with TestClient(api.create_app(db_url)) as c:
+        yield c
+
+
+def _since(body: dict) -> dt.datetime:
+    return dt.datetime.fromisoformat(body["from"])
+
+
+def test_metrics_lists_every_symbol_with_latest_time(client: TestClient, data: dict) -> None:
+    r = client.get("/metrics")
+    assert r.status_code == 200
+    got = {(m["symbol"], m["metric"]): m["latest_time"] for m in r.json()["metrics"]}
+    assert set(got) == {(s, m) for s in data for m in ("price", "volume_24h")}
+    assert dt.datetime.fromisoformat(got[("bitcoin", "price")]) == data["bitcoin"][-1][0]
+
+
+def test_symbol_last_24h_and_summary(client: TestClient, data: dict) -> None:
+    r = client.get("/metrics/bitcoin")
+    assert r.status_code == 200
+    body = r.json()
+    window = [x for x in data["bitcoin"] if x[0] >= _since(body)]
+    prices = [p for _, p, _ in window]
+    s = body["summary"]
+    assert s["samples"] == len(window) == len(body["points"])
+    assert (s["min"], s["max"]) == (min(prices), max(prices))
+    assert math.isclose(s["avg"], statistics.fmean(prices), rel_tol=1e-12)
+    assert math.isclose(s["stddev"], statistics.stdev(prices), rel_tol=1e-9)
+    assert s["latest"]["price"] == data["bitcoin"][-1][1]
+    assert [p["price"] for p in body["points"]] == prices
+    assert dt.datetime.fromisoformat(body["points"][0]["time"]) == window[0][0]
+
+
+@pytest.mark.parametrize(("interval", "width"), [("1m", 60), ("1h", 3600)])
+def test_symbol_candles(client: TestClient, data: dict, interval: str, width: int) -> None:
+    body = client.get("/metrics/bitcoin", params={"interval": interval}).json()
+    candles = body["candles"]
+    last = candles[-1]
+    assert last["close"] == data["bitcoin"][-1][1]
+    start = dt.datetime.fromisoformat(last["bucket"])
+    inside = [p for t, p, _ in data["bitcoin"] if start <= t < start + dt.timedelta(seconds=width)]
+    assert (last["high"], last["low"], last["ticks"]) == (max(inside), min(inside), len(inside))
+
+
+def test_rank_matches_summary_and_order(client: TestClient, data: dict) -> None:
+    ranks = {s: client.get(f"/rank/{s}").json() for s in ("bitcoin", "bitcoin2x", "flat")}
+    assert [ranks[s]["rank"] for s in ("bitcoin2x", "bitcoin", "flat")] == [1, 2, 3]
+    assert {r["of"] for r in ranks.values()} == {3}
+    summary = client.get("/metrics/bitcoin").json()["summary"]
+    assert math.isclose(ranks["bitcoin"]["stddev"], summary["stddev"], rel_tol=1e-9)
+    assert ranks["bitcoin"]["samples"] == summary["samples"]
+    assert math.isclose(ranks["bitcoin2x"]["stddev"], 2 * summary["stddev"], rel_tol=1e-9)
+
+
+@pytest.mark.parametrize(("path", "message"), [
+    ("/metrics/nope", "unknown symbol 'nope'"),
+    ("/rank/nope", "unknown symbol 'nope'"),
+    ("/rank/old", "no ticks in the last 24 hours"),
+])
+def test_not_found_is_json(client: TestClient, data: dict, path: str, message: str) -> None:
+    r = client.get(path)
+    assert r.status_code == 404 and message in r.json()["detail"]
+
+
+@pytest.mark.parametrize(("path", "param"), [
+    ("/metrics/bitcoin?interval=5m", "interval"),
+    ("/alerts?since=yesterday", "since"),
+    ("/alerts?limit=0", "limit"),
+])
+def test_bad_parameters_are_named(client: TestClient, data: dict, path: str, param: str) -> None:
+    r = client.get(path)
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"][-1] == param
+
+
+def test_alerts_endpoint(db_url: str, client: TestClient, tmp_path: pathlib.Path) -> None:
+    start = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=1)
+    p = pipeline(db_url, tmp_path / "a.txt")
+    for symbol in ("spiky", "other"):
+        p.submit(Tick(start + dt.timedelta(minutes=m), symbol, 400.0 if m == 20 else 100.0, 1.0,
+                      "test") for m in range(30))
+    p.flush()
+    got = client.get("/alerts", params={"symbol": "spiky"}).json()["alerts"]
+    assert {(a["event"], a["rule"]) for a in got} == {
+        ("ALERT", "price_3x_1h"), ("ALERT", "price_2pct_5m"),
+        ("RESOLVED", "price_3x_1h"), ("RESOLVED", "price_2pct_5m")}
+    assert got == sorted(got, key=lambda a: a["time"], reverse=True)
+    assert len(client.get("/alerts").json()["alerts"]) == 8
+    later = (start + dt.timedelta(minutes=25)).isoformat()
+    assert {a["event"] for a in client.get("/alerts", params={"since": later}).json()["alerts"]} \
+        == {"RESOLVED"}
+
+
+def test_health(db_url: str, data: dict) -> None:
+    with TestClient(api.create_app(db_url, stale_after=600)) as c:
+        r = c.get("/health")
+        assert r.status_code == 200 and r.json()["status"] == "ok"
+        assert 30 < r.json()["newest_tick_age_s"] < 600  # the last tick is ~45 s old
+    with TestClient(api.create_app(db_url, stale_after=10)) as c:
+        r = c.get("/health")
+        assert r.status_code == 503 and r.json()["status"] == "stale"
+
+
+def test_health_without_database() -> None:
+    app = api.create_app("postgresql://x@127.0.0.1:1/x?connect_timeout=1", pool_timeout=1)
+    with TestClient(app) as c:
+        r = c.get("/health")
+        assert r.status_code == 503 and r.json()["database"] == "unreachable"
+        assert c.get("/metrics").status_code == 503
+
+
+def test_openapi_is_served(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/metrics", "/metrics/{symbol}", "/rank/{symbol}", "/alerts", "/health"} <= set(paths)
