@@ -2,7 +2,8 @@
 
 FastAPI on a psycopg connection pool. "The last 24 hours" is the same window everywhere: the
 1,440 minute buckets ending with the current one (query ``api_window_start``), which is the
-window of ``volatility_24h``, so ``/metrics/{symbol}``'s ``stddev`` equals ``/rank/{symbol}``'s.
+window of ``volatility_24h``, so ``/metrics/{symbol}``'s ``stddev`` equals ``/rank/{symbol}``'s
+(as of the ranking's last computation: it is shared for ``rank_ttl`` seconds).
 Unknown symbols get 404, bad parameters 422 naming the parameter, all with a JSON body.
 OpenAPI docs are served at ``/docs`` and ``/openapi.json``.
 """
@@ -12,7 +13,9 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import enum
-from collections.abc import AsyncIterator
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 import fastapi
@@ -36,8 +39,29 @@ def _iso(t: dt.datetime) -> str:
     return alerts.format_time(t)
 
 
+class Ranking:
+    """The whole volatility ranking, recomputed at most every `ttl` seconds (None: always).
+
+    Ranking one symbol means ranking them all; 100 symbols x 24 h of 1-second ticks take
+    hundreds of milliseconds, so concurrent /rank requests share one computation.
+    """
+
+    def __init__(self, ttl: float | None) -> None:
+        self.ttl = ttl
+        self._lock = threading.Lock()
+        self._rows: dict[str, tuple[Any, ...]] = {}
+        self._expires = 0.0
+
+    def get(self, load: Callable[[], list[tuple[Any, ...]]]) -> dict[str, tuple[Any, ...]]:
+        with self._lock:
+            if self.ttl is None or time.monotonic() >= self._expires:
+                self._rows = {str(row[0]): row for row in load()}
+                self._expires = time.monotonic() + (self.ttl or 0.0)
+            return self._rows
+
+
 def create_app(conninfo: str, stale_after: float = 300.0, pool_size: int = 10,
-               pool_timeout: float = 5.0) -> fastapi.FastAPI:
+               pool_timeout: float = 5.0, rank_ttl: float | None = 10.0) -> fastapi.FastAPI:
     """The application; its pool opens at start-up and closes at shutdown."""
     pool = psycopg_pool.ConnectionPool(conninfo, min_size=1, max_size=pool_size, open=False,
                                        timeout=pool_timeout,
@@ -55,6 +79,8 @@ def create_app(conninfo: str, stale_after: float = 300.0, pool_size: int = 10,
     app = fastapi.FastAPI(title="CryptoMonitor", version=__version__, lifespan=lifespan,
                           description="Read-only access to the ticks, candles, volatility rank "
                                       "and alerts that CryptoMonitor stores.")
+
+    ranking = Ranking(rank_ttl)
 
     @app.exception_handler(psycopg.OperationalError)
     @app.exception_handler(psycopg_pool.PoolTimeout)
@@ -79,10 +105,11 @@ def create_app(conninfo: str, stale_after: float = 300.0, pool_size: int = 10,
     @app.get("/metrics", summary="Tracked metrics and the time of their latest tick")
     def metrics() -> JSONResponse:
         out = []
-        for symbol, time, _price, volume in fetch("api_symbols"):
-            out.append({"symbol": symbol, "metric": "price", "latest_time": _iso(time)})
+        for symbol, latest, _price, volume in fetch("api_symbols"):
+            out.append({"symbol": symbol, "metric": "price", "latest_time": _iso(latest)})
             if volume is not None:
-                out.append({"symbol": symbol, "metric": "volume_24h", "latest_time": _iso(time)})
+                out.append({"symbol": symbol, "metric": "volume_24h",
+                            "latest_time": _iso(latest)})
         return JSONResponse({"metrics": out})
 
     @app.get("/metrics/{symbol}", summary="The last 24 hours of a symbol, with summary figures")
@@ -114,11 +141,11 @@ def create_app(conninfo: str, stale_after: float = 300.0, pool_size: int = 10,
 
     @app.get("/rank/{symbol}", summary="A symbol's rank by 24-hour price standard deviation")
     def rank(symbol: str) -> JSONResponse:
-        rows = fetch("api_rank", {"symbol": symbol})
-        if not rows:
+        row = ranking.get(lambda: fetch("api_ranking")).get(symbol)
+        if row is None:
             latest_or_404(symbol)
             raise fastapi.HTTPException(404, f"{symbol!r} has no ticks in the last 24 hours")
-        sym, stddev, samples, position, total = rows[0]
+        sym, stddev, samples, position, total = row
         return JSONResponse({"symbol": sym, "rank": position, "of": total, "stddev": stddev,
                              "samples": samples, "stddev_kind": "sample (n - 1)"})
 

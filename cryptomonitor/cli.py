@@ -28,7 +28,7 @@ RUN = (*COMMON, "coins", "vs_currency", "poll_interval", "coingecko_url", "coing
                 "http_timeout", "http_attempts", "alerts_file", "rules_file",
                 "alert_repeat_interval", "buffer_max_ticks")
 API = ("database_url", "timescaledb", "db_wait", "api_host", "api_port", "api_stale_after",
-       "log_level", "log_format")
+       "api_rank_ttl", "log_level", "log_format")
 REPLAY = (*COMMON, "vs_currency", "alerts_file", "rules_file", "alert_repeat_interval")
 
 
@@ -139,7 +139,8 @@ def _api(settings: config.Settings, args: argparse.Namespace) -> int:
     # Serve the schema this code knows even if the fetcher has not started yet.
     with runner.wait_for_database(settings, threading.Event()) as conn:
         migrations.migrate(conn, settings.timescaledb)
-    app = api.create_app(settings.conninfo, stale_after=settings.api_stale_after)
+    app = api.create_app(settings.conninfo, stale_after=settings.api_stale_after,
+                         rank_ttl=settings.api_rank_ttl)
     # uvicorn handles SIGTERM/SIGINT itself (stops accepting, drains, shuts down), then restores
     # the previous handler and re-raises the signal: ours makes that a clean exit 0.
     _stop_on_signals()

@@ -162,6 +162,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("api_port", PREFIX + "API_PORT", _port, "8000", "port the REST API listens on"),
     Option("api_stale_after", PREFIX + "API_STALE_AFTER", parse_duration, "5m",
            "/health answers 503 when the newest tick is older than this"),
+    Option("api_rank_ttl", PREFIX + "API_RANK_TTL", _optional_duration, "10s",
+           "the volatility ranking is recomputed at most this often (off: every request)"),
     Option("log_level", PREFIX + "LOG_LEVEL", _choice("debug", "info", "warning", "error"),
            "info", "lowest level logged"),
     Option("log_format", PREFIX + "LOG_FORMAT", _choice("auto", "json", "console"), "auto",
@@ -193,6 +195,7 @@ class Settings:
     api_host: str
     api_port: int
     api_stale_after: float
+    api_rank_ttl: float | None
     log_level: str
     log_format: str
 

@@ -108,10 +108,8 @@ WHERE symbol = %(symbol)s AND bucket >= date_bin(INTERVAL '1 hour', %(start)s::t
                                                  TIMESTAMPTZ '2000-01-01 00:00:00+00')
 ORDER BY bucket;
 
--- name: api_rank
-SELECT symbol, stddev, samples, rank, total
-FROM (SELECT *, count(*) OVER () AS total FROM volatility_24h) AS v
-WHERE symbol = %(symbol)s;
+-- name: api_ranking
+SELECT symbol, stddev, samples, rank, count(*) OVER () AS total FROM volatility_24h;
 
 -- name: api_alerts
 SELECT alert_id, event, time, rule, symbol, metric, value, window_avg, window_samples,

@@ -39,7 +39,7 @@ def data(conn: psycopg.Connection, flavour: str) -> dict[str, Ticks]:
 
 @pytest.fixture
 def client(db_url: str) -> Iterator[TestClient]:
-    with TestClient(api.create_app(db_url)) as c:
+    with TestClient(api.create_app(db_url, rank_ttl=None)) as c:
         yield c
 
 
@@ -152,3 +152,15 @@ def test_health_without_database() -> None:
 def test_openapi_is_served(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/metrics", "/metrics/{symbol}", "/rank/{symbol}", "/alerts", "/health"} <= set(paths)
+
+
+def test_ranking_is_shared_for_its_ttl(db_url: str, conn: psycopg.Connection,
+                                       data: dict) -> None:
+    with TestClient(api.create_app(db_url, rank_ttl=3600)) as c:
+        before = c.get("/rank/flat").json()
+        oracle.copy_ticks(conn, "flat", [(data["flat"][-1][0] - dt.timedelta(seconds=1),
+                                          1000.0, 1.0)])
+        assert c.get("/rank/flat").json() == before  # served from the shared ranking
+    with TestClient(api.create_app(db_url, rank_ttl=None)) as c:
+        after = c.get("/rank/flat").json()  # recomputed: the new tick counts
+        assert after["samples"] == before["samples"] + 1 and after["stddev"] > before["stddev"]
