@@ -158,8 +158,10 @@ def test_ranking_is_shared_for_its_ttl(db_url: str, conn: psycopg.Connection,
                                        data: dict) -> None:
     with TestClient(api.create_app(db_url, rank_ttl=3600)) as c:
         before = c.get("/rank/flat").json()
-        oracle.copy_ticks(conn, "flat", [(data["flat"][-1][0] - dt.timedelta(seconds=1),
-                                          1000.0, 1.0)])
+        # The fixture refreshed the aggregates up to now (unlike the policies, which leave the
+        # last minute to real-time aggregation): two minutes ahead is past that watermark.
+        later = conn.execute("SELECT now() + interval '2 minutes'").fetchone()[0]  # type: ignore[index]
+        oracle.copy_ticks(conn, "flat", [(later, 1000.0, 1.0)])
         assert c.get("/rank/flat").json() == before  # served from the shared ranking
     with TestClient(api.create_app(db_url, rank_ttl=None)) as c:
         after = c.get("/rank/flat").json()  # recomputed: the new tick counts
