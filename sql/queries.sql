@@ -82,10 +82,7 @@ ORDER BY s.symbol;
 SELECT time, price, volume_24h FROM ticks WHERE symbol = %(symbol)s ORDER BY time DESC LIMIT 1;
 
 -- name: api_window_start
--- The start of "the last 24 hours" everywhere in the API and in volatility_24h: the 1,440
--- minute buckets ending with the current one.
-SELECT date_bin(INTERVAL '1 minute', now(), TIMESTAMPTZ '2000-01-01 00:00:00+00')
-       - INTERVAL '23 hours 59 minutes';
+SELECT last_24h_start();
 
 -- name: api_summary
 SELECT count(price), min(price), max(price), avg(price), stddev_samp(price)

@@ -90,3 +90,12 @@ AS $$
       AND time >= p_end - make_interval(secs => p_seconds)
       AND time < p_end
 $$;
+
+-- THE start of "the last 24 hours" (volatility_24h and the REST API): the 1,440 one-minute
+-- buckets ending with the current one, i.e. ticks from this instant on.
+CREATE FUNCTION last_24h_start() RETURNS timestamptz
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT date_bin(INTERVAL '1 minute', now(), TIMESTAMPTZ '2000-01-01 00:00:00+00')
+           - INTERVAL '23 hours 59 minutes'
+$$;

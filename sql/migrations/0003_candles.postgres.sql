@@ -42,14 +42,13 @@ SELECT date_bin(INTERVAL '1 day', time, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS
 FROM ticks
 GROUP BY 1, 2;
 
--- The same window as the TimescaleDB flavour (the minute buckets of the last 24 hours, the
--- current one included), read straight from ticks through ticks_time_idx.
+-- The window of last_24h_start(), as in the TimescaleDB flavour, read straight from ticks
+-- through ticks_time_idx.
 CREATE VIEW volatility_24h AS
 WITH stats AS (
     SELECT symbol, stddev_samp(price) AS stddev, count(*) AS samples
     FROM ticks
-    WHERE time >= date_bin(INTERVAL '1 minute', now(), TIMESTAMPTZ '2000-01-01 00:00:00+00')
-                  - INTERVAL '23 hours 59 minutes'
+    WHERE time >= last_24h_start()
     GROUP BY symbol
 )
 SELECT symbol, stddev, samples, rank() OVER (ORDER BY stddev DESC NULLS LAST) AS rank

@@ -68,8 +68,7 @@ CREATE OR REPLACE VIEW volatility_24h AS
 WITH minutes AS (
     SELECT symbol, ticks::float8 AS n, price_sum / ticks AS mean, price_var_pop * ticks AS m2
     FROM ohlcv_1m
-    WHERE bucket > date_bin(INTERVAL '1 minute', now(), TIMESTAMPTZ '2000-01-01 00:00:00+00')
-                   - INTERVAL '24 hours'
+    WHERE bucket >= last_24h_start()  -- minute buckets: the same ticks as time >= ...
 ), totals AS (
     SELECT symbol, sum(n) AS n, sum(n * mean) / sum(n) AS mean FROM minutes GROUP BY symbol
 ), stats AS (
