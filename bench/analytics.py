@@ -81,6 +81,22 @@ def server(args: argparse.Namespace) -> Iterator[str]:
         yield s.url
 
 
+@contextlib.contextmanager
+def bench_database(server_url: str) -> Iterator[str]:
+    """A fresh, migrated database for the benchmark on that server, dropped afterwards."""
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        admin.execute(f"CREATE DATABASE {BENCH_DB}")
+    url = psycopg.conninfo.make_conninfo(server_url, dbname=BENCH_DB)
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            migrations.migrate(conn)
+        yield url
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     where = parser.add_mutually_exclusive_group(required=True)
@@ -92,20 +108,12 @@ def main() -> None:
     parser.add_argument("--step", type=int, default=1, help="seconds between ticks")
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    with server(args) as url:
-        with psycopg.connect(url, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-            admin.execute(f"CREATE DATABASE {BENCH_DB}")
-        try:
-            run(psycopg.conninfo.make_conninfo(url, dbname=BENCH_DB), args)
-        finally:
-            with psycopg.connect(url, autocommit=True) as admin:
-                admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+    with server(args) as url, bench_database(url) as bench_url:
+        run(bench_url, args)
 
 
 def run(url: str, args: argparse.Namespace) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
-        migrations.migrate(conn)
         flavour = migrations.current_flavour(conn)
         version = conn.execute("SHOW server_version").fetchone()
         started = time.perf_counter()

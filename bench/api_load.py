@@ -14,7 +14,6 @@ import argparse
 import contextlib
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,8 +24,9 @@ from collections.abc import Iterator
 import psycopg
 import requests
 
-from bench.analytics import BENCH_DB, load, server
+from bench.analytics import bench_database, load, server
 from cryptomonitor import migrations
+from tests import pgserver
 
 ENDPOINTS = {
     "/rank/{symbol}": "/rank/{symbol}",
@@ -36,15 +36,9 @@ ENDPOINTS = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.contextmanager
 def api_server(url: str) -> Iterator[str]:
-    port = free_port()
+    port = pgserver.free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CRYPTOMONITOR_")}
     env.update(DATABASE_URL=url, CRYPTOMONITOR_LOG_LEVEL="warning")
     proc = subprocess.Popen([sys.executable, "-m", "cryptomonitor", "api", "--api-host",
@@ -107,34 +101,25 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=20.0, help="per endpoint")
     args = parser.parse_args()
-    with server(args) as admin_url:
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-            admin.execute(f"CREATE DATABASE {BENCH_DB}")
-        url = psycopg.conninfo.make_conninfo(admin_url, dbname=BENCH_DB)
-        try:
-            with psycopg.connect(url, autocommit=True) as conn:
-                migrations.migrate(conn)
-                flavour = migrations.current_flavour(conn)
-                started = time.perf_counter()
-                rows = load(conn, args.symbols, 1, args.step)
-                if flavour == "timescaledb":
-                    for view in ("ohlcv_1m", "ohlcv_1h", "ohlcv_1d"):
-                        conn.execute(f"CALL refresh_continuous_aggregate('{view}', NULL, NULL)")
-                conn.execute("VACUUM ANALYZE")
-                print(f"flavour {flavour}: {rows:,} ticks ({args.symbols} symbols x 24 h every "
-                      f"{args.step} s) ready in {time.perf_counter() - started:.0f} s; "
-                      f"{args.clients} client threads, {args.seconds:g} s per endpoint")
-            with api_server(url) as base:
-                print(f"{'endpoint':<34} {'requests':>8} {'req/s':>8} {'p50 ms':>8} "
-                      f"{'p99 ms':>8} {'errors':>6}")
-                for name, path in ENDPOINTS.items():
-                    r = hammer(base, path, args.symbols, args.clients, args.seconds)
-                    print(f"{name:<34} {r['requests']:>8.0f} {r['rps']:>8.1f} "
-                          f"{r['p50'] * 1000:>8.1f} {r['p99'] * 1000:>8.1f} {r['errors']:>6.0f}")
-        finally:
-            with psycopg.connect(admin_url, autocommit=True) as admin:
-                admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+    with server(args) as admin_url, bench_database(admin_url) as url:
+        with psycopg.connect(url, autocommit=True) as conn:
+            flavour = migrations.current_flavour(conn)
+            started = time.perf_counter()
+            rows = load(conn, args.symbols, 1, args.step)
+            if flavour == "timescaledb":
+                for view in ("ohlcv_1m", "ohlcv_1h", "ohlcv_1d"):
+                    conn.execute(f"CALL refresh_continuous_aggregate('{view}', NULL, NULL)")
+            conn.execute("VACUUM ANALYZE")
+            print(f"flavour {flavour}: {rows:,} ticks ({args.symbols} symbols x 24 h every "
+                  f"{args.step} s) ready in {time.perf_counter() - started:.0f} s; "
+                  f"{args.clients} client threads, {args.seconds:g} s per endpoint")
+        with api_server(url) as base:
+            print(f"{'endpoint':<34} {'requests':>8} {'req/s':>8} {'p50 ms':>8} "
+                  f"{'p99 ms':>8} {'errors':>6}")
+            for name, path in ENDPOINTS.items():
+                r = hammer(base, path, args.symbols, args.clients, args.seconds)
+                print(f"{name:<34} {r['requests']:>8.0f} {r['rps']:>8.1f} "
+                      f"{r['p50'] * 1000:>8.1f} {r['p99'] * 1000:>8.1f} {r['errors']:>6.0f}")
 
 
 if __name__ == "__main__":

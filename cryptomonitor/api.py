@@ -1,7 +1,7 @@
 """The read-only REST API: tracked metrics, their last 24 hours, volatility rank, alerts, health.
 
 FastAPI on a psycopg connection pool. "The last 24 hours" is the same window everywhere: the
-1,440 minute buckets ending with the current one (query ``api_window_start``), which is the
+1,440 minute buckets ending with the current one (SQL ``last_24h_start()``), which is also the
 window of ``volatility_24h``, so ``/metrics/{symbol}``'s ``stddev`` equals ``/rank/{symbol}``'s
 (as of the ranking's last computation: it is shared for ``rank_ttl`` seconds).
 Unknown symbols get 404, bad parameters 422 naming the parameter, all with a JSON body.
@@ -11,6 +11,7 @@ OpenAPI docs are served at ``/docs`` and ``/openapi.json``.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import enum
 import threading
@@ -23,6 +24,7 @@ import psycopg
 import psycopg_pool
 import structlog
 from fastapi.responses import JSONResponse
+from psycopg.rows import class_row
 
 from cryptomonitor import __version__, alerts, queries
 
@@ -159,16 +161,12 @@ def create_app(conninfo: str, stale_after: float = 300.0, pool_size: int = 10,
         if since is not None and since.tzinfo is None:
             since = since.replace(tzinfo=dt.UTC)
         since = since or dt.datetime.now(dt.UTC) - dt.timedelta(hours=24)
-        rows = fetch("api_alerts", {"since": since, "symbol": symbol, "limit": limit})
-        keys = ("alert_id", "event", "time", "rule", "symbol", "metric", "value", "window_avg",
-                "window_samples", "window_seconds", "condition", "threshold", "episode_id")
-        out = []
-        for row in rows:
-            item = dict(zip(keys, row, strict=True))
-            item["time"] = _iso(item["time"])
-            item["alert_id"], item["episode_id"] = str(item["alert_id"]), str(item["episode_id"])
-            out.append(item)
-        return JSONResponse({"alerts": out})
+        with pool.connection() as conn, conn.cursor(row_factory=class_row(alerts.Event)) as cur:
+            events = cur.execute(queries.get("api_alerts"),
+                                 {"since": since, "symbol": symbol, "limit": limit}).fetchall()
+        return JSONResponse({"alerts": [
+            {**dataclasses.asdict(e), "time": _iso(e.time), "alert_id": str(e.alert_id),
+             "episode_id": str(e.episode_id)} for e in events]})
 
     @app.get("/health", summary="Database reachable and data fresh (503 otherwise)")
     def health() -> JSONResponse:

@@ -96,9 +96,14 @@ def _optional_duration(text: str) -> float | None:
     return None if text.strip().lower() in ("off", "") else parse_duration(text)
 
 
+#: Raw-tick retention shorter than this would let ohlcv_1d's refresh window (30 days) see
+#: dropped chunks, and the daily candles lose rows.
+MIN_TICKS_RETENTION = 31 * 86400.0
+
+
 def _retention(text: str) -> float | None:
     value = _optional_duration(text)
-    if value is not None and value < 31 * 86400:
+    if value is not None and value < MIN_TICKS_RETENTION:
         raise ValueError(f"{text!r} is shorter than 31d, the refresh window of the daily "
                          "candles plus a day: candles would lose rows")
     return value

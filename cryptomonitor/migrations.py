@@ -148,11 +148,8 @@ def _apply(conn: store.Connection, migration: Migration, flavour: str) -> None:
 
 
 def _flavour(conn: store.Connection, wanted: str) -> str:
-    row = conn.execute(
-        "SELECT flavour FROM schema_migrations ORDER BY version LIMIT 1"
-    ).fetchone()
-    if row is not None:
-        recorded: str = row[0]
+    recorded = current_flavour(conn)
+    if recorded is not None:
         if wanted == "on" and recorded != "timescaledb":
             raise MigrationError(
                 "CRYPTOMONITOR_TIMESCALEDB=on but this database was created on plain "

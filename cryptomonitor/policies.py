@@ -3,8 +3,9 @@
 Applied at every start-up, under the migration lock, so a changed setting takes effect on the
 next start. Retention drops whole chunks of raw ticks only; the candles (continuous aggregates)
 keep their rows, because retention must exceed the longest refresh window (30 days, ohlcv_1d),
-outside which the aggregates are never recomputed. On plain PostgreSQL the candles are views
-over ticks, so neither policy applies there: both are skipped with a log line.
+outside which the aggregates are never recomputed (config.MIN_TICKS_RETENTION enforces it).
+On plain PostgreSQL the candles are views over ticks, so neither policy applies there: both are
+skipped with a log line.
 """
 
 from __future__ import annotations
@@ -14,10 +15,6 @@ import structlog
 from cryptomonitor import migrations, store
 
 log = structlog.get_logger(__name__)
-
-#: Retention shorter than this would let ohlcv_1d's refresh window see dropped chunks.
-MIN_RETENTION_SECONDS = 31 * 86400.0
-
 
 def apply(conn: store.Connection, compress_after: float | None,
           retention: float | None) -> None:

@@ -60,7 +60,8 @@ def _timescaledb_installed(bindir: pathlib.Path) -> bool:
     return (pathlib.Path(sharedir) / "extension" / "timescaledb.control").exists()
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -83,7 +84,7 @@ def local_cluster(bindir: pathlib.Path, timescaledb: str) -> Iterator[Server]:
         subprocess.run(_as_postgres([str(bindir / "initdb"), "-D", str(datadir), "-U", "postgres",
                                      "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"]),
                        check=True, capture_output=True)
-        port = _free_port()
+        port = free_port()
         load_ts = timescaledb != "off" and _timescaledb_installed(bindir)
         if timescaledb == "require" and not load_ts:
             raise RuntimeError(f"CMTEST_TIMESCALEDB=require, but {bindir} has no "

@@ -14,6 +14,7 @@ import psycopg
 import pytest
 
 from cryptomonitor import alerts
+from tests import pgserver
 from tests.conftest import FIXTURES
 from tests.fakeapi import Answer, FakeCoinGecko
 from tests.helpers import lines
@@ -123,12 +124,9 @@ def test_settings_are_logged_without_secrets(tmp_path: pathlib.Path) -> None:
 
 @pytest.mark.slow
 def test_api_command_serves_and_stops_on_sigterm(db_url: str) -> None:
-    import socket
     import urllib.request
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = pgserver.free_port()
     proc = subprocess.Popen([sys.executable, "-m", "cryptomonitor", "api", "--api-host",
                              "127.0.0.1", "--api-port", str(port)], stderr=subprocess.PIPE,
                             text=True, env=env(DATABASE_URL=db_url))
