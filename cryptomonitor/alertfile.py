@@ -22,7 +22,7 @@ import psycopg
 import structlog
 from psycopg.rows import class_row
 
-from cryptomonitor import alerts, queries, store
+from cryptomonitor import alerts, failpoints, queries, store
 from cryptomonitor.exceptions import ConfigError
 
 log = structlog.get_logger(__name__)
@@ -53,6 +53,9 @@ class AlertFile:
         try:
             for line in lines:
                 data = (line + "\n").encode("utf-8")
+                if failpoints.armed("alert_line_partial"):
+                    os.write(fd, data[: len(data) // 2])
+                    failpoints.crash()
                 written = os.write(fd, data)
                 if written != len(data):
                     raise OSError(f"short write to {self.path}: {written} of {len(data)} bytes")
@@ -129,6 +132,7 @@ def deliver(conn: store.Connection, alert_file: AlertFile, batch: int = 1000) ->
     total = 0
     while events := _unwritten(conn, limit=batch):
         alert_file.append([alerts.format_line(e) for e in events])
+        failpoints.hit("alert_lines_appended")
         _mark_written(conn, events)
         total += len(events)
         for e in events:

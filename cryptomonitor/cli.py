@@ -71,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--skip", type=_natural, default=0, metavar="N", help="skip the first N bars")
     p.add_argument("--limit", type=_natural, default=None, metavar="N",
                    help="replay at most N bars (1440 = one day)")
+    p.add_argument("--batch", type=_positive_int, default=2000, metavar="N",
+                   help="ticks per database transaction (default 2000)")
     _add_settings(p, REPLAY)
     p.set_defaults(handler=_replay, fields=REPLAY)
 
@@ -89,6 +91,13 @@ def _positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"{text!r} must be a positive number")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = _natural(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
     return value
 
 
@@ -127,7 +136,7 @@ def _run(settings: config.Settings, args: argparse.Namespace) -> int:
 
 def _replay(settings: config.Settings, args: argparse.Namespace) -> int:
     runner.replay_file(settings, args.file, args.symbol, _stop_on_signals(), speed=args.speed,
-                       skip=args.skip, limit=args.limit)
+                       skip=args.skip, limit=args.limit, batch_size=args.batch)
     return 0
 
 

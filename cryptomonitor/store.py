@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 import structlog
 
-from cryptomonitor import alerts, queries
+from cryptomonitor import alerts, failpoints, queries
 from cryptomonitor.exceptions import ConfigError, DatabaseError, DatabaseUnavailable
 from cryptomonitor.models import Tick
 from cryptomonitor.rules import Rule
@@ -83,6 +83,7 @@ def write_ticks(conn: Connection, ticks: Sequence[Tick], rules: Sequence[Rule],
                 "volumes": [t.volume_24h for t in ticks],
                 "sources": [t.source for t in ticks],
             }).fetchall()
+            failpoints.hit("batch_inserted")
             keys = {(str(symbol), time) for symbol, time in inserted}
             new = []
             for t in ticks:  # a batch may hold one (symbol, time) twice: the first one counts
@@ -93,6 +94,7 @@ def write_ticks(conn: Connection, ticks: Sequence[Tick], rules: Sequence[Rule],
             events = evaluate(conn, new, rules, repeat_interval) if rules else []
     except psycopg.Error as exc:
         raise translate(exc) from exc
+    failpoints.hit("batch_committed")
     return WriteResult(len(new), len(ticks) - len(new), len(events))
 
 
