@@ -16,7 +16,7 @@ import time
 import structlog
 import tenacity
 
-from cryptomonitor import alertfile, migrations, policies, replay, rules, store
+from cryptomonitor import alertfile, leader, migrations, policies, replay, rules, store
 from cryptomonitor.config import Settings
 from cryptomonitor.exceptions import DatabaseUnavailable, SourceError
 from cryptomonitor.pipeline import Pipeline
@@ -73,12 +73,17 @@ def make_source(settings: Settings) -> coingecko.CoinGecko:
 def run(settings: Settings, stop: threading.Event, max_polls: int | None = None) -> None:
     """Poll until `stop` is set (SIGTERM) or `max_polls` polls are done, then flush and return.
 
+    Only the replica holding the job's lock polls (see cryptomonitor/leader.py); the others
+    wait, trying again every poll interval. With `max_polls`, a standby returns at once.
+
     Polls start on a fixed schedule every ``poll_interval``; a poll that overruns its slot
     skips the missed ones rather than bursting. A failing source or database is logged and
     the loop goes on; ticks wait in the pipeline's buffer for the database.
     """
     pipeline = prepare(settings, stop)
     source = make_source(settings)
+    leadership = leader.Leadership(
+        settings.conninfo, leader.lock_name(source.name, settings.vs_currency, settings.coins))
     last_seen: dict[str, dt.datetime] = {}
     polls = 0
     next_at = time.monotonic()
@@ -87,6 +92,14 @@ def run(settings: Settings, stop: threading.Event, max_polls: int | None = None)
     try:
         while not stop.is_set():
             started = time.monotonic()
+            if not leadership.poll_allowed():
+                if pipeline.buffered:  # ticks fetched while we were leader are still stored
+                    pipeline.flush()
+                if max_polls is not None:
+                    break
+                next_at = started + settings.poll_interval
+                stop.wait(settings.poll_interval)
+                continue
             fields: dict[str, object] = {"fetched": 0, "unchanged": 0, "rejected": 0,
                                          "missing": 0}
             try:
@@ -120,6 +133,7 @@ def run(settings: Settings, stop: threading.Event, max_polls: int | None = None)
         if pipeline.buffered:
             log.error("stopped_with_unstored_ticks", ticks=pipeline.buffered)
         pipeline.db.close()
+        leadership.close()
         log.info("run_stop", polls=polls)
 
 

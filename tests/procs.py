@@ -1,0 +1,64 @@
+"""A ``cryptomonitor`` process whose JSON log lines are collected with their arrival times."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from tests.test_cli import env
+
+
+class Proc:
+    def __init__(self, *args: str, **environment: str) -> None:
+        self.popen = subprocess.Popen([sys.executable, "-m", "cryptomonitor", *args],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                      text=True, env=env(**environment))
+        self.events: list[tuple[float, dict[str, Any]]] = []
+        self.raw: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.popen.stderr is not None
+        for line in self.popen.stderr:
+            self.raw.append(line)
+            with contextlib.suppress(ValueError):  # a traceback line, not a log event
+                self.events.append((time.monotonic(), json.loads(line)))
+
+    def named(self, name: str) -> list[dict[str, Any]]:
+        return [e for _, e in list(self.events) if e.get("event") == name]
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out; log so far:\n{''.join(self.raw)[-4000:]}")
+            if self.popen.poll() is not None:
+                self._reader.join(5)
+                if predicate():
+                    return
+                raise AssertionError(f"process exited {self.popen.returncode}:\n"
+                                     f"{''.join(self.raw)[-4000:]}")
+            time.sleep(0.05)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
+        if self.popen.poll() is None:
+            self.popen.send_signal(sig)
+        try:
+            self.popen.wait(timeout)
+        finally:
+            self.popen.kill()
+            self._reader.join(5)
+            if self.popen.stderr is not None:
+                self.popen.stderr.close()
+        return self.popen.returncode
+
+    def log(self) -> str:
+        return "".join(self.raw)

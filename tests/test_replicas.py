@@ -1,0 +1,68 @@
+"""Two ``cryptomonitor run`` replicas against one database: exactly one polls; when it dies
+(kill -9), the other takes over within a poll interval or two."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+
+from tests.fakeapi import FakeCoinGecko
+from tests.procs import Proc
+
+POLL = 0.5
+
+
+def start(db_url: str, fake_api: FakeCoinGecko, tmp_path: object, coins: str) -> Proc:
+    return Proc("run", DATABASE_URL=db_url, CRYPTOMONITOR_COINGECKO_URL=fake_api.url,
+                CRYPTOMONITOR_COINS=coins, CRYPTOMONITOR_POLL_INTERVAL=str(POLL),
+                CRYPTOMONITOR_ALERTS_FILE=f"{tmp_path}/alerts.txt")
+
+
+@pytest.mark.slow
+def test_one_replica_polls_and_the_other_takes_over(db_url: str, fake_api: FakeCoinGecko,
+                                                    tmp_path: object) -> None:
+    fake_api.set_price("bitcoin", 100.0, 5e9, int(time.time()) - 30)
+    first = start(db_url, fake_api, tmp_path, "bitcoin")
+    second = None
+    try:
+        first.wait_for(lambda: len(first.named("poll")) >= 1)
+        second = start(db_url, fake_api, tmp_path, "bitcoin")
+        second.wait_for(lambda: bool(second.named("leader_standby")))
+        polls_before = len(first.named("poll"))
+        time.sleep(6 * POLL)
+        assert second.named("poll") == [], "the standby polled while the leader was alive"
+        assert len(first.named("poll")) >= polls_before + 4
+        requests_before = len(fake_api.requests)
+        time.sleep(4 * POLL)
+        # One poller: about one request per poll interval, not two.
+        assert len(fake_api.requests) - requests_before <= 5
+
+        killed_at = time.monotonic()
+        assert first.stop(signal.SIGKILL) == -signal.SIGKILL
+        second.wait_for(lambda: bool(second.named("poll")), timeout=10)
+        took_over_at = next(t for t, e in second.events if e.get("event") == "poll")
+        assert took_over_at - killed_at <= 2 * POLL + 1.0  # + process and network slack
+        assert second.named("leader_acquired")
+        assert second.stop() == 0
+    finally:
+        first.stop(signal.SIGKILL)
+        if second is not None:
+            second.stop(signal.SIGKILL)
+
+
+@pytest.mark.slow
+def test_replicas_with_different_coins_are_different_jobs(
+        db_url: str, fake_api: FakeCoinGecko, tmp_path: object) -> None:
+    now = int(time.time())
+    fake_api.set_price("bitcoin", 100.0, 5e9, now - 30)
+    fake_api.set_price("ethereum", 10.0, 5e8, now - 30)
+    a = start(db_url, fake_api, tmp_path, "bitcoin")
+    b = start(db_url, fake_api, tmp_path, "ethereum")
+    try:
+        a.wait_for(lambda: bool(a.named("poll")))
+        b.wait_for(lambda: bool(b.named("poll")))
+        assert not a.named("leader_standby") and not b.named("leader_standby")
+    finally:
+        assert a.stop() == 0 and b.stop() == 0
