@@ -36,15 +36,19 @@ def translate(exc: psycopg.Error) -> DatabaseError:
 #: A server that vanished without closing the connection (network partition, host crash) is
 #: noticed in about a minute instead of TCP's ~15: keepalive probes on an idle connection, and
 #: a 30 s limit on unacknowledged data while a query is sent.
-KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
-              "keepalives_count": 3, "tcp_user_timeout": 30_000}
+KEEPALIVES: dict[str, Any] = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
+                              "keepalives_count": 3, "tcp_user_timeout": 30_000}
 
 
 def connect(conninfo: str, connect_timeout: float = 10) -> Connection:
     """An autocommit connection (transactions are explicit); DatabaseUnavailable on failure."""
+    params: dict[str, Any] = {
+        **KEEPALIVES, "connect_timeout": max(1, int(connect_timeout)),
+        "application_name": "cryptomonitor",
+    }
     try:
-        return psycopg.connect(conninfo, autocommit=True, application_name="cryptomonitor",
-                               connect_timeout=max(1, int(connect_timeout)), **KEEPALIVES)
+        params.update(psycopg.conninfo.conninfo_to_dict(conninfo))  # the user's values win
+        return psycopg.connect(psycopg.conninfo.make_conninfo("", **params), autocommit=True)
     except psycopg.Error as exc:
         raise translate(exc) from exc
 
