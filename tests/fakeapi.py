@@ -1,6 +1,7 @@
 """A fake CoinGecko on 127.0.0.1: a real HTTP server answering in the API's exact format.
 
 By default ``/api/v3/simple/price`` answers from `FakeCoinGecko.prices` for the requested ids.
+`FakeCoinGecko.responder` can compute each answer instead, and
 `FakeCoinGecko.script` queues one-off answers (status, body, headers, delay) served first, in
 order: rate limits, errors, garbage. Every request is recorded with its time.
 """
@@ -15,7 +16,7 @@ import json
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -42,6 +43,8 @@ class FakeCoinGecko:
         self.prices: dict[str, dict[str, Any]] = {}
         self.script: collections.deque[Answer] = collections.deque()
         self.requests: list[Request] = []
+        #: When set, answers every request the script does not: (path, query) -> Answer.
+        self.responder: Callable[[str, dict[str, str]], Answer] | None = None
         self._server: http.server.ThreadingHTTPServer | None = None
 
     @property
@@ -55,6 +58,8 @@ class FakeCoinGecko:
     def answer(self, path: str, query: dict[str, str]) -> Answer:
         if self.script:
             return self.script.popleft()
+        if self.responder is not None:
+            return self.responder(path, query)
         if path != "/api/v3/simple/price":
             return Answer(404, {"error": "not found"})
         ids = query.get("ids", "").split(",")
