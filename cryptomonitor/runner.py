@@ -18,7 +18,7 @@ import tenacity
 
 from cryptomonitor import alertfile, leader, migrations, policies, replay, rules, store
 from cryptomonitor.config import Settings
-from cryptomonitor.exceptions import DatabaseUnavailable, SourceError
+from cryptomonitor.exceptions import ConfigError, DatabaseUnavailable, SourceError
 from cryptomonitor.pipeline import Pipeline
 from cryptomonitor.sources import coingecko
 from cryptomonitor.sources.http import JsonClient
@@ -75,6 +75,8 @@ def run(settings: Settings, stop: threading.Event, max_polls: int | None = None)
 
     Only the replica holding the job's lock polls (see cryptomonitor/leader.py); the others
     wait, trying again every poll interval. With `max_polls`, a standby returns at once.
+    A coin the source's first answer has no price for is a configuration error (a typo in
+    CRYPTOMONITOR_COINS); one missing later is logged at every poll (delisted, or no price).
 
     Polls start on a fixed schedule every ``poll_interval``; a poll that overruns its slot
     skips the missed ones rather than bursting. A failing source or database is logged and
@@ -85,7 +87,7 @@ def run(settings: Settings, stop: threading.Event, max_polls: int | None = None)
     leadership = leader.Leadership(
         settings.conninfo, leader.lock_name(source.name, settings.vs_currency, settings.coins))
     last_seen: dict[str, dt.datetime] = {}
-    polls = 0
+    polls = answered = 0
     next_at = time.monotonic()
     log.info("run_start", source=source.name, coins=list(settings.coins),
              poll_interval_s=settings.poll_interval)
@@ -107,6 +109,13 @@ def run(settings: Settings, stop: threading.Event, max_polls: int | None = None)
             except SourceError as exc:
                 log.warning("poll_failed", source=source.name, error=str(exc))
             else:
+                if answered == 0 and result.missing:
+                    raise ConfigError(
+                        f"CRYPTOMONITOR_COINS: {source.name} has no {settings.vs_currency} "
+                        f"price for {', '.join(map(repr, result.missing))}: not a coin id it "
+                        "knows (its ids are lower-case, e.g. 'bitcoin', 'ethereum'; see "
+                        "/coins/list), or not quoted in that currency")
+                answered += 1
                 fresh = [t for t in result.ticks if last_seen.get(t.symbol) != t.time]
                 last_seen.update((t.symbol, t.time) for t in fresh)
                 pipeline.submit(fresh)
