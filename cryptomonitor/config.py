@@ -17,6 +17,8 @@ import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+import psycopg
+
 from cryptomonitor.exceptions import ConfigError
 
 PREFIX = "CRYPTOMONITOR_"
@@ -220,12 +222,25 @@ class Settings:
         return out
 
 
-def _redact_url(url: str) -> str:
-    parts = urllib.parse.urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(":" + parts.password + "@", ":***@", 1)
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+def _redact_url(dsn: str) -> str:
+    """`dsn` (a URL or key=value conninfo) with its password, wherever it is, as ``***``."""
+    if "://" not in dsn:
+        try:
+            params = psycopg.conninfo.conninfo_to_dict(dsn)
+        except psycopg.ProgrammingError:
+            return "***"  # unparseable: hide it whole rather than guess
+        if "password" in params:
+            params["password"] = "***"  # noqa: S105 (the mask, not a password)
+        return psycopg.conninfo.make_conninfo("", **params)
+    parts = urllib.parse.urlsplit(dsn)
+    netloc, query = parts.netloc, parts.query
+    if parts.password is not None:
+        netloc = netloc.replace(":" + parts.password + "@", ":***@", 1)
+    pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
+    if any(k == "password" for k, _ in pairs):
+        query = urllib.parse.urlencode(
+            [(k, "***" if k == "password" else v) for k, v in pairs], safe="*")
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 def load(environ: Mapping[str, str], overrides: Mapping[str, str | None] | None = None) -> Settings:

@@ -112,19 +112,27 @@ def migrate(conn: store.Connection, timescaledb: str = "auto") -> list[int]:
     if not conn.autocommit:
         raise MigrationError("migrations need an autocommit connection")
     conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+    pending: list[Migration] = []
     try:
-        conn.execute(_BOOKKEEPING)
+        # Only DDL when there is something to do: a role that may not change the schema
+        # (cryptomonitor_writer, cryptomonitor_reader) can start on a current database.
+        if _scalar(conn, "SELECT to_regclass('schema_migrations') IS NULL"):
+            conn.execute(_BOOKKEEPING)
         flavour = _flavour(conn, timescaledb)
         done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
-        applied = []
-        for migration in available(flavour):
-            if migration.version in done:
-                continue
+        pending = [m for m in available(flavour) if m.version not in done]
+        for migration in pending:
             _apply(conn, migration, flavour)
-            applied.append(migration.version)
-        if applied:
-            log.info("migrations_applied", versions=applied, flavour=flavour)
-        return applied
+        if pending:
+            log.info("migrations_applied", versions=[m.version for m in pending],
+                     flavour=flavour)
+        return [m.version for m in pending]
+    except psycopg.errors.InsufficientPrivilege as exc:
+        versions = ", ".join(str(m.version) for m in pending) or "all"
+        raise MigrationError(
+            f"the database needs migrations ({versions}) that role "
+            f"{conn.info.user!r} may not apply ({exc}): run `cryptomonitor migrate` as the "
+            "database owner first") from exc
     except psycopg.Error as exc:
         raise MigrationError(f"migration failed: {exc}") from exc
     finally:
@@ -145,6 +153,11 @@ def _apply(conn: store.Connection, migration: Migration, flavour: str) -> None:
         for statement in split_statements(migration.sql):
             conn.execute(statement)
         conn.execute(*record)
+
+
+def _scalar(conn: store.Connection, query: LiteralString) -> object:
+    row = conn.execute(query).fetchone()
+    return None if row is None else row[0]
 
 
 def _flavour(conn: store.Connection, wanted: str) -> str:

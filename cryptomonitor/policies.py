@@ -1,20 +1,25 @@
 """TimescaleDB storage policies from the settings: compression and raw-tick retention.
 
-Applied at every start-up, under the migration lock, so a changed setting takes effect on the
-next start. Retention drops whole chunks of raw ticks only; the candles (continuous aggregates)
-keep their rows, because retention must exceed the longest refresh window (30 days, ohlcv_1d),
-outside which the aggregates are never recomputed (config.MIN_TICKS_RETENTION enforces it).
+Checked at every start-up and changed, under the migration lock, only when they differ from
+the settings: a changed setting takes effect on the next start (by a role that may change
+them: the owner), and an unchanged one needs no privilege. Retention drops whole chunks of
+raw ticks only; the candles (continuous aggregates) keep their rows, because retention must
+exceed the longest refresh window (30 days, ohlcv_1d), outside which the aggregates are never
+recomputed (config.MIN_TICKS_RETENTION enforces it).
 On plain PostgreSQL the candles are views over ticks, so neither policy applies there: both are
 skipped with a log line.
 """
 
 from __future__ import annotations
 
+import psycopg
 import structlog
 
-from cryptomonitor import migrations, store
+from cryptomonitor import migrations, queries, store
+from cryptomonitor.exceptions import MigrationError
 
 log = structlog.get_logger(__name__)
+
 
 def apply(conn: store.Connection, compress_after: float | None,
           retention: float | None) -> None:
@@ -24,19 +29,37 @@ def apply(conn: store.Connection, compress_after: float | None,
             log.info("storage_policies_skipped", reason="plain PostgreSQL has no chunks to "
                      "compress or drop; the candles are views over ticks")
         return
+    row = conn.execute(queries.get("ticks_policies_match"),
+                       {"compress_after": compress_after, "retention": retention}).fetchone()
+    if row is not None and all(row):
+        log.info("storage_policies", compress_after_s=compress_after, retention_s=retention,
+                 changed=False)
+        return
     conn.execute("SELECT pg_advisory_lock(%s)", (migrations.MIGRATION_LOCK,))
     try:
-        with conn.transaction():
-            conn.execute("SELECT remove_compression_policy('ticks', if_exists => true)")
-            if compress_after is not None:
-                conn.execute("SELECT add_compression_policy('ticks',"
-                             " compress_after => justify_hours(make_interval(secs => %s)))",
-                             (compress_after,))
-            conn.execute("SELECT remove_retention_policy('ticks', if_exists => true)")
-            if retention is not None:
-                conn.execute("SELECT add_retention_policy('ticks',"
-                             " drop_after => justify_hours(make_interval(secs => %s)))",
-                             (retention,))
+        _replace(conn, compress_after, retention)
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise MigrationError(
+            "CRYPTOMONITOR_COMPRESS_AFTER / CRYPTOMONITOR_TICKS_RETENTION differ from the "
+            f"policies in the database, and role {conn.info.user!r} may not change them "
+            f"({exc}): run `cryptomonitor migrate` with these settings as the database owner"
+        ) from exc
     finally:
         conn.execute("SELECT pg_advisory_unlock(%s)", (migrations.MIGRATION_LOCK,))
-    log.info("storage_policies", compress_after_s=compress_after, retention_s=retention)
+    log.info("storage_policies", compress_after_s=compress_after, retention_s=retention,
+             changed=True)
+
+
+def _replace(conn: store.Connection, compress_after: float | None,
+             retention: float | None) -> None:
+    with conn.transaction():
+        conn.execute("SELECT remove_compression_policy('ticks', if_exists => true)")
+        if compress_after is not None:
+            conn.execute("SELECT add_compression_policy('ticks',"
+                         " compress_after => justify_hours(make_interval(secs => %s)))",
+                         (compress_after,))
+        conn.execute("SELECT remove_retention_policy('ticks', if_exists => true)")
+        if retention is not None:
+            conn.execute("SELECT add_retention_policy('ticks',"
+                         " drop_after => justify_hours(make_interval(secs => %s)))",
+                         (retention,))

@@ -118,3 +118,14 @@ LIMIT %(limit)s;
 
 -- name: api_newest_tick_age
 SELECT extract(epoch FROM now() - max(time)) FROM ticks WHERE time > now() - INTERVAL '7 days';
+
+-- name: ticks_policies_match
+-- TimescaleDB only: whether the compression and retention policies of ticks are already the
+-- configured ones (NULL seconds: no policy). Lets a role that may not change them start.
+SELECT
+    (SELECT (config ->> 'compress_after')::interval FROM timescaledb_information.jobs
+     WHERE hypertable_name = 'ticks' AND proc_name = 'policy_compression')
+        IS NOT DISTINCT FROM justify_hours(make_interval(secs => %(compress_after)s::float8)),
+    (SELECT (config ->> 'drop_after')::interval FROM timescaledb_information.jobs
+     WHERE hypertable_name = 'ticks' AND proc_name = 'policy_retention')
+        IS NOT DISTINCT FROM justify_hours(make_interval(secs => %(retention)s::float8));

@@ -71,6 +71,18 @@ def test_redacted_hides_secrets() -> None:
     assert shown["database_url"] == "postgresql://app:***@db/x"
 
 
+@pytest.mark.parametrize(("dsn", "shown"), [
+    ("host=db user=app password=hunter2 dbname=x", "user=app password=*** dbname=x host=db"),
+    ("host=db password='hun ter2'", "password=*** host=db"),
+    ("postgresql://app@db/x?password=hunter2&sslmode=require",
+     "postgresql://app@db/x?password=***&sslmode=require"),
+    ("postgresql://db/x", "postgresql://db/x"),
+    ("host=db password='unterminated", "***"),
+])
+def test_password_is_hidden_in_every_dsn_form(dsn: str, shown: str) -> None:
+    assert config.load({"DATABASE_URL": dsn}).redacted()["database_url"] == shown
+
+
 def test_env_example_documents_every_setting() -> None:
     text = (pathlib.Path(__file__).parent.parent / ".env.example").read_text()
     for option in config.OPTIONS:

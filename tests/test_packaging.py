@@ -62,31 +62,69 @@ def test_compose_database_is_pinned_timescaledb_pg17_with_healthcheck() -> None:
     assert all(p.startswith("127.0.0.1:") for p in db.get("ports", []))
 
 
-def test_compose_app_waits_for_healthy_db_mounts_alerts_and_stops_cleanly() -> None:
+def _environment(service: str) -> dict[str, str]:
+    """A service's environment with the YAML merge keys (<<: *no-secrets) resolved."""
+    return {str(k): str(v) for k, v in COMPOSE["services"][service]["environment"].items()}
+
+
+def test_compose_migrates_as_owner_before_app_and_api_start() -> None:
+    migrate = COMPOSE["services"]["migrate"]
+    assert migrate["command"] == ["migrate"]
+    assert migrate["depends_on"]["db"]["condition"] == "service_healthy"
+    assert _environment("migrate")["PGPASSWORD"] == "${POSTGRES_PASSWORD}"
+    for name in ("app", "api"):
+        assert COMPOSE["services"][name]["depends_on"]["migrate"]["condition"] == (
+            "service_completed_successfully")
+
+
+def test_compose_app_mounts_alerts_and_stops_cleanly() -> None:
     app = COMPOSE["services"]["app"]
-    assert app["depends_on"]["db"]["condition"] == "service_healthy"
+    env = _environment("app")
     assert "./alerts:/app/alerts" in app["volumes"]
-    assert app["environment"]["CRYPTOMONITOR_ALERTS_FILE"].startswith("/app/alerts/")
+    assert env["CRYPTOMONITOR_ALERTS_FILE"].startswith("/app/alerts/")
     assert app["stop_signal"] == "SIGTERM" and app["stop_grace_period"]
     assert app["env_file"][0]["path"] == ".env"
-    assert app["environment"]["DATABASE_URL"].startswith("postgresql://")
-    assert "@db:5432/" in app["environment"]["DATABASE_URL"]
+    assert env["DATABASE_URL"].startswith("postgresql://cryptomonitor_app@db:5432/")
+
+
+@pytest.mark.parametrize(("service", "role", "password"), [
+    ("migrate", "${POSTGRES_USER:-cryptomonitor}", "POSTGRES_PASSWORD"),
+    ("app", "cryptomonitor_app", "APP_DB_PASSWORD"),
+    ("api", "cryptomonitor_api", "API_DB_PASSWORD"),
+])
+def test_each_service_gets_only_its_own_role_and_password(service: str, role: str,
+                                                          password: str) -> None:
+    env = _environment(service)
+    assert env["DATABASE_URL"].startswith(f"postgresql://{role}@db:5432/")  # no password in it
+    assert env["PGPASSWORD"] == "${" + password + "}"
+    # .env reaches every container through env_file: the other roles' passwords are blanked.
+    for name in ("POSTGRES_PASSWORD", "APP_DB_PASSWORD", "API_DB_PASSWORD",
+                 "ANALYST_DB_PASSWORD"):
+        assert env[name] == "", (service, name)
+
+
+def test_compose_database_makes_the_login_roles_of_the_init_script() -> None:
+    db = COMPOSE["services"]["db"]
+    assert "./docker/db-init:/docker-entrypoint-initdb.d:ro" in db["volumes"]
+    script = (ROOT / "docker" / "db-init" / "10-cryptomonitor-roles.sh").read_text()
+    for role in ("cryptomonitor_app", "cryptomonitor_api", "analyst"):
+        assert f"('{role}')" in script
+    for password in ("APP_DB_PASSWORD", "API_DB_PASSWORD", "ANALYST_DB_PASSWORD"):
+        assert db["environment"][password].startswith("${" + password + ":?")
 
 
 def test_compose_api_service_has_a_healthcheck_on_health() -> None:
     service = COMPOSE["services"]["api"]
     assert service["command"] == ["api"]
-    assert service["depends_on"]["db"]["condition"] == "service_healthy"
     assert "/health" in " ".join(service["healthcheck"]["test"])
     assert all(p.startswith("127.0.0.1:") for p in service["ports"])
-    assert service["environment"]["CRYPTOMONITOR_API_PORT"] == "8000"
+    assert _environment("api")["CRYPTOMONITOR_API_PORT"] == "8000"
 
 
 def test_compose_passes_only_known_settings_to_the_app() -> None:
     """The app refuses unknown CRYPTOMONITOR_* variables: compose and .env.example must agree."""
     known = {o.env for o in config.OPTIONS}
-    names = set(COMPOSE["services"]["app"]["environment"]) | set(
-        COMPOSE["services"]["api"]["environment"])
+    names = set(_environment("app")) | set(_environment("api")) | set(_environment("migrate"))
     example = re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(),
                          flags=re.MULTILINE)
     for name in names | set(example):
@@ -108,5 +146,7 @@ def test_compose_config_validates_when_docker_compose_exists() -> None:
         pytest.skip("docker compose is not installed here: compose file checked statically only")
     result = subprocess.run([docker, "compose", "config", "--quiet"], cwd=ROOT, check=False,
                             capture_output=True, text=True,
-                            env={"POSTGRES_PASSWORD": "x", "PATH": "/usr/bin:/bin"})
+                            env={"POSTGRES_PASSWORD": "x", "APP_DB_PASSWORD": "x",
+                                 "API_DB_PASSWORD": "x", "ANALYST_DB_PASSWORD": "x",
+                                 "PATH": "/usr/bin:/bin"})
     assert result.returncode == 0, result.stderr
