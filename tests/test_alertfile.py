@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import pathlib
+import shutil
+import subprocess
+import threading
 
 import psycopg
+import pytest
 
 from cryptomonitor import alertfile, alerts, store
 from tests.helpers import lines, pipeline, tick
@@ -85,3 +90,50 @@ def test_unwritable_file_keeps_alerts_for_later(db_url: str, tmp_path: pathlib.P
     p.submit([tick(21, 400.0)])
     assert p.flush().lines_written == 2
     assert len(lines(path)) == 2
+
+
+def test_tail_follows_across_rotation(db_url: str, tmp_path: pathlib.Path) -> None:
+    """What an operator runs: `tail -F` keeps printing every line through a logrotate rename."""
+    tail = shutil.which("tail")
+    if tail is None:
+        pytest.skip("tail not found on this machine")
+    path = tmp_path / "alerts.txt"
+    p = pipeline(db_url, path)
+    p.submit(tick(m, 100.0) for m in range(20))
+    p.submit([tick(20, 400.0)])
+    p.flush()  # 2 ALERT lines
+    with subprocess.Popen([tail, "-F", "-n", "+1", "-s", "0.1", str(path)],
+                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as proc:
+        try:
+            assert proc.stdout is not None
+            seen = [proc.stdout.readline(), proc.stdout.readline()]
+            path.rename(tmp_path / "alerts.txt.1")  # logrotate, no copytruncate
+            p.submit(tick(m, 100.0) for m in range(21, 30))
+            p.flush()  # 2 RESOLVED lines, into a new alerts.txt
+            timer = threading.Timer(10, proc.kill)  # bounded: a hung tail fails the test
+            timer.start()
+            seen += [proc.stdout.readline(), proc.stdout.readline()]
+            timer.cancel()
+        finally:
+            proc.kill()
+    assert [line.rstrip("\n") for line in seen] == (
+        lines(tmp_path / "alerts.txt.1") + lines(path))
+    assert [alerts.parse_line(x)["event"] for x in seen] == ["ALERT"] * 2 + ["RESOLVED"] * 2
+
+
+def _append_many(path: str, writer: int) -> None:
+    f = alertfile.AlertFile(pathlib.Path(path))
+    for k in range(300):
+        # Long lines (~3 KB): a torn write would show as a line mixing two writers.
+        f.append([f"w{writer} n{k} " + str(writer) * 3000])
+
+
+def test_concurrent_appends_never_interleave(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "alerts.txt"
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        pool.starmap(_append_many, [(str(path), w) for w in range(4)])
+    got = lines(path)
+    assert len(got) == 4 * 300
+    for line in got:
+        writer, _, body = line.split(" ", 2)
+        assert body == writer[1:] * 3000, f"torn line: {line[:80]}..."
