@@ -4,7 +4,9 @@ Every ``cryptomonitor run`` with the same source, quote currency and coins compe
 lock, named after them (`lock_name`). The holder polls; the others stand by and try again
 every poll interval. The lock belongs to a database session of its own, so it is released
 when the holder's process dies (``kill -9`` included: the server sees the socket close) and a
-standby takes over at its next attempt.
+standby takes over at its next attempt. A holder that is alive but cut off from the database
+stops touching its session, which the server ends after ``idle_timeout`` (PostgreSQL's
+``idle_session_timeout``: the HTTP deadline plus 3 poll intervals), freeing the lock.
 
 While the database is unreachable nobody can take the lock, so a holder that loses its lock
 session keeps polling (and buffering) as ``provisional`` leader, and tries to take the lock
@@ -32,9 +34,10 @@ def lock_name(source: str, vs_currency: str, coins: Sequence[str]) -> str:
 class Leadership:
     """Whether this process should poll now; `poll_allowed` is called once per poll slot."""
 
-    def __init__(self, conninfo: str, name: str) -> None:
+    def __init__(self, conninfo: str, name: str, idle_timeout: float = 90.0) -> None:
         self.name = name
         self._conninfo = conninfo
+        self._idle_timeout_ms = max(1000, int(idle_timeout * 1000))
         self._conn: store.Connection | None = None
         self.state = "standby"  # "leader", "provisional" (lock session lost) or "standby"
         self._announced = False
@@ -43,6 +46,10 @@ class Leadership:
         try:
             if self._conn is None or self._conn.closed:
                 self._conn = store.connect(self._conninfo, connect_timeout=5)
+                # A holder cut off from the database (partition, frozen host) stops touching
+                # its session: the server ends the session, and frees the lock, after this.
+                self._conn.execute("SELECT set_config('idle_session_timeout', %s, false)",
+                                   (str(self._idle_timeout_ms),))
             if self.state == "leader":
                 self._conn.execute("SELECT 1")  # the session, and with it the lock, is alive
                 return True

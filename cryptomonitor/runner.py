@@ -63,9 +63,14 @@ def prepare(settings: Settings, stop: threading.Event) -> Pipeline:
                     settings.alert_repeat_interval, settings.buffer_max_ticks)
 
 
+def http_deadline(settings: Settings) -> float:
+    """How long one poll may spend on the source, retries included."""
+    return max(settings.poll_interval, 30.0)
+
+
 def make_source(settings: Settings) -> coingecko.CoinGecko:
     client = JsonClient(timeout=settings.http_timeout, attempts=settings.http_attempts,
-                        deadline=max(settings.poll_interval, 30.0))
+                        deadline=http_deadline(settings))
     return coingecko.CoinGecko(settings.coingecko_url, settings.coins, settings.vs_currency,
                                settings.coingecko_api_key, client)
 
@@ -85,7 +90,9 @@ def run(settings: Settings, stop: threading.Event, max_polls: int | None = None)
     pipeline = prepare(settings, stop)
     source = make_source(settings)
     leadership = leader.Leadership(
-        settings.conninfo, leader.lock_name(source.name, settings.vs_currency, settings.coins))
+        settings.conninfo, leader.lock_name(source.name, settings.vs_currency, settings.coins),
+        # Longer than the slowest poll slot (the HTTP deadline), plus a margin of polls.
+        idle_timeout=http_deadline(settings) + 3 * settings.poll_interval)
     last_seen: dict[str, dt.datetime] = {}
     polls = answered = 0
     next_at = time.monotonic()

@@ -43,6 +43,7 @@ def test_one_replica_polls_and_the_other_takes_over(db_url: str, fake_api: FakeC
         assert first.stop(signal.SIGKILL) == -signal.SIGKILL
         second.wait_for(lambda: bool(second.named("poll")), timeout=10)
         took_over_at = next(t for t, e in second.events if e.get("event") == "poll")
+        print(f"takeover after kill -9: {took_over_at - killed_at:.2f} s")
         assert took_over_at - killed_at <= 2 * POLL + 1.0  # + process and network slack
         assert second.named("leader_acquired")
         assert second.stop() == 0
@@ -66,3 +67,33 @@ def test_replicas_with_different_coins_are_different_jobs(
         assert not a.named("leader_standby") and not b.named("leader_standby")
     finally:
         assert a.stop() == 0 and b.stop() == 0
+
+
+@pytest.mark.slow
+def test_a_frozen_leader_loses_the_lock_and_stands_down(db_url: str, fake_api: FakeCoinGecko,
+                                                        tmp_path: object) -> None:
+    """A leader alive but cut off (SIGSTOP: a frozen VM, a partition) stops touching its lock
+    session; the server ends it after the idle timeout (30 s HTTP deadline + 3 polls), the
+    standby takes over, and the old leader, thawed, stands down instead of polling too."""
+    fake_api.set_price("bitcoin", 100.0, 5e9, int(time.time()) - 30)
+    first = start(db_url, fake_api, tmp_path, "bitcoin")
+    second = None
+    try:
+        first.wait_for(lambda: len(first.named("poll")) >= 1)
+        second = start(db_url, fake_api, tmp_path, "bitcoin")
+        second.wait_for(lambda: bool(second.named("leader_standby")))
+        first.popen.send_signal(signal.SIGSTOP)
+        frozen_at = time.monotonic()
+        second.wait_for(lambda: bool(second.named("poll")), timeout=60)
+        took = next(t for t, e in second.events if e.get("event") == "poll") - frozen_at
+        assert 30 <= took <= 30 + 3 * POLL + 2 * POLL + 2
+        first.popen.send_signal(signal.SIGCONT)
+        first.wait_for(lambda: bool(first.named("leader_standby")), timeout=15)
+        polls = len(first.named("poll"))
+        time.sleep(4 * POLL)
+        assert len(first.named("poll")) <= polls + 1, "the thawed leader kept polling"
+    finally:
+        first.popen.send_signal(signal.SIGCONT)
+        assert first.stop() == 0
+        if second is not None:
+            assert second.stop() == 0
