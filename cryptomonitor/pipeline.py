@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 import structlog
 
 from cryptomonitor import alertfile, store
+from cryptomonitor.evaluator import Evaluator
 from cryptomonitor.exceptions import DatabaseError, DatabaseUnavailable
 from cryptomonitor.models import Tick
 from cryptomonitor.rules import Rule
@@ -41,6 +42,7 @@ class Pipeline:
         self.alert_file = alert_file
         self.rules = tuple(rules)
         self.repeat_interval = repeat_interval
+        self.evaluator = Evaluator(rules, repeat_interval)
         self.buffer_max_ticks = buffer_max_ticks
         self.batch_size = batch_size
         self._buffer: collections.deque[Tick] = collections.deque()
@@ -70,7 +72,7 @@ class Pipeline:
             while self._buffer:
                 batch = list(itertools.islice(self._buffer, self.batch_size))
                 try:
-                    written = store.write_ticks(conn, batch, self.rules, self.repeat_interval)
+                    written = store.write_ticks(conn, batch, self.evaluator)
                 except DatabaseUnavailable:
                     raise
                 except DatabaseError as exc:

@@ -1,25 +1,25 @@
 """The database side of ingestion: connections, idempotent tick inserts, alert evaluation.
 
-`write_ticks` stores a batch and evaluates the alert rules for its new ticks in ONE
-transaction: either the ticks and the alert events they raise are committed together, or
-neither is. Driver errors are translated here: `DatabaseUnavailable` for what may succeed
-later (connection lost, server shutting down), `DatabaseError` for what will not.
+`write_ticks` stores a batch and evaluates the alert rules for its new ticks (with an
+`evaluator.Evaluator`) in ONE transaction: either the ticks and the alert events they raise
+are committed together, or neither is. Driver errors are translated here:
+`DatabaseUnavailable` for what may succeed later (connection lost, server shutting down),
+`DatabaseError` for what will not.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import itertools
 from collections.abc import Sequence
 from typing import Any
 
 import psycopg
 import structlog
 
-from cryptomonitor import alerts, failpoints, queries
+from cryptomonitor import failpoints, queries
+from cryptomonitor.evaluator import Evaluator, StaleWindow
 from cryptomonitor.exceptions import ConfigError, DatabaseError, DatabaseUnavailable
 from cryptomonitor.models import Tick
-from cryptomonitor.rules import Rule
 
 log = structlog.get_logger(__name__)
 
@@ -80,80 +80,62 @@ class WriteResult:
     events: int
 
 
-def write_ticks(conn: Connection, ticks: Sequence[Tick], rules: Sequence[Rule],
-                repeat_interval: float) -> WriteResult:
-    """Store `ticks` (skipping those already stored) and raise the alert events of the new ones."""
+def write_ticks(conn: Connection, ticks: Sequence[Tick],
+                evaluator: Evaluator | None = None) -> WriteResult:
+    """Store `ticks` (skipping those already stored) and raise the alert events of the new ones.
+
+    One transaction: the ticks, the alert states they change and the events they raise are
+    committed together or not at all. If it fails, the evaluator forgets the batch's symbols
+    (its cache must not hold what was rolled back).
+    """
     if not ticks:
         return WriteResult(0, 0, 0)
-    try:
-        with conn.transaction():
-            inserted = conn.execute(queries.get("insert_ticks"), {
-                "times": [t.time for t in ticks],
-                "symbols": [t.symbol for t in ticks],
-                "prices": [t.price for t in ticks],
-                "volumes": [t.volume_24h for t in ticks],
-                "sources": [t.source for t in ticks],
-            }).fetchall()
-            failpoints.hit("batch_inserted")
-            keys = {(str(symbol), time) for symbol, time in inserted}
-            new = []
-            for t in ticks:  # a batch may hold one (symbol, time) twice: the first one counts
-                if (t.symbol, t.time) in keys:
-                    keys.discard((t.symbol, t.time))
-                    new.append(t)
-            new.sort(key=lambda t: (t.time, t.symbol))
-            events = evaluate(conn, new, rules, repeat_interval) if rules else []
-    except psycopg.Error as exc:
-        raise translate(exc) from exc
+    for attempt in (1, 2, 3):
+        try:
+            return _write(conn, ticks, evaluator)
+        except StaleWindow as exc:  # another writer: reload its symbols and start again
+            if evaluator is not None:
+                evaluator.forget(exc.symbols)
+            if attempt == 3:  # retryable: the pipeline keeps the batch for the next flush
+                raise DatabaseUnavailable(
+                    f"alert windows keep changing under this writer: {exc}") from exc
+        except psycopg.Error as exc:
+            if evaluator is not None:
+                evaluator.forget(t.symbol for t in ticks)
+            raise translate(exc) from exc
+        except BaseException:
+            if evaluator is not None:
+                evaluator.forget(t.symbol for t in ticks)
+            raise
+    raise AssertionError("unreachable")
+
+
+def _write(conn: Connection, ticks: Sequence[Tick], evaluator: Evaluator | None) -> WriteResult:
+    with conn.transaction():
+        if evaluator is not None:
+            evaluator.prepare(conn, ticks)
+        inserted = conn.execute(queries.get("insert_ticks"), {
+            "times": [t.time for t in ticks],
+            "symbols": [t.symbol for t in ticks],
+            "prices": [t.price for t in ticks],
+            "volumes": [t.volume_24h for t in ticks],
+            "sources": [t.source for t in ticks],
+        }).fetchall()
+        failpoints.hit("batch_inserted")
+        keys = {(str(symbol), time) for symbol, time in inserted}
+        new, already = [], []
+        seen = set()
+        for t in ticks:  # a batch may hold one (symbol, time) twice: the first one counts
+            key = (t.symbol, t.time)
+            if key in keys and key not in seen:
+                new.append(t)
+            elif key not in keys:
+                already.append(t)
+            seen.add(key)
+        new.sort(key=lambda t: (t.time, t.symbol))
+        events = evaluator.evaluate(conn, new, already) if evaluator is not None else []
     failpoints.hit("batch_committed")
     return WriteResult(len(new), len(ticks) - len(new), len(events))
-
-
-def evaluate(conn: Connection, ticks: Sequence[Tick], rules: Sequence[Rule],
-             repeat_interval: float) -> list[alerts.Event]:
-    """Run every rule over `ticks` (stored already, oldest first); store states and events."""
-    if not ticks:
-        return []
-    windows = sorted({r.window for r in rules})
-    stats = {
-        (str(symbol), time, float(seconds)): (p_avg, int(p_n), v_avg, int(v_n))
-        for symbol, time, seconds, p_avg, p_n, v_avg, v_n in conn.execute(
-            queries.get("window_stats"),
-            {"symbols": [t.symbol for t in ticks], "times": [t.time for t in ticks],
-             "windows": windows},
-        )
-    }
-    states: dict[tuple[str, str], alerts.State | None] = {
-        (str(rule), str(symbol)): alerts.State(bool(firing), episode, notified, evaluated)
-        for rule, symbol, firing, episode, notified, evaluated in conn.execute(
-            queries.get("lock_alert_states"), {"symbols": sorted({t.symbol for t in ticks})}
-        )
-    }
-    events: list[alerts.Event] = []
-    changed: set[tuple[str, str]] = set()
-    for tick, rule in itertools.product(ticks, rules):
-        p_avg, p_n, v_avg, v_n = stats[(tick.symbol, tick.time, rule.window)]
-        value, avg, samples = (
-            (tick.price, p_avg, p_n) if rule.metric == "price" else (tick.volume_24h, v_avg, v_n)
-        )
-        key = (rule.name, tick.symbol)
-        before = states.get(key)
-        after, event = alerts.step(rule, tick.symbol, tick.time, value, avg, samples, before,
-                                   repeat_interval)
-        if after is not before:
-            states[key] = after
-            changed.add(key)
-        if event is not None:
-            events.append(event)
-    with conn.cursor() as cur:
-        cur.executemany(queries.get("save_alert_state"), [
-            {"rule": r, "symbol": s, "firing": st.firing, "episode_id": st.episode_id,
-             "last_notified": st.last_notified, "last_evaluated": st.last_evaluated}
-            for (r, s), st in ((k, states[k]) for k in sorted(changed)) if st is not None
-        ])
-        if events:
-            cur.executemany(queries.get("insert_alert"), [dataclasses.asdict(e) for e in events])
-    return events
 
 
 def check_currency(conn: Connection, vs_currency: str) -> None:

@@ -17,35 +17,48 @@ SELECT * FROM unnest(
 ON CONFLICT (symbol, time) DO NOTHING
 RETURNING symbol, time;
 
--- name: window_stats
--- For every new tick (symbol, time) and every window length in seconds: the trailing window.
-SELECT k.symbol, k.time, w.seconds,
-       s.price_avg, s.price_samples, s.volume_avg, s.volume_samples
-FROM unnest(%(symbols)s::text[], %(times)s::timestamptz[]) AS k(symbol, time)
-CROSS JOIN unnest(%(windows)s::float8[]) AS w(seconds)
-CROSS JOIN LATERAL trailing_window(k.symbol, k.time, w.seconds) AS s;
+-- name: window_ticks
+-- The alert evaluator's warm-up: the recent ticks of the symbols it has not seen yet, with
+-- exact integer microseconds (extract returns numeric).
+SELECT symbol, (extract(epoch FROM time) * 1000000)::bigint, price, volume_24h
+FROM ticks
+WHERE symbol = ANY(%(symbols)s::text[]) AND time >= %(since)s
+ORDER BY symbol, time;
 
--- name: lock_alert_states
+-- name: ticks_between
+-- Symbols with a tick stored after `after` and before `before`: by another writer, since
+-- `after` is the newest tick this process knows of (see cryptomonitor/evaluator.py).
+SELECT k.symbol
+FROM unnest(%(symbols)s::text[], %(after)s::timestamptz[], %(before)s::timestamptz[])
+     AS k(symbol, after, before)
+WHERE EXISTS (SELECT FROM ticks t
+              WHERE t.symbol = k.symbol AND t.time > k.after AND t.time < k.before);
+
+-- name: alert_states
 SELECT rule, symbol, firing, episode_id, last_notified, last_evaluated
 FROM alert_state
-WHERE symbol = ANY(%(symbols)s::text[])
-FOR UPDATE;
+WHERE symbol = ANY(%(symbols)s::text[]);
 
--- name: save_alert_state
+-- name: save_alert_states
+-- Written only when an alert opens, repeats or resolves: last_evaluated is that tick's time.
 INSERT INTO alert_state (rule, symbol, firing, episode_id, last_notified, last_evaluated)
-VALUES (%(rule)s, %(symbol)s, %(firing)s, %(episode_id)s, %(last_notified)s, %(last_evaluated)s)
+SELECT * FROM unnest(%(rules)s::text[], %(symbols)s::text[], %(firing)s::boolean[],
+                     %(episodes)s::uuid[], %(notified)s::timestamptz[],
+                     %(evaluated)s::timestamptz[])
 ON CONFLICT (rule, symbol) DO UPDATE SET
     firing = EXCLUDED.firing,
     episode_id = EXCLUDED.episode_id,
     last_notified = EXCLUDED.last_notified,
     last_evaluated = EXCLUDED.last_evaluated;
 
--- name: insert_alert
+-- name: insert_alerts
 INSERT INTO alerts (alert_id, event, time, rule, symbol, metric, value, window_avg,
                     window_samples, window_seconds, condition, threshold, episode_id)
-VALUES (%(alert_id)s, %(event)s, %(time)s, %(rule)s, %(symbol)s, %(metric)s, %(value)s,
-        %(window_avg)s, %(window_samples)s, %(window_seconds)s, %(condition)s, %(threshold)s,
-        %(episode_id)s)
+SELECT * FROM unnest(
+    %(alert_id)s::uuid[], %(event)s::text[], %(time)s::timestamptz[], %(rule)s::text[],
+    %(symbol)s::text[], %(metric)s::text[], %(value)s::float8[], %(window_avg)s::float8[],
+    %(window_samples)s::integer[], %(window_seconds)s::float8[], %(condition)s::text[],
+    %(threshold)s::float8[], %(episode_id)s::uuid[])
 ON CONFLICT (alert_id) DO NOTHING;
 
 -- name: unwritten_alerts

@@ -20,7 +20,7 @@ def _raise_alert(db_url: str, path: pathlib.Path) -> None:
     p = pipeline(db_url, path)
     with psycopg.connect(db_url, autocommit=True) as conn:
         store.write_ticks(conn, [tick(m, 100.0) for m in range(20)] + [tick(20, 400.0)],
-                          p.rules, p.repeat_interval)
+                          p.evaluator)
 
 
 def test_stored_but_unwritten_alert_is_written_at_next_start(db_url: str,

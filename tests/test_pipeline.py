@@ -8,14 +8,15 @@ import psycopg
 import pytest
 
 from cryptomonitor import alerts, store
+from cryptomonitor.evaluator import Evaluator
 from cryptomonitor.rules import DEFAULT_RULES
 from tests.helpers import T0, lines, pipeline, tick
 
 
 def test_write_is_idempotent(conn: psycopg.Connection) -> None:
     batch = [tick(0, 100), tick(1, 101), tick(1, 101)]  # a repeated answer inside one batch
-    first = store.write_ticks(conn, batch, DEFAULT_RULES, 3600)
-    second = store.write_ticks(conn, batch, DEFAULT_RULES, 3600)
+    first = store.write_ticks(conn, batch, Evaluator(DEFAULT_RULES, 3600))
+    second = store.write_ticks(conn, batch, Evaluator(DEFAULT_RULES, 3600))
     assert (first.new, first.duplicates) == (2, 1)
     assert (second.new, second.duplicates) == (0, 3)
     assert conn.execute("SELECT count(*) FROM ticks").fetchone() == (2,)

@@ -1,0 +1,204 @@
+"""Benchmark: the ingest pipeline's sustained rate with alerts on, against a raw COPY.
+
+For each N (symbols), in a child process of its own (so its peak memory is its own): a fresh
+database gets HISTORY seconds of 1-second ticks for N symbols (generated server-side, not
+timed), so the 1-hour windows are full. Then SECONDS of simulated time are driven through the
+REAL pipeline code path as fast as it goes, one simulated second per poll: each second is a
+``/simple/price`` payload of N coins (random walks, with rare 4x spikes), parsed and validated
+by the CoinGecko parser, submitted to the pipeline, inserted, evaluated against the alert
+rules, and its alert lines appended (with fsync) to an alerts file. No sleeping.
+
+Printed side by side, per N, in one run on one server:
+- pipeline rate with the default alert rules, and with no rules (what the alert check costs);
+- a raw COPY of the same number of rows into the same table, and pipeline / COPY;
+- the alert check's cost per tick, and p50/p99 from a tick's arrival (its poll handed to the
+  pipeline) to its alert line written and fsynced;
+- the child process's peak RSS.
+
+Run by hand, never in the test suite:
+
+    .venv/bin/python -m bench.ingest --local-cluster /usr/lib/postgresql/15/bin
+    .venv/bin/python -m bench.ingest --dsn postgresql://postgres@127.0.0.1/postgres --symbols 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import pathlib
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+import psycopg
+
+from bench.analytics import bench_database, server
+from cryptomonitor import alertfile, migrations, store
+from cryptomonitor.pipeline import Pipeline
+from cryptomonitor.rules import DEFAULT_RULES
+from cryptomonitor.sources import coingecko
+
+SPIKE_PROBABILITY = 2e-4
+
+
+def symbols(n: int) -> list[str]:
+    return [f"sym{i:05d}" for i in range(n)]
+
+
+def load_history(conn: psycopg.Connection, n: int, start: int, seconds: int) -> int:
+    """`seconds` of 1-second ticks for n symbols from epoch `start`, generated server-side."""
+    conn.execute(
+        "INSERT INTO ticks (time, symbol, price, volume_24h, source)"
+        " SELECT to_timestamp(%(start)s + s), 'sym' || lpad(i::text, 5, '0'),"
+        "        100.0 * (1 + i %% 50) * (1 + 0.001 * random()), 1e6 * (1 + 0.001 * random()),"
+        "        'bench'"
+        " FROM generate_series(0, %(n)s - 1) AS i, generate_series(0, %(secs)s - 1) AS s",
+        {"start": start, "n": n, "secs": seconds})
+    conn.execute("ANALYZE ticks")
+    return n * seconds
+
+
+def payloads(n: int, start: int, seconds: int, seed: int) -> list[dict[str, Any]]:
+    """One /simple/price answer per simulated second: random walks with rare 4x spikes."""
+    rng = random.Random(seed)
+    prices = [100.0 * (1 + i % 50) for i in range(n)]
+    volumes = [1e6] * n
+    names = symbols(n)
+    out = []
+    for s in range(seconds):
+        answer = {}
+        for i, name in enumerate(names):
+            prices[i] *= math.exp(rng.gauss(0, 0.0002))
+            volumes[i] *= math.exp(rng.gauss(0, 0.0002))
+            price = prices[i] * (4 if rng.random() < SPIKE_PROBABILITY else 1)
+            answer[name] = {"usd": price, "usd_24h_vol": volumes[i],
+                            "last_updated_at": start + s}
+        out.append(answer)
+    return out
+
+
+def drive(pipeline: Pipeline, answers: list[dict[str, Any]], coins: list[str],
+          now: dt.datetime) -> dict[str, Any]:
+    """Feed each answer through parser -> pipeline -> database -> alerts file; time it."""
+    latencies: list[float] = []
+    ticks = events = 0
+    started = time.perf_counter()
+    for answer in answers:
+        arrived = time.perf_counter()
+        parsed = coingecko.parse_simple_price(answer, coins, "usd", now=now)
+        pipeline.submit(parsed.ticks)
+        result = pipeline.flush()
+        if not result.database_ok:
+            raise RuntimeError("database unavailable during the benchmark")
+        done = time.perf_counter()
+        ticks += len(parsed.ticks)
+        events += result.events
+        latencies += [done - arrived] * result.lines_written
+    elapsed = time.perf_counter() - started
+    return {"ticks": ticks, "seconds": elapsed, "rate": ticks / elapsed, "events": events,
+            "latencies": latencies}
+
+
+def copy_rows(conn: psycopg.Connection, answers: list[dict[str, Any]]) -> dict[str, float]:
+    rows = [(dt.datetime.fromtimestamp(e["last_updated_at"], dt.UTC), name, e["usd"],
+             e["usd_24h_vol"], "copy") for answer in answers for name, e in answer.items()]
+    started = time.perf_counter()
+    with conn.cursor() as cur, cur.copy(
+            "COPY ticks (time, symbol, price, volume_24h, source) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+    elapsed = time.perf_counter() - started
+    return {"ticks": len(rows), "seconds": elapsed, "rate": len(rows) / elapsed}
+
+
+def child(url: str, n: int, seconds: int, history: int) -> dict[str, Any]:
+    coins = symbols(n)
+    # Simulated time: history, then a rules-off run, a rules-on run and the COPY, ending now.
+    start = int(time.time()) - history - 3 * seconds - 60
+    with psycopg.connect(url, autocommit=True) as conn:
+        flavour = migrations.current_flavour(conn)
+        load_history(conn, n, start, history)
+    now = dt.datetime.now(dt.UTC)
+    t_off, t_on, t_copy = (start + history + k * seconds for k in range(3))
+    out: dict[str, Any] = {"symbols": n, "flavour": flavour, "history": n * history}
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, rules, t in (("off", (), t_off), ("on", DEFAULT_RULES, t_on)):
+            answers = payloads(n, t, seconds, seed=n)
+            path = pathlib.Path(tmp) / f"alerts-{label}.txt"
+            pipeline = Pipeline(store.Database(url), alertfile.AlertFile(path), rules, 3600.0,
+                                buffer_max_ticks=max(100_000, 2 * n))
+            try:
+                out[label] = drive(pipeline, answers, coins, now)
+            finally:
+                pipeline.db.close()
+            written = len(path.read_text().splitlines()) if path.exists() else 0
+            assert written == out[label]["events"], (written, out[label]["events"])
+        with psycopg.connect(url, autocommit=True) as conn:
+            out["copy"] = copy_rows(conn, payloads(n, t_copy, seconds, seed=n))
+    lat = sorted(out["on"].pop("latencies")) or [math.nan]
+    out["off"].pop("latencies")
+    out["latency_p50_ms"] = 1000 * statistics.median(lat)
+    out["latency_p99_ms"] = 1000 * lat[min(len(lat) - 1, int(0.99 * len(lat)))]
+    out["check_us_per_tick"] = 1e6 * (out["on"]["seconds"] / out["on"]["ticks"]
+                                      - out["off"]["seconds"] / out["off"]["ticks"])
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--dsn", help="an existing server (a database there to connect to)")
+    where.add_argument("--local-cluster", metavar="BINDIR",
+                       help="start a throwaway cluster with these PostgreSQL binaries")
+    parser.add_argument("--symbols", default="3,100,1000,10000",
+                        help="comma-separated N to run (default 3,100,1000,10000)")
+    parser.add_argument("--ticks", type=int, default=60_000,
+                        help="ticks per run (rules off, rules on, COPY); simulated seconds = "
+                             "ticks / N, at least 10")
+    parser.add_argument("--history", type=int, default=3600,
+                        help="seconds of 1-second history per symbol before the runs")
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child is not None:
+        seconds = max(10, args.ticks // args.child)
+        print(json.dumps(child(args.dsn, args.child, seconds, args.history)))
+        return
+    with server(args) as url, bench_database(url) as bench_url:
+        report(bench_url, args)
+
+
+def report(url: str, args: argparse.Namespace) -> None:
+    with psycopg.connect(url) as conn:
+        version = conn.execute("SHOW server_version").fetchone()
+    print(f"server: PostgreSQL {version[0] if version else '?'}; {args.history} s of 1-second "
+          f"history per symbol; default alert rules; a poll per simulated second")
+    print(f"{'N':>6} {'flavour':>11} {'ticks':>7} {'rules on':>10} {'rules off':>10} "
+          f"{'COPY':>10} {'on/COPY':>8} {'check':>9} {'alerts':>6} {'p50':>8} {'p99':>8} "
+          f"{'peak RSS':>9}")
+    for n in (int(x) for x in args.symbols.split(",")):
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("TRUNCATE ticks, alerts, alert_state")
+        done = subprocess.run([sys.executable, "-m", "bench.ingest", "--dsn", url, "--child",
+                               str(n), "--ticks", str(args.ticks), "--history",
+                               str(args.history)], capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            print(f"{n:>6} failed: {done.stderr.strip().splitlines()[-1:]}")
+            continue
+        r = json.loads(done.stdout.strip().splitlines()[-1])
+        print(f"{n:>6} {r['flavour']:>11} {r['on']['ticks']:>7} {r['on']['rate']:>8.0f}/s "
+              f"{r['off']['rate']:>8.0f}/s {r['copy']['rate']:>8.0f}/s "
+              f"{r['on']['rate'] / r['copy']['rate']:>7.2f}x {r['check_us_per_tick']:>7.1f}us "
+              f"{r['on']['events']:>6} {r['latency_p50_ms']:>6.1f}ms {r['latency_p99_ms']:>6.1f}ms "
+              f"{r['peak_rss_mb']:>7.0f}MB", flush=True)
+
+
+if __name__ == "__main__":
+    main()

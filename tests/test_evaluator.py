@@ -1,0 +1,157 @@
+"""The in-memory alert windows against THE definition (SQL trailing_window) and against
+themselves restarted: same numbers whatever the order, the batch boundaries or the restarts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import pathlib
+import random
+
+import psycopg
+import pytest
+from structlog.testing import capture_logs
+
+from cryptomonitor import replay
+from cryptomonitor.evaluator import Series, exact, mean, micros
+from cryptomonitor.models import Tick
+from cryptomonitor.rules import DEFAULT_RULES
+from tests.conftest import FIXTURES
+from tests.helpers import lines, pipeline, tick
+from tests.oracle import copy_ticks
+
+DAY = FIXTURES / "BTCUSDT_1m_2025-05-30_day1.csv"
+WINDOWS = (300, 3600)
+
+
+def day_ticks(bars: int = 1440) -> list[Tick]:
+    return list(replay.ticks(replay.read_bars(DAY, 0, bars), "btc"))
+
+
+def test_exact_sums_give_the_correctly_rounded_mean() -> None:
+    values = [0.1, 0.2, 0.3, 1e16, -1e16, 3.0]
+    assert mean(sum(map(exact, values)), len(values)) == (0.1 + 0.2 + 0.3 + 3.0) / 6
+    assert mean(exact(0.1) * 3, 3) == 0.1  # plain float sums give 0.10000000000000002
+    assert mean(0, 0) is None
+
+
+def test_windows_equal_sql_trailing_window_on_a_real_day(conn: psycopg.Connection) -> None:
+    ticks = day_ticks(360)  # six hours, 1,440 ticks
+    copy_ticks(conn, "btc", [(t.time, t.price, t.volume_24h) for t in ticks])
+    expected = {
+        (time, float(w)): (p, int(n), v, int(m))
+        for time, w, p, n, v, m in conn.execute(
+            "SELECT k.time, w, s.* FROM unnest(%s::timestamptz[]) AS k(time),"
+            " unnest(%s::float8[]) AS w, trailing_window('btc', k.time, w) AS s",
+            ([t.time for t in ticks], list(WINDOWS)))
+    }
+    series = Series(w * 1_000_000 for w in WINDOWS)
+    for t in ticks:
+        for w, (p, n, v, m) in zip(WINDOWS, series.stats(micros(t.time)), strict=True):
+            ep, en, ev, em = expected[(t.time, float(w))]
+            assert (n, m) == (en, em)
+            assert p == pytest.approx(ep, rel=1e-12) if n else ep is None
+            assert v == pytest.approx(ev, rel=1e-12) if m else ev is None
+        series.add(micros(t.time), t.price, t.volume_24h)
+
+
+def test_any_arrival_order_gives_the_same_numbers() -> None:
+    ticks = day_ticks(120)
+    in_order = Series(w * 1_000_000 for w in WINDOWS)
+    for t in ticks:
+        in_order.add(micros(t.time), t.price, t.volume_24h)
+    shuffled = Series(w * 1_000_000 for w in WINDOWS)
+    mixed = ticks[:]
+    random.Random(7).shuffle(mixed)
+    for t in mixed:
+        shuffled.add(micros(t.time), t.price, t.volume_24h)
+    probe = micros(ticks[-1].time) + 1
+    assert shuffled.stats(probe) == in_order.stats(probe)  # exact: identical floats
+    for t in ticks[::37]:
+        assert shuffled.stats_at(micros(t.time)) == in_order.stats_at(micros(t.time))
+
+
+def test_missing_volume_counts_only_for_price() -> None:
+    s = Series([60_000_000])
+    base = micros(dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    s.add(base, 10.0, None)
+    s.add(base + 1_000_000, 20.0, 4.0)
+    assert s.stats(base + 2_000_000) == [(15.0, 2, 4.0, 1)]
+    assert s.stats(base + 61_000_000) == [(20.0, 1, 4.0, 1)]  # the first tick left the window
+
+
+def _run(url: str, path: pathlib.Path, ticks: list[Tick], batch: int,
+         restart_every: int | None = None) -> list[str]:
+    p = pipeline(url, path)
+    for k, i in enumerate(range(0, len(ticks), batch)):
+        if restart_every and k and k % restart_every == 0:
+            p.db.close()
+            p = pipeline(url, path)  # a new process: empty cache, loaded from the database
+        p.submit(ticks[i:i + batch])
+        p.flush()
+    return lines(path)
+
+
+@pytest.mark.slow
+def test_restarts_and_batch_sizes_change_nothing(db_url: str, pg_server: object,
+                                                 tmp_path: pathlib.Path) -> None:
+    from tests import conftest
+
+    ticks = day_ticks(480)
+    reference = _run(db_url, tmp_path / "a.txt", ticks, batch=1)
+    assert len(reference) > 10
+    for batch, restart in ((7, 3), (64, 1), (500, None)):
+        name = conftest._create_db(conftest._server, conftest.TEMPLATE)  # type: ignore[arg-type]
+        try:
+            url = conftest._with_db(conftest._server.url, name)  # type: ignore[union-attr]
+            got = _run(url, tmp_path / f"b{batch}.txt", ticks, batch, restart)
+        finally:
+            conftest._drop_db(conftest._server, name)  # type: ignore[arg-type]
+        assert got == reference, (batch, restart)
+
+
+def test_state_that_flips_twice_in_one_batch_is_stored_as_it_ends(
+        db_url: str, tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "a.txt"
+    p = pipeline(db_url, path)
+    p.submit(tick(m, 100.0) for m in range(20))
+    p.flush()
+    p.submit([tick(20, 400.0), tick(21, 100.0)])  # price_3x_1h: ALERT then RESOLVED at once
+    p.flush()
+    events = [(x.split()[1], x.split()[2]) for x in lines(path)]
+    assert events.count(("RESOLVED", "rule=price_3x_1h")) == 1
+    restarted = pipeline(db_url, path)  # a new process reads the stored state
+    restarted.submit([tick(22, 100.0), tick(23, 100.0)])
+    restarted.flush()
+    events = [(x.split()[1], x.split()[2]) for x in lines(path)]
+    assert events.count(("RESOLVED", "rule=price_3x_1h")) == 1, "stored state was stale"
+
+
+def test_another_writer_is_noticed_and_its_ticks_counted(db_url: str,
+                                                         tmp_path: pathlib.Path) -> None:
+    ours = pipeline(db_url, tmp_path / "a.txt", rules=DEFAULT_RULES[:1])
+    ours.submit(tick(m, 100.0) for m in range(12))
+    ours.flush()
+    theirs = pipeline(db_url, tmp_path / "b.txt", rules=())
+    theirs.submit(tick(m, 1.0) for m in range(12, 40))  # drags the 1-hour average down
+    theirs.flush()
+    with capture_logs() as logs:
+        ours.submit([tick(40, 150.0)])  # > 3x the true average (~28), not of ours alone (100)
+        ours.flush()
+    assert any(e["event"] == "window_reloaded" for e in logs)
+    assert [x.split()[1] for x in lines(tmp_path / "a.txt")] == ["ALERT"]
+
+
+def test_a_failed_transaction_leaves_nothing_in_the_cache(db_url: str,
+                                                          tmp_path: pathlib.Path) -> None:
+    p = pipeline(db_url, tmp_path / "a.txt")
+    p.submit(tick(m, 100.0) for m in range(12))
+    p.flush()
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE ticks ADD CONSTRAINT no_spikes CHECK (price < 300)")
+    p.submit([tick(12, 400.0)])
+    assert p.flush().new == 0 and p.rejected_by_database == 1
+    assert "btc" not in p.evaluator.series and "bitcoin" not in p.evaluator.series
+    p.submit([tick(13, 100.0)])
+    assert p.flush().new == 1
+    # The 1-hour window holds the 12 first ticks and the 14th, not the rejected 13th.
+    assert p.evaluator.series["bitcoin"].stats(micros(tick(14, 1).time))[1][1] == 13
