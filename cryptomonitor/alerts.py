@@ -76,9 +76,9 @@ def step(
     """
     if state is not None and time <= state.last_evaluated:
         return state, None
-    if state is None:
-        state = State(firing=False, episode_id=None, last_notified=None, last_evaluated=time)
-    state = dataclasses.replace(state, last_evaluated=time)
+    # Direct construction: dataclasses.replace costs ~10x more, and this runs per tick and rule.
+    state = (State(False, None, None, time) if state is None
+             else State(state.firing, state.episode_id, state.last_notified, time))
     if (value is None or window_avg is None or window_samples < rule.min_samples
             or not window_avg > 0):
         return state, None
@@ -98,7 +98,7 @@ def step(
         (time - state.last_notified).total_seconds() >= repeat_interval
     ):
         repeated = event(ALERT, state.episode_id)
-        return dataclasses.replace(state, last_notified=time), repeated
+        return State(True, state.episode_id, time, time), repeated
     if not breached and state.firing:
         resolved = event(RESOLVED, state.episode_id)
         return State(False, None, None, time), resolved

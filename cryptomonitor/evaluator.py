@@ -5,10 +5,11 @@ window length W (the definition is the SQL function ``trailing_window``). Readin
 back from the database costs as much as the window holds (3,600 rows for an hour of 1-second
 ticks). Here each symbol keeps the ticks of its longest window in compact arrays (integer
 microseconds, so the window edges are exact) with running sums per window: a new tick in time
-order costs O(1) amortized, whatever the window holds. The sums are EXACT (each double is an
-integer multiple of 2**-1074, summed as a Python int) and the average is the correctly rounded
-quotient, so it depends only on the ticks in the window, never on the order they came in or on
-when the cache was loaded: a run restarted after a crash writes the same digits.
+order costs O(1) amortized, whatever the window holds. The sums are EXACT (every double is
+a whole multiple of 2**-k for some k: they are summed as Python ints) and the average is the
+correctly rounded quotient, so it depends only on the ticks in the window, never on the order
+they came in or on when the cache was loaded: a run restarted after a crash writes the same
+digits.
 
 The memory is a cache of the database, loaded per symbol on first sight (the ticks of the
 longest window, and the alert states), and kept consistent with it:
@@ -30,7 +31,6 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import datetime as dt
-import itertools
 import math
 from array import array
 from collections.abc import Iterable, Sequence
@@ -72,24 +72,45 @@ class StaleWindow(Exception):
 _FRACTION_BITS = 1074  # every finite double is a whole multiple of 2**-1074
 
 
-def exact(x: float) -> int:
-    """`x` as a whole number of 2**-1074 units: sums of these are exact."""
-    n, d = x.as_integer_ratio()
-    return n << (_FRACTION_BITS + 1 - d.bit_length())
+def bits_needed(x: float) -> int:
+    """A k such that x * 2**k is a whole number (x finite): 53 fraction bits below its top."""
+    return min(_FRACTION_BITS, max(0, 53 - math.frexp(x)[1])) if x else 0
 
 
-def mean(total: int, count: int) -> float | None:
-    """The correctly rounded average of `count` values whose exact sum is `total`."""
-    return total / (count << _FRACTION_BITS) if count else None
+def units(x: float, k: int) -> int:
+    """`x` as a whole number of 2**-k units; k must be at least ``bits_needed(x)``."""
+    try:
+        return int(math.ldexp(x, k))  # exact: a power-of-two scaling of a whole number
+    except OverflowError:  # beyond the float range: the slow exact way
+        n, d = x.as_integer_ratio()
+        return n << (k + 1 - d.bit_length())
+
+
+def exact_sum(values: Sequence[float], k: int) -> tuple[int, int]:
+    """The exact sum of `values` as (whole number of 2**-k2 units, k2), k2 >= k the smallest
+    that fits them all. C-speed: multiplying by a power of two is exact, ints sum exactly."""
+    magnitudes = [abs(v) for v in values if v]
+    if not magnitudes:
+        return 0, k
+    k = max(k, bits_needed(min(magnitudes)))
+    if k > 1000 or math.frexp(max(magnitudes))[1] + k > 1000:  # scaled floats would overflow
+        return sum(units(v, k) for v in values), k
+    scale = math.ldexp(1.0, k)
+    return sum(map(int, map(scale.__mul__, values))), k
+
+
+def mean(total: int, count: int, k: int = 0) -> float | None:
+    """The correctly rounded average of `count` values whose exact sum is `total` 2**-k units."""
+    return total / (count << k) if count else None
 
 
 @dataclasses.dataclass
 class _Window:
     length: int  # microseconds
     lo: int = 0  # index of the first tick inside the window
-    price_sum: int = 0  # exact, see `exact`
+    price_sum: int = 0  # exact, in units of 2**-Series.price_k
     price_n: int = 0
-    volume_sum: int = 0
+    volume_sum: int = 0  # exact, in units of 2**-Series.volume_k
     volume_n: int = 0
     valid: bool = True  # False after an out-of-order insert: recompute before the next use
 
@@ -98,19 +119,47 @@ Stats = tuple[float | None, int, float | None, int]
 
 
 class Series:
-    """The recent ticks of one symbol and the running sums of each window over them."""
+    """The recent ticks of one symbol and the running sums of each window over them.
 
-    __slots__ = ("prices", "times", "volumes", "windows")
+    Sums are whole numbers of 2**-k units, k per metric and series, grown (all sums shifted
+    left) when a value needs finer units: small ints, exact arithmetic.
+    """
+
+    __slots__ = ("price_k", "prices", "times", "volume_k", "volumes", "windows")
 
     def __init__(self, lengths: Iterable[int]) -> None:
         self.times = array("q")
         self.prices = array("d")
         self.volumes = array("d")  # NaN where the tick has no volume
         self.windows = [_Window(length) for length in sorted(set(lengths))]
+        self.price_k = 0
+        self.volume_k = 0
+
+    @classmethod
+    def loaded(cls, lengths: Iterable[int], times: Sequence[int], prices: Sequence[float],
+               volumes: Sequence[float]) -> Series:
+        """A series from stored ticks (oldest first; NaN volume for NULL)."""
+        series = cls(lengths)
+        series.times.extend(times)
+        series.prices.extend(prices)
+        series.volumes.extend(volumes)
+        for w in series.windows:
+            w.valid = False  # summed on first use, from the window's start only
+        return series
 
     @property
     def newest(self) -> int | None:
         return self.times[-1] if self.times else None
+
+    def _grow(self, price_k: int, volume_k: int) -> None:
+        if price_k > self.price_k:
+            for w in self.windows:
+                w.price_sum <<= price_k - self.price_k
+            self.price_k = price_k
+        if volume_k > self.volume_k:
+            for w in self.windows:
+                w.volume_sum <<= volume_k - self.volume_k
+            self.volume_k = volume_k
 
     def stats(self, t: int) -> list[Stats]:
         """Per window (shortest first): price avg, samples, volume avg, samples in [t-W, t).
@@ -124,17 +173,19 @@ class Series:
             if not w.valid:
                 self._recompute(w, bisect.bisect_left(times, cut))
             lo = w.lo
-            while lo < len(times) and times[lo] < cut:
-                w.price_sum -= exact(prices[lo])
-                w.price_n -= 1
-                v = volumes[lo]
-                if v == v:  # not NaN
-                    w.volume_sum -= exact(v)
-                    w.volume_n -= 1
-                lo += 1
-            w.lo = lo
-            out.append((mean(w.price_sum, w.price_n), w.price_n,
-                        mean(w.volume_sum, w.volume_n), w.volume_n))
+            if lo < len(times) and times[lo] < cut:
+                pk, vk = self.price_k, self.volume_k  # every held value fits these units
+                while lo < len(times) and times[lo] < cut:
+                    w.price_sum -= units(prices[lo], pk)
+                    w.price_n -= 1
+                    v = volumes[lo]
+                    if v == v:  # not NaN
+                        w.volume_sum -= units(v, vk)
+                        w.volume_n -= 1
+                    lo += 1
+                w.lo = lo
+            out.append((mean(w.price_sum, w.price_n, self.price_k), w.price_n,
+                        mean(w.volume_sum, w.volume_n, self.volume_k), w.volume_n))
         return out
 
     def stats_at(self, t: int) -> list[Stats]:
@@ -143,14 +194,18 @@ class Series:
         out = []
         for w in self.windows:
             lo = bisect.bisect_left(self.times, t - w.length, 0, end)
-            p, n, v, m = _sums(self.prices[lo:end], self.volumes[lo:end])
-            out.append((mean(p, n), n, mean(v, m), m))
+            p, pk, n, v, vk, m = _sums(self.prices[lo:end], self.volumes[lo:end])
+            out.append((mean(p, n, pk), n, mean(v, m, vk), m))
         return out
 
     def _recompute(self, w: _Window, lo: int) -> None:
+        p, pk, n, v, vk, m = _sums(self.prices[lo:], self.volumes[lo:])
+        self._grow(pk, vk)
         w.lo = lo
-        w.price_sum, w.price_n, w.volume_sum, w.volume_n = _sums(self.prices[lo:],
-                                                                  self.volumes[lo:])
+        w.price_sum = p << (self.price_k - pk)
+        w.price_n = n
+        w.volume_sum = v << (self.volume_k - vk)
+        w.volume_n = m
         w.valid = True
 
     def add(self, t: int, price: float, volume: float | None) -> None:
@@ -166,8 +221,9 @@ class Series:
         self.times.append(t)
         self.prices.append(price)
         self.volumes.append(v)
-        p = exact(price)
-        q = exact(volume) if volume is not None else 0
+        self._grow(bits_needed(price), bits_needed(volume) if volume is not None else 0)
+        p = units(price, self.price_k)
+        q = units(volume, self.volume_k) if volume is not None else 0
         for w in self.windows:
             w.price_sum += p
             w.price_n += 1
@@ -185,9 +241,11 @@ class Series:
         return i < len(self.times) and self.times[i] == t
 
 
-def _sums(prices: array[float], volumes: array[float]) -> tuple[int, int, int, int]:
-    present = [exact(v) for v in volumes if v == v]
-    return sum(exact(p) for p in prices), len(prices), sum(present), len(present)
+def _sums(prices: array[float], volumes: array[float]) -> tuple[int, int, int, int, int, int]:
+    present = [v for v in volumes if v == v]
+    p, pk = exact_sum(prices, 0)
+    v, vk = exact_sum(present, 0)
+    return p, pk, len(prices), v, vk, len(present)
 
 
 class Evaluator:
@@ -211,35 +269,37 @@ class Evaluator:
                 self.states.pop((rule.name, symbol), None)
                 self._stored.pop((rule.name, symbol), None)
 
+    def newest_known(self, ticks: Sequence[Tick]) -> list[dt.datetime | None]:
+        """Per tick, the newest tick of its symbol the cache holds (None: not cached)."""
+        newest: dict[str, dt.datetime | None] = {}
+        out = []
+        for tick in ticks:
+            if tick.symbol not in newest:
+                series = self.series.get(tick.symbol) if self.rules else None
+                n = series.newest if series is not None else None
+                newest[tick.symbol] = from_micros(n) if n is not None else None
+            out.append(newest[tick.symbol])
+        return out
+
     def prepare(self, conn: Connection, ticks: Sequence[Tick]) -> None:
-        """Before the insert: load unseen symbols; reload those another writer has touched."""
+        """Before the insert, with the batch in ``tick_batch``: reload the symbols another
+        writer has stored ticks of since our newest, and load the symbols never seen."""
         if not self.rules:
             return
+        touched = {str(row[0]) for row in conn.execute(queries.get("ticks_between"))}
+        if touched:
+            log.warning("window_reloaded", symbols=sorted(touched),
+                        reason="another writer stored ticks of these symbols")
+            self.reloads += len(touched)
+            self.forget(touched)
         first: dict[str, int] = {}
         for tick in ticks:
-            t = micros(tick.time)
-            if t < first.get(tick.symbol, t + 1):
-                first[tick.symbol] = t
-        cached: list[tuple[str, int, int]] = []  # (symbol, newest known, first of the batch)
-        for symbol, t in first.items():
-            series = self.series.get(symbol)
-            newest = series.newest if series is not None else None
-            if newest is not None and newest < t:
-                cached.append((symbol, newest, t))
-        if cached:
-            touched = {str(row[0]) for row in conn.execute(
-                queries.get("ticks_between"),
-                {"symbols": [s for s, _, _ in cached],
-                 "after": [from_micros(a) for _, a, _ in cached],
-                 "before": [from_micros(b) for _, _, b in cached]})}
-            if touched:
-                log.warning("window_reloaded", symbols=sorted(touched),
-                            reason="another writer stored ticks of these symbols")
-                self.reloads += len(touched)
-                self.forget(touched)
-        unseen = {s: t for s, t in first.items() if s not in self.series}
-        if unseen:
-            self._load(conn, unseen)
+            if tick.symbol not in self.series:
+                t = micros(tick.time)
+                if t < first.get(tick.symbol, t + 1):
+                    first[tick.symbol] = t
+        if first:
+            self._load(conn, first)
 
     def _load(self, conn: Connection, first: dict[str, int]) -> None:
         longest = self.lengths[-1]
@@ -247,12 +307,9 @@ class Evaluator:
         since = from_micros(min(first.values()) - longest)
         for symbol in symbols:
             self.series[symbol] = Series(self.lengths)
-        rows = conn.execute(queries.get("window_ticks"),
-                            {"symbols": symbols, "since": since})
-        for symbol, group in itertools.groupby(rows, key=lambda r: r[0]):
-            series = self.series[str(symbol)]
-            for _, us, price, volume in group:
-                series.add(int(us), float(price), None if volume is None else float(volume))
+        for symbol, times, prices, volumes in conn.execute(
+                queries.get("window_ticks"), {"symbols": symbols, "since": since}, binary=True):
+            self.series[str(symbol)] = Series.loaded(self.lengths, times, prices, volumes)
         for rule, symbol, firing, episode, notified, evaluated in conn.execute(
                 queries.get("alert_states"), {"symbols": symbols}):
             key = (str(rule), str(symbol))

@@ -10,6 +10,7 @@ are committed together, or neither is. Driver errors are translated here:
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -110,17 +111,25 @@ def write_ticks(conn: Connection, ticks: Sequence[Tick],
     raise AssertionError("unreachable")
 
 
+#: Connections on which the session's staging table exists (see queries: create_tick_batch).
+_staged: weakref.WeakSet[Connection] = weakref.WeakSet()
+
+
 def _write(conn: Connection, ticks: Sequence[Tick], evaluator: Evaluator | None) -> WriteResult:
+    if conn not in _staged:
+        conn.execute(queries.get("create_tick_batch"))
+        _staged.add(conn)
+    known = evaluator.newest_known(ticks) if evaluator is not None else None
     with conn.transaction():
+        # COPY (binary, C-speed) into the session's temporary table, then one INSERT ... SELECT:
+        # several times faster than binding Python lists as arrays.
+        with conn.cursor() as cur, cur.copy(queries.get("copy_tick_batch")) as copy:
+            for i, t in enumerate(ticks):
+                copy.write_row((t.time, t.symbol, t.price, t.volume_24h, t.source,
+                                known[i] if known is not None else None))
         if evaluator is not None:
             evaluator.prepare(conn, ticks)
-        inserted = conn.execute(queries.get("insert_ticks"), {
-            "times": [t.time for t in ticks],
-            "symbols": [t.symbol for t in ticks],
-            "prices": [t.price for t in ticks],
-            "volumes": [t.volume_24h for t in ticks],
-            "sources": [t.source for t in ticks],
-        }).fetchall()
+        inserted = conn.execute(queries.get("insert_tick_batch")).fetchall()
         failpoints.hit("batch_inserted")
         keys = {(str(symbol), time) for symbol, time in inserted}
         new, already = [], []

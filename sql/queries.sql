@@ -8,31 +8,48 @@ SELECT value FROM cryptomonitor_meta WHERE key = %(key)s;
 INSERT INTO cryptomonitor_meta (key, value) VALUES (%(key)s, %(value)s)
 ON CONFLICT (key) DO NOTHING;
 
--- name: insert_ticks
+-- name: create_tick_batch
+-- Each writer session's staging table for one batch of ticks (emptied at every commit).
+-- `known`: the newest tick of the symbol the writer's alert windows hold (NULL: none).
+CREATE TEMPORARY TABLE IF NOT EXISTS tick_batch (
+    time       timestamptz      NOT NULL,
+    symbol     text             NOT NULL,
+    price      double precision NOT NULL,
+    volume_24h double precision,
+    source     text             NOT NULL,
+    known      timestamptz
+) ON COMMIT DELETE ROWS;
+
+-- name: copy_tick_batch
+COPY tick_batch (time, symbol, price, volume_24h, source, known) FROM STDIN;
+
+-- name: insert_tick_batch
 -- Idempotent: a (symbol, time) already stored is skipped; RETURNING names the new rows only.
 INSERT INTO ticks (time, symbol, price, volume_24h, source)
-SELECT * FROM unnest(
-    %(times)s::timestamptz[], %(symbols)s::text[], %(prices)s::float8[],
-    %(volumes)s::float8[], %(sources)s::text[])
+SELECT time, symbol, price, volume_24h, source FROM tick_batch
 ON CONFLICT (symbol, time) DO NOTHING
 RETURNING symbol, time;
 
 -- name: window_ticks
--- The alert evaluator's warm-up: the recent ticks of the symbols it has not seen yet, with
--- exact integer microseconds (extract returns numeric).
-SELECT symbol, (extract(epoch FROM time) * 1000000)::bigint, price, volume_24h
+-- The alert evaluator's warm-up: the recent ticks of the symbols it has not seen yet, one row
+-- per symbol, oldest first, times in exact integer microseconds (extract returns numeric),
+-- NaN for a missing volume.
+SELECT symbol,
+       array_agg((extract(epoch FROM time) * 1000000)::bigint ORDER BY time),
+       array_agg(price ORDER BY time),
+       array_agg(coalesce(volume_24h, 'NaN') ORDER BY time)
 FROM ticks
 WHERE symbol = ANY(%(symbols)s::text[]) AND time >= %(since)s
-ORDER BY symbol, time;
+GROUP BY symbol;
 
 -- name: ticks_between
--- Symbols with a tick stored after `after` and before `before`: by another writer, since
--- `after` is the newest tick this process knows of (see cryptomonitor/evaluator.py).
-SELECT k.symbol
-FROM unnest(%(symbols)s::text[], %(after)s::timestamptz[], %(before)s::timestamptz[])
-     AS k(symbol, after, before)
-WHERE EXISTS (SELECT FROM ticks t
-              WHERE t.symbol = k.symbol AND t.time > k.after AND t.time < k.before);
+-- Symbols of the batch with a tick stored after the newest the writer knows and before the
+-- batch's: stored by another writer (see cryptomonitor/evaluator.py).
+SELECT DISTINCT b.symbol
+FROM tick_batch b
+WHERE b.known IS NOT NULL
+  AND EXISTS (SELECT FROM ticks t
+              WHERE t.symbol = b.symbol AND t.time > b.known AND t.time < b.time);
 
 -- name: alert_states
 SELECT rule, symbol, firing, episode_id, last_notified, last_evaluated

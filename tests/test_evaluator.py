@@ -12,7 +12,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from cryptomonitor import replay
-from cryptomonitor.evaluator import Series, exact, mean, micros
+from cryptomonitor.evaluator import Series, bits_needed, exact_sum, mean, micros, units
 from cryptomonitor.models import Tick
 from cryptomonitor.rules import DEFAULT_RULES
 from tests.conftest import FIXTURES
@@ -29,9 +29,15 @@ def day_ticks(bars: int = 1440) -> list[Tick]:
 
 def test_exact_sums_give_the_correctly_rounded_mean() -> None:
     values = [0.1, 0.2, 0.3, 1e16, -1e16, 3.0]
-    assert mean(sum(map(exact, values)), len(values)) == (0.1 + 0.2 + 0.3 + 3.0) / 6
-    assert mean(exact(0.1) * 3, 3) == 0.1  # plain float sums give 0.10000000000000002
+    k = max(map(bits_needed, values))
+    assert mean(sum(units(v, k) for v in values), len(values), k) == (0.1 + 0.2 + 0.3 + 3.0) / 6
+    assert mean(units(0.1, 60) * 3, 3, 60) == 0.1  # float sums give 0.10000000000000002
     assert mean(0, 0) is None
+    total, k2 = exact_sum(values, 0)
+    assert total == sum(units(v, k2) for v in values)
+    tiny_and_huge = [5e-324, 1e308]  # the fallback when scaling would overflow
+    total, k3 = exact_sum(tiny_and_huge, 0)
+    assert mean(total, 2, k3) == 5e307
 
 
 def test_windows_equal_sql_trailing_window_on_a_real_day(conn: psycopg.Connection) -> None:
