@@ -24,9 +24,9 @@ log = structlog.get_logger(__name__)
 
 COMMON = ("database_url", "timescaledb", "compress_after", "ticks_retention", "db_wait",
           "log_level", "log_format")
-RUN = (*COMMON, "coins", "vs_currency", "poll_interval", "coingecko_url", "coingecko_api_key",
-                "http_timeout", "http_attempts", "alerts_file", "rules_file",
-                "alert_repeat_interval", "buffer_max_ticks")
+RUN = (*COMMON, "source", "coins", "vs_currency", "poll_interval", "coingecko_url",
+       "coingecko_api_key", "coingecko_rate", "binance_url", "http_timeout", "http_attempts",
+       "alerts_file", "rules_file", "alert_repeat_interval", "buffer_max_ticks")
 API = ("database_url", "timescaledb", "db_wait", "api_host", "api_port", "api_stale_after",
        "api_rank_ttl", "log_level", "log_format")
 REPLAY = (*COMMON, "vs_currency", "alerts_file", "rules_file", "alert_repeat_interval")
@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_settings(p, COMMON)
     p.set_defaults(handler=_migrate, fields=COMMON)
 
-    p = commands.add_parser("run", help="poll CoinGecko and store ticks until stopped",
+    p = commands.add_parser("run", help="poll the price source and store ticks until stopped",
                             description="Migrate, then poll the source every poll interval, "
                             "store new ticks and append alert lines. Stops cleanly on SIGTERM.")
     p.add_argument("--once", action="store_true", help="poll once, then exit")

@@ -41,10 +41,28 @@ def parse_duration(text: str) -> float:
     return seconds
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{text!r} must be a positive number")
+    return value
+
+
 def _coins(text: str) -> tuple[str, ...]:
     coins = tuple(dict.fromkeys(c.strip().lower() for c in text.split(",") if c.strip()))
     if not coins:
         raise ValueError("at least one coin id is needed")
+    special = [c for c in coins if c == "*" or c.startswith("top:")]
+    if special:
+        if len(coins) > 1:
+            raise ValueError(f"{special[0]!r} stands alone, not in a list of ids")
+        if special[0].startswith("top:") and not (
+                special[0][4:].isdigit() and 0 < int(special[0][4:]) <= 20_000):
+            raise ValueError(f"{special[0]!r}: expected top:N with N from 1 to 20000")
+        return coins
     bad = [c for c in coins if not _COIN_ID.match(c)]
     if bad:
         raise ValueError(f"{', '.join(map(repr, bad))} not CoinGecko ids (like bitcoin, zcash)")
@@ -134,8 +152,10 @@ class Option:
 OPTIONS: tuple[Option, ...] = (
     Option("database_url", "DATABASE_URL", _optional_text, "",
            "libpq URL of the database; unset: the PG* variables", secret=True),
+    Option("source", PREFIX + "SOURCE", _choice("coingecko", "binance"), "coingecko",
+           "where prices come from: coingecko, or binance (spot pairs, no key)"),
     Option("coins", PREFIX + "COINS", _coins, "bitcoin,ethereum,zcash",
-           "CoinGecko coin ids, comma-separated"),
+           "comma-separated CoinGecko ids (top:N: the N biggest) or Binance pairs (*: all)"),
     Option("vs_currency", PREFIX + "VS_CURRENCY", _currency, "usd",
            "currency prices and volumes are quoted in"),
     Option("poll_interval", PREFIX + "POLL_INTERVAL", parse_duration, "30",
@@ -144,6 +164,10 @@ OPTIONS: tuple[Option, ...] = (
            "CoinGecko API base URL (pro plans: https://pro-api.coingecko.com/api/v3)"),
     Option("coingecko_api_key", PREFIX + "COINGECKO_API_KEY", _optional_text, "",
            "CoinGecko demo or pro key; the header follows the URL's host", secret=True),
+    Option("coingecko_rate", PREFIX + "COINGECKO_RATE", _positive_float, "10",
+           "CoinGecko requests per minute at most (your plan's limit: 30 demo, 500+ pro)"),
+    Option("binance_url", PREFIX + "BINANCE_URL", _http_url, "https://api.binance.com",
+           "Binance spot API base URL"),
     Option("http_timeout", PREFIX + "HTTP_TIMEOUT", parse_duration, "10",
            "seconds to wait for the API to connect and to answer"),
     Option("http_attempts", PREFIX + "HTTP_ATTEMPTS", _positive_int, "4",
@@ -184,11 +208,14 @@ class Settings:
     """The validated configuration of one process."""
 
     database_url: str | None
+    source: str
     coins: tuple[str, ...]
     vs_currency: str
     poll_interval: float
     coingecko_url: str
     coingecko_api_key: str | None
+    coingecko_rate: float
+    binance_url: str
     http_timeout: float
     http_attempts: int
     alerts_file: pathlib.Path

@@ -29,3 +29,12 @@ class Rejection:
     field: str
     value: object
     reason: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ParseResult:
+    """What a source's answer held: valid ticks, refused values, and requested symbols absent."""
+
+    ticks: list[Tick]
+    rejected: list[Rejection]
+    missing: list[str]

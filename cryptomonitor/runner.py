@@ -20,7 +20,7 @@ from cryptomonitor import alertfile, leader, migrations, policies, replay, rules
 from cryptomonitor.config import Settings
 from cryptomonitor.exceptions import ConfigError, DatabaseUnavailable, SourceError
 from cryptomonitor.pipeline import Pipeline
-from cryptomonitor.sources import coingecko
+from cryptomonitor.sources import binance, coingecko
 from cryptomonitor.sources.http import JsonClient
 
 log = structlog.get_logger(__name__)
@@ -68,9 +68,14 @@ def http_deadline(settings: Settings) -> float:
     return max(settings.poll_interval, 30.0)
 
 
-def make_source(settings: Settings) -> coingecko.CoinGecko:
+def make_source(settings: Settings) -> coingecko.CoinGecko | binance.Binance:
+    if settings.source == "binance":
+        client = JsonClient(timeout=settings.http_timeout, attempts=settings.http_attempts,
+                            deadline=http_deadline(settings))
+        return binance.Binance(settings.binance_url, settings.coins, client)
     client = JsonClient(timeout=settings.http_timeout, attempts=settings.http_attempts,
-                        deadline=http_deadline(settings))
+                        deadline=http_deadline(settings),
+                        min_interval=60.0 / settings.coingecko_rate)
     return coingecko.CoinGecko(settings.coingecko_url, settings.coins, settings.vs_currency,
                                settings.coingecko_api_key, client)
 

@@ -23,7 +23,9 @@ from tests.helpers import lines
 def env(**extra: str) -> dict[str, str]:
     base = {k: v for k, v in os.environ.items()
             if not k.startswith(("CRYPTOMONITOR_", "PG", "CMTEST_")) and k != "DATABASE_URL"}
-    return {**base, "CRYPTOMONITOR_LOG_FORMAT": "json", **extra}
+    # The fake API has no plan to protect: polls as fast as the tests ask.
+    return {**base, "CRYPTOMONITOR_LOG_FORMAT": "json", "CRYPTOMONITOR_COINGECKO_RATE": "1e6",
+            **extra}
 
 
 def cli(*args: str, timeout: float = 60, **extra: str) -> subprocess.CompletedProcess[str]:

@@ -1,16 +1,21 @@
-"""CoinGecko ``/simple/price``: every tracked coin's price, 24 h volume and update time.
+"""CoinGecko: every tracked coin's price, 24 h volume and update time.
 
-One request per poll for all coins. The answer looks like::
+A list of ids is polled with ``/simple/price``, up to `IDS_PER_REQUEST` ids per request (one
+request for the usual handful). The answer looks like::
 
     {"bitcoin": {"usd": 67187.33, "usd_24h_vol": 31260929299.52, "last_updated_at": 1711356300}}
 
 A coin with no price is missing or ``{}``. The tick time is ``last_updated_at``: CoinGecko
 refreshes every 20-60 s, so most polls return the time already stored, which is not a new tick.
+
+``top:N`` polls the N biggest coins by market cap with ``/coins/markets``, `PER_PAGE` per
+page. Either way the client spaces requests by the plan's rate (CRYPTOMONITOR_COINGECKO_RATE
+per minute), so a poll of thousands of coins takes as long as the plan allows, never more
+requests than that.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import math
 import time
@@ -20,13 +25,18 @@ from collections.abc import Sequence
 import structlog
 
 from cryptomonitor.exceptions import ResponseError, SourceUnavailable
-from cryptomonitor.models import Rejection, Tick
+from cryptomonitor.models import ParseResult, Rejection, Tick
 from cryptomonitor.sources.http import JsonClient
 
 log = structlog.get_logger(__name__)
 
 NAME = "coingecko"
 ENDPOINT = "/simple/price"
+MARKETS = "/coins/markets"
+#: Ids per /simple/price request: keeps the URL near 4 KB, within every proxy's limit.
+IDS_PER_REQUEST = 250
+#: The largest page /coins/markets serves.
+PER_PAGE = 250
 PRO_HOST = "pro-api.coingecko.com"
 #: A tick stamped further than this ahead of our clock is refused: it would block later ticks.
 MAX_FUTURE_SKEW = dt.timedelta(minutes=5)
@@ -48,13 +58,6 @@ def request_params(coins: Sequence[str], vs_currency: str) -> dict[str, str]:
         "include_last_updated_at": "true",
         "precision": "full",
     }
-
-
-@dataclasses.dataclass(frozen=True)
-class ParseResult:
-    ticks: list[Tick]
-    rejected: list[Rejection]
-    missing: list[str]
 
 
 def _number(value: object) -> float | None:
@@ -134,6 +137,7 @@ class CoinGecko:
     def __init__(self, base_url: str, coins: Sequence[str], vs_currency: str,
                  api_key: str | None, client: JsonClient) -> None:
         self.url = base_url.rstrip("/") + ENDPOINT
+        self.markets_url = base_url.rstrip("/") + MARKETS
         self.coins = tuple(coins)
         self.vs_currency = vs_currency
         self.headers = {"Accept": "application/json", "User-Agent": "cryptomonitor"}
@@ -142,14 +146,48 @@ class CoinGecko:
         self.client = client
 
     def fetch(self) -> ParseResult:
-        """One poll. Raises `SourceUnavailable` or `ResponseError`; logs every rejected value."""
+        """One poll. Raises `SourceUnavailable` or `ResponseError`; logs every rejected value.
+
+        With several requests per poll, one that fails is logged and the others' coins kept;
+        the poll fails only when every request failed.
+        """
         until = self.client.retry_after_until
         if until is not None and time.monotonic() < until:
             raise SourceUnavailable(
                 f"rate limited: the server asked to wait {until - time.monotonic():.0f}s more")
-        payload = self.client.get_json(self.url, request_params(self.coins, self.vs_currency),
-                                       self.headers)
-        result = parse_simple_price(payload, self.coins, self.vs_currency)
+        top = top_n(self.coins)
+        requests = (
+            [(self.markets_url, markets_params(self.vs_currency, page, min(PER_PAGE, top)))
+             for page in range(1, -(-top // PER_PAGE) + 1)] if top else
+            [(self.url, request_params(self.coins[i:i + IDS_PER_REQUEST], self.vs_currency))
+             for i in range(0, len(self.coins), IDS_PER_REQUEST)]
+        )
+        answers: list[object] = []
+        failed: list[str] = []
+        for url, params in requests:
+            try:
+                answers.append(self.client.get_json(url, params, self.headers))
+            except (SourceUnavailable, ResponseError) as exc:
+                if len(requests) == 1:
+                    raise
+                failed.append(params.get("ids", "")[:40] or f"page {params['page']}")
+                log.warning("request_failed", source=NAME, error=str(exc))
+                if self.client.retry_after_until is not None:
+                    break  # rate limited: the rest of this poll would be refused too
+        if not answers:
+            raise SourceUnavailable(f"all {len(requests)} requests of the poll failed")
+        if top:
+            result = merge([parse_markets(a, self.vs_currency) for a in answers], limit=top)
+        else:
+            merged: dict[str, object] = {}
+            for answer in answers:
+                if not isinstance(answer, dict):
+                    raise ResponseError("expected a JSON object keyed by coin id, got "
+                                        f"{type(answer).__name__}")
+                merged.update(answer)
+            asked = self.coins if not failed else tuple(
+                c for c in self.coins if c in merged)  # coins of failed requests: unknown
+            result = parse_simple_price(merged, asked, self.vs_currency)
         for r in result.rejected:
             log.warning("value_rejected", source=NAME, symbol=r.symbol, field=r.field,
                         value=repr(r.value), reason=r.reason)
@@ -157,3 +195,72 @@ class CoinGecko:
             log.warning("coins_missing", source=NAME, symbols=result.missing,
                         hint="unknown CoinGecko id, or no price right now")
         return result
+
+
+def top_n(coins: Sequence[str]) -> int:
+    """N for ``("top:N",)``, else 0."""
+    if len(coins) == 1 and coins[0].startswith("top:"):
+        return int(coins[0][4:])
+    return 0
+
+
+def markets_params(vs_currency: str, page: int, per_page: int) -> dict[str, str]:
+    return {"vs_currency": vs_currency, "order": "market_cap_desc",
+            "per_page": str(per_page), "page": str(page), "precision": "full"}
+
+
+def parse_markets(payload: object, vs_currency: str,
+                  now: dt.datetime | None = None) -> ParseResult:
+    """The ticks of a ``/coins/markets`` page: a list of coins with ``current_price``,
+    ``total_volume`` and ``last_updated`` (ISO 8601). Same rules as `parse_simple_price`."""
+    if not isinstance(payload, list):
+        raise ResponseError(f"expected a JSON list of coins, got {type(payload).__name__}")
+    now = now or dt.datetime.now(dt.UTC)
+    ticks: list[Tick] = []
+    rejected: list[Rejection] = []
+    for entry in payload:
+        coin = entry.get("id") if isinstance(entry, dict) else None
+        if not isinstance(coin, str) or not coin:
+            rejected.append(Rejection("?", "id", entry, "not a coin entry"))
+            continue
+        assert isinstance(entry, dict)
+        price = _number(entry.get("current_price"))
+        if price is None or price <= 0:
+            rejected.append(Rejection(coin, "current_price", entry.get("current_price"),
+                                      "not a positive finite number"))
+            continue
+        stamp = _iso_time(entry.get("last_updated"), now)
+        if isinstance(stamp, str):
+            rejected.append(Rejection(coin, "last_updated", entry.get("last_updated"), stamp))
+            continue
+        volume = _number(entry.get("total_volume"))
+        if entry.get("total_volume") is not None and (volume is None or volume < 0):
+            rejected.append(Rejection(coin, "total_volume", entry.get("total_volume"),
+                                      "not a finite number >= 0; stored as NULL"))
+            volume = None
+        ticks.append(Tick(stamp, coin, price, volume, NAME))
+    return ParseResult(ticks, rejected, [])
+
+
+def _iso_time(raw: object, now: dt.datetime) -> dt.datetime | str:
+    if not isinstance(raw, str):
+        return "missing" if raw is None else "not an ISO 8601 time"
+    try:
+        stamp = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return "not an ISO 8601 time"
+    if stamp.tzinfo is None:
+        return "no time zone"
+    return _timestamp(stamp.timestamp(), now)
+
+
+def merge(results: Sequence[ParseResult], limit: int) -> ParseResult:
+    """Pages into one result: the first `limit` coins, each coin once."""
+    seen: set[str] = set()
+    ticks: list[Tick] = []
+    for result in results:
+        for t in result.ticks:
+            if t.symbol not in seen and len(ticks) < limit:
+                seen.add(t.symbol)
+                ticks.append(t)
+    return ParseResult(ticks, [r for res in results for r in res.rejected], [])

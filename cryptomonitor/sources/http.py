@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import math
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -54,9 +55,13 @@ class JsonClient:
 
     def __init__(self, *, timeout: float, attempts: int, deadline: float = 60.0,
                  backoff_initial: float = 1.0, backoff_max: float = 30.0,
-                 max_body_bytes: int = MAX_BODY_BYTES,
+                 max_body_bytes: int = MAX_BODY_BYTES, min_interval: float = 0.0,
                  session: requests.Session | None = None) -> None:
+        """`min_interval`: seconds between the starts of two requests (60 / the plan's rate
+        per minute), retries included: a plan's limit is never exceeded."""
         self.timeout = timeout
+        self.min_interval = min_interval
+        self._last_request = -math.inf
         self.attempts = attempts
         self.deadline = deadline
         self.max_body_bytes = max_body_bytes
@@ -103,7 +108,10 @@ class JsonClient:
                     wait_s=round(state.upcoming_sleep, 3), error=str(exc))
 
     def _get_once(self, url: str, params: Mapping[str, str], headers: Mapping[str, str]) -> Any:
-        started = time.monotonic()
+        wait = self._last_request + self.min_interval - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        started = self._last_request = time.monotonic()
         with self.session.get(url, params=params, headers=dict(headers), stream=True,
                               timeout=(self.timeout, self.timeout)) as response:
             if response.status_code in RETRY_STATUSES:

@@ -1,0 +1,125 @@
+"""Binance spot ``/api/v3/ticker/24hr``: every trading pair in ONE request, no API key.
+
+With ``type=MINI`` the answer is a list, one object per pair, decimals as strings::
+
+    [{"symbol": "BTCUSDT", "lastPrice": "98765.43000000", "quoteVolume": "1790345123.45",
+      "closeTime": 1750086400123, ...}, ...]
+
+A tick is ``lastPrice`` with ``quoteVolume`` (the rolling 24-hour volume in the pair's quote
+currency, like CoinGecko's ``usd_24h_vol``) at ``closeTime`` (milliseconds, the end of the
+rolling window: when the statistics were computed). Symbols are stored lower-case
+(``btcusdt``). CRYPTOMONITOR_COINS lists the pairs, or ``*`` for every pair of the answer.
+The request weighs 80 of Binance's 6,000 per minute: poll no faster than every second.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+
+import structlog
+
+from cryptomonitor.exceptions import ResponseError
+from cryptomonitor.models import ParseResult, Rejection, Tick
+from cryptomonitor.sources.coingecko import EARLIEST, MAX_FUTURE_SKEW
+from cryptomonitor.sources.http import JsonClient
+
+log = structlog.get_logger(__name__)
+
+NAME = "binance"
+DEFAULT_URL = "https://api.binance.com"
+ENDPOINT = "/api/v3/ticker/24hr"
+ALL = "*"
+
+
+def _decimal(value: object) -> float | None:
+    """A Binance decimal string (or number) as a finite float, else None."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def parse_ticker_24hr(payload: object, pairs: Sequence[str],
+                      now: dt.datetime | None = None) -> ParseResult:
+    """The ticks of a ``ticker/24hr`` answer for `pairs` (lower-case; ``("*",)``: all).
+
+    Bad values of one pair are rejected with the reason, the others kept; `ResponseError`
+    only when the payload is not a list of pairs.
+    """
+    if not isinstance(payload, list):
+        raise ResponseError(f"expected a JSON list of pairs, got {type(payload).__name__}")
+    now = now or dt.datetime.now(dt.UTC)
+    wanted = None if tuple(pairs) == (ALL,) else set(pairs)
+    ticks: list[Tick] = []
+    rejected: list[Rejection] = []
+    seen: set[str] = set()
+    for entry in payload:
+        raw_symbol = entry.get("symbol") if isinstance(entry, dict) else None
+        if not isinstance(raw_symbol, str) or not raw_symbol:
+            rejected.append(Rejection("?", "symbol", entry, "not a pair entry"))
+            continue
+        assert isinstance(entry, dict)
+        symbol = raw_symbol.lower()
+        if wanted is not None and symbol not in wanted:
+            continue
+        seen.add(symbol)
+        price = _decimal(entry.get("lastPrice"))
+        if price is None or price <= 0:
+            rejected.append(Rejection(symbol, "lastPrice", entry.get("lastPrice"),
+                                      "not a positive finite number"))
+            continue
+        stamp = _millis(entry.get("closeTime"), now)
+        if isinstance(stamp, str):
+            rejected.append(Rejection(symbol, "closeTime", entry.get("closeTime"), stamp))
+            continue
+        volume = _decimal(entry.get("quoteVolume"))
+        if entry.get("quoteVolume") is not None and (volume is None or volume < 0):
+            rejected.append(Rejection(symbol, "quoteVolume", entry.get("quoteVolume"),
+                                      "not a finite number >= 0; stored as NULL"))
+            volume = None
+        ticks.append(Tick(stamp, symbol, price, volume, NAME))
+    missing = [] if wanted is None else [p for p in pairs if p not in seen]
+    return ParseResult(ticks, rejected, missing)
+
+
+def _millis(raw: object, now: dt.datetime) -> dt.datetime | str:
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        return "missing" if raw is None else "not whole milliseconds"
+    try:
+        stamp = dt.datetime.fromtimestamp(raw / 1000, dt.UTC)
+    except (OverflowError, OSError, ValueError):
+        return "out of range"
+    if stamp > now + MAX_FUTURE_SKEW:
+        return f"in the future (more than {MAX_FUTURE_SKEW} ahead of this host)"
+    if stamp < EARLIEST:
+        return "before 2009"
+    return stamp
+
+
+class Binance:
+    """Polls every pair's 24-hour ticker in one request; keeps the configured pairs."""
+
+    name = NAME
+
+    def __init__(self, base_url: str, pairs: Sequence[str], client: JsonClient) -> None:
+        self.url = base_url.rstrip("/") + ENDPOINT
+        self.pairs = tuple(p.lower() for p in pairs)
+        self.headers = {"Accept": "application/json", "User-Agent": "cryptomonitor"}
+        self.client = client
+
+    def fetch(self) -> ParseResult:
+        """One poll. Raises `SourceUnavailable` or `ResponseError`; logs every rejected value."""
+        payload = self.client.get_json(self.url, {"type": "MINI"}, self.headers)
+        result = parse_ticker_24hr(payload, self.pairs)
+        for r in result.rejected:
+            log.warning("value_rejected", source=NAME, symbol=r.symbol, field=r.field,
+                        value=repr(r.value), reason=r.reason)
+        if result.missing:
+            log.warning("coins_missing", source=NAME, symbols=result.missing,
+                        hint="not a Binance spot pair (like BTCUSDT), or delisted")
+        return result
