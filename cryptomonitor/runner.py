@@ -124,9 +124,8 @@ def run(settings: Settings, stop: threading.Event, max_polls: int | None = None)
                 if answered == 0 and result.missing:
                     raise ConfigError(
                         f"CRYPTOMONITOR_COINS: {source.name} has no {settings.vs_currency} "
-                        f"price for {', '.join(map(repr, result.missing))}: not a coin id it "
-                        "knows (its ids are lower-case, e.g. 'bitcoin', 'ethereum'; see "
-                        "/coins/list), or not quoted in that currency")
+                        f"price for {', '.join(map(repr, result.missing))}: "
+                        f"{source.unknown_hint}")
                 answered += 1
                 fresh = [t for t in result.ticks if last_seen.get(t.symbol) != t.time]
                 last_seen.update((t.symbol, t.time) for t in fresh)

@@ -45,11 +45,14 @@ GROUP BY symbol;
 -- name: ticks_between
 -- Symbols of the batch with a tick stored after the newest the writer knows and before the
 -- batch's: stored by another writer (see cryptomonitor/evaluator.py).
+-- LATERAL ... LIMIT 1 keeps it one index probe per row: the temporary table has no
+-- statistics, and with EXISTS the planner may hash-join a scan of every tick instead.
 SELECT DISTINCT b.symbol
 FROM tick_batch b
-WHERE b.known IS NOT NULL
-  AND EXISTS (SELECT FROM ticks t
-              WHERE t.symbol = b.symbol AND t.time > b.known AND t.time < b.time);
+CROSS JOIN LATERAL (SELECT FROM ticks t
+                    WHERE t.symbol = b.symbol AND t.time > b.known AND t.time < b.time
+                    LIMIT 1) AS newer
+WHERE b.known IS NOT NULL;
 
 -- name: alert_states
 SELECT rule, symbol, firing, episode_id, last_notified, last_evaluated

@@ -162,3 +162,16 @@ def test_coins_forms_are_validated() -> None:
     for bad in ("top:0", "top:x", "bitcoin,top:5", "*,btcusdt"):
         with pytest.raises(ConfigError, match="CRYPTOMONITOR_COINS"):
             config.load({"CRYPTOMONITOR_COINS": bad})
+
+
+def test_binance_unknown_pair_exits_2_naming_it(db_url: str, fake_api: FakeCoinGecko,
+                                                tmp_path: pathlib.Path) -> None:
+    now_ms = int(time.time() * 1000) - 1000
+    fake_api.responder = lambda path, query: Answer(
+        200, [dict(e, closeTime=now_ms) for e in TICKER])
+    result = cli("run", "--once", DATABASE_URL=db_url, CRYPTOMONITOR_SOURCE="binance",
+                 CRYPTOMONITOR_BINANCE_URL=fake_api.url.removesuffix("/api/v3"),
+                 CRYPTOMONITOR_COINS="BTCUSDT,NOPEUSDT",
+                 CRYPTOMONITOR_ALERTS_FILE=str(tmp_path / "alerts.txt"))
+    assert result.returncode == 2
+    assert "'nopeusdt'" in result.stderr and "Binance spot pair" in result.stderr

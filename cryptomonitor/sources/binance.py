@@ -105,6 +105,7 @@ class Binance:
     """Polls every pair's 24-hour ticker in one request; keeps the configured pairs."""
 
     name = NAME
+    unknown_hint = "not a Binance spot pair (like BTCUSDT, ETHBTC), or delisted"
 
     def __init__(self, base_url: str, pairs: Sequence[str], client: JsonClient) -> None:
         self.url = base_url.rstrip("/") + ENDPOINT

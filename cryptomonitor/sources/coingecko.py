@@ -133,6 +133,8 @@ class CoinGecko:
     """Polls ``/simple/price`` for a fixed list of coins."""
 
     name = NAME
+    unknown_hint = ("not a coin id it knows (ids are lower-case, e.g. 'bitcoin', 'ethereum'; "
+                    "see /coins/list), or not quoted in that currency")
 
     def __init__(self, base_url: str, coins: Sequence[str], vs_currency: str,
                  api_key: str | None, client: JsonClient) -> None:
