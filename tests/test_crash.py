@@ -80,13 +80,15 @@ def snapshot(db_url: str, tmp_path: pathlib.Path) -> tuple[bytes, list[tuple[obj
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory: pytest.TempPathFactory,
-              pg_server: pgserver.Server) -> tuple[bytes, int]:
+              pg_server: pgserver.Server) -> tuple[bytes, int, float]:
     """The uninterrupted run: its alerts file and tick count."""
     name = conftest._create_db(pg_server, conftest.TEMPLATE)
     try:
         url = conftest._with_db(pg_server.url, name)
         path = tmp_path_factory.mktemp("reference")
+        started = time.monotonic()
         code, stderr = finish(replay(url, path))
+        took = time.monotonic() - started
         assert code == 0, stderr
         content, ticks, unwritten = snapshot(url, path)
     finally:
@@ -95,11 +97,11 @@ def reference(tmp_path_factory: pytest.TempPathFactory,
     lines = content.decode().splitlines()
     assert len(lines) > 30, "the rules should fire often on this day, or the test proves little"
     assert any(" RESOLVED " in line for line in lines)
-    return content, len(ticks)
+    return content, len(ticks), took
 
 
 def assert_same_as_reference(db_url: str, tmp_path: pathlib.Path,
-                             reference: tuple[bytes, int]) -> None:
+                             reference: tuple[bytes, int, float]) -> None:
     content, ticks, unwritten = snapshot(db_url, tmp_path)
     assert unwritten == 0, "an alert stored in the database never reached the file"
     assert len(ticks) == reference[1]
@@ -113,7 +115,7 @@ def assert_same_as_reference(db_url: str, tmp_path: pathlib.Path,
 @pytest.mark.parametrize("point", failpoints.NAMES)
 @pytest.mark.parametrize("nth", [1, 7])
 def test_crash_point_then_restart(point: str, nth: int, db_url: str, tmp_path: pathlib.Path,
-                                  reference: tuple[bytes, int]) -> None:
+                                  reference: tuple[bytes, int, float]) -> None:
     code, stderr = finish(replay(db_url, tmp_path, CMTEST_FAILPOINT=f"{point}:{nth}"))
     assert code == -signal.SIGKILL, f"the crash point {point} was never reached:\n{stderr}"
     if point == "alert_line_partial":
@@ -125,13 +127,13 @@ def test_crash_point_then_restart(point: str, nth: int, db_url: str, tmp_path: p
 
 @pytest.mark.slow
 def test_random_kills_in_a_loop(db_url: str, tmp_path: pathlib.Path,
-                                reference: tuple[bytes, int]) -> None:
+                                reference: tuple[bytes, int, float]) -> None:
     seed = int(os.environ.get("CMTEST_SEED", time.time_ns() % 10**6))
     rng = random.Random(seed)
     kills = 0
     for _ in range(10):
         proc = replay(db_url, tmp_path)
-        time.sleep(rng.uniform(0.3, 2.0))  # start-up takes ~0.5 s, a whole replay ~1.5 s
+        time.sleep(rng.uniform(0.2, 0.95) * reference[2])  # somewhere inside a whole run
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             kills += 1
