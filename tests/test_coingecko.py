@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cryptomonitor.exceptions import ResponseError
-from cryptomonitor.sources import coingecko
+from cryptomonitor.sources import coingecko, validation
 from tests.conftest import FIXTURES
 
 NOW = dt.datetime(2026, 11, 21, 12, 0, tzinfo=dt.UTC)
@@ -105,6 +105,6 @@ def test_parser_returns_valid_ticks_or_raises_response_error(payload: object) ->
         assert t.symbol in ("bitcoin", "zcash")
         assert isinstance(t.price, float) and math.isfinite(t.price) and t.price > 0
         assert t.volume_24h is None or (math.isfinite(t.volume_24h) and t.volume_24h >= 0)
-        assert coingecko.EARLIEST <= t.time <= NOW + coingecko.MAX_FUTURE_SKEW
+        assert validation.EARLIEST <= t.time <= NOW + validation.MAX_FUTURE_SKEW
     assert len(r.ticks) + len({x.symbol for x in r.rejected if x.field != "usd_24h_vol"}) \
         + len(r.missing) == 2

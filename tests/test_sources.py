@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 
 from cryptomonitor.exceptions import ResponseError
-from cryptomonitor.sources import binance, coingecko
+from cryptomonitor.sources import binance, coingecko, validation
 from cryptomonitor.sources.http import JsonClient
 from tests.conftest import FIXTURES
 from tests.fakeapi import Answer, FakeCoinGecko
@@ -71,7 +71,7 @@ def test_binance_parser_returns_valid_ticks_or_raises_response_error(payload: An
     for t in result.ticks:
         assert t.price > 0 and math.isfinite(t.price)
         assert t.volume_24h is None or (t.volume_24h >= 0 and math.isfinite(t.volume_24h))
-        assert t.time <= NOW + coingecko.MAX_FUTURE_SKEW
+        assert t.time <= NOW + validation.MAX_FUTURE_SKEW
 
 
 def test_coingecko_markets_recorded_page() -> None:

@@ -22,8 +22,8 @@ import structlog
 
 from cryptomonitor.exceptions import ResponseError
 from cryptomonitor.models import ParseResult, Rejection, Tick
-from cryptomonitor.sources.coingecko import EARLIEST, MAX_FUTURE_SKEW
 from cryptomonitor.sources.http import JsonClient
+from cryptomonitor.sources.validation import checked_tick, plausible
 
 log = structlog.get_logger(__name__)
 
@@ -68,21 +68,11 @@ def parse_ticker_24hr(payload: object, pairs: Sequence[str],
         if wanted is not None and symbol not in wanted:
             continue
         seen.add(symbol)
-        price = _decimal(entry.get("lastPrice"))
-        if price is None or price <= 0:
-            rejected.append(Rejection(symbol, "lastPrice", entry.get("lastPrice"),
-                                      "not a positive finite number"))
-            continue
-        stamp = _millis(entry.get("closeTime"), now)
-        if isinstance(stamp, str):
-            rejected.append(Rejection(symbol, "closeTime", entry.get("closeTime"), stamp))
-            continue
-        volume = _decimal(entry.get("quoteVolume"))
-        if entry.get("quoteVolume") is not None and (volume is None or volume < 0):
-            rejected.append(Rejection(symbol, "quoteVolume", entry.get("quoteVolume"),
-                                      "not a finite number >= 0; stored as NULL"))
-            volume = None
-        ticks.append(Tick(stamp, symbol, price, volume, NAME))
+        tick = checked_tick(symbol, NAME, entry, rejected, now, price="lastPrice",
+                            time="closeTime", volume="quoteVolume", number=_decimal,
+                            moment=_millis)
+        if tick is not None:
+            ticks.append(tick)
     missing = [] if wanted is None else [p for p in pairs if p not in seen]
     return ParseResult(ticks, rejected, missing)
 
@@ -94,11 +84,7 @@ def _millis(raw: object, now: dt.datetime) -> dt.datetime | str:
         stamp = dt.datetime.fromtimestamp(raw / 1000, dt.UTC)
     except (OverflowError, OSError, ValueError):
         return "out of range"
-    if stamp > now + MAX_FUTURE_SKEW:
-        return f"in the future (more than {MAX_FUTURE_SKEW} ahead of this host)"
-    if stamp < EARLIEST:
-        return "before 2009"
-    return stamp
+    return plausible(stamp, now)
 
 
 class Binance:

@@ -27,6 +27,7 @@ import structlog
 from cryptomonitor.exceptions import ResponseError, SourceUnavailable
 from cryptomonitor.models import ParseResult, Rejection, Tick
 from cryptomonitor.sources.http import JsonClient
+from cryptomonitor.sources.validation import checked_tick, plausible
 
 log = structlog.get_logger(__name__)
 
@@ -38,10 +39,6 @@ IDS_PER_REQUEST = 250
 #: The largest page /coins/markets serves.
 PER_PAGE = 250
 PRO_HOST = "pro-api.coingecko.com"
-#: A tick stamped further than this ahead of our clock is refused: it would block later ticks.
-MAX_FUTURE_SKEW = dt.timedelta(minutes=5)
-#: Before this, no coin had a price: the timestamp is garbage (or in milliseconds).
-EARLIEST = dt.datetime(2009, 1, 3, tzinfo=dt.UTC)
 
 
 def api_key_header(base_url: str) -> str:
@@ -93,23 +90,11 @@ def parse_simple_price(payload: object, coins: Sequence[str], vs_currency: str,
         if not isinstance(entry, dict):
             rejected.append(Rejection(coin, coin, entry, "not a JSON object"))
             continue
-        raw_price = entry.get(vs_currency)
-        price = _number(raw_price)
-        if price is None or price <= 0:
-            reason = "missing" if raw_price is None else "not a positive finite number"
-            rejected.append(Rejection(coin, vs_currency, raw_price, reason))
-            continue
-        stamp = _timestamp(entry.get("last_updated_at"), now)
-        if isinstance(stamp, str):
-            rejected.append(Rejection(coin, "last_updated_at", entry.get("last_updated_at"), stamp))
-            continue
-        raw_volume = entry.get(vol_key)
-        volume = _number(raw_volume)
-        if raw_volume is not None and (volume is None or volume < 0):
-            rejected.append(Rejection(coin, vol_key, raw_volume,
-                                      "not a finite number >= 0; stored as NULL"))
-            volume = None
-        ticks.append(Tick(stamp, coin, price, volume, NAME))
+        tick = checked_tick(coin, NAME, entry, rejected, now, price=vs_currency,
+                            time="last_updated_at", volume=vol_key, number=_number,
+                            moment=_timestamp, absent_price="missing")
+        if tick is not None:
+            ticks.append(tick)
     return ParseResult(ticks, rejected, missing)
 
 
@@ -122,11 +107,7 @@ def _timestamp(raw: object, now: dt.datetime) -> dt.datetime | str:
         stamp = dt.datetime.fromtimestamp(seconds, dt.UTC)
     except (OverflowError, OSError, ValueError):
         return "out of range"
-    if stamp > now + MAX_FUTURE_SKEW:
-        return f"in the future (more than {MAX_FUTURE_SKEW} ahead of this host)"
-    if stamp < EARLIEST:
-        return "before 2009"
-    return stamp
+    return plausible(stamp, now)
 
 
 class CoinGecko:
@@ -226,21 +207,11 @@ def parse_markets(payload: object, vs_currency: str,
             rejected.append(Rejection("?", "id", entry, "not a coin entry"))
             continue
         assert isinstance(entry, dict)
-        price = _number(entry.get("current_price"))
-        if price is None or price <= 0:
-            rejected.append(Rejection(coin, "current_price", entry.get("current_price"),
-                                      "not a positive finite number"))
-            continue
-        stamp = _iso_time(entry.get("last_updated"), now)
-        if isinstance(stamp, str):
-            rejected.append(Rejection(coin, "last_updated", entry.get("last_updated"), stamp))
-            continue
-        volume = _number(entry.get("total_volume"))
-        if entry.get("total_volume") is not None and (volume is None or volume < 0):
-            rejected.append(Rejection(coin, "total_volume", entry.get("total_volume"),
-                                      "not a finite number >= 0; stored as NULL"))
-            volume = None
-        ticks.append(Tick(stamp, coin, price, volume, NAME))
+        tick = checked_tick(coin, NAME, entry, rejected, now, price="current_price",
+                            time="last_updated", volume="total_volume", number=_number,
+                            moment=_iso_time)
+        if tick is not None:
+            ticks.append(tick)
     return ParseResult(ticks, rejected, [])
 
 

@@ -1,0 +1,56 @@
+"""What every source accepts as a tick: one set of rules for every answer format.
+
+A price must be a positive finite number and a time must be plausible, or the entry is
+rejected with the reason; a volume that is not a finite number >= 0 is dropped (stored as
+NULL) and reported, and the price is kept. Each source only says where the values are and how
+its numbers and times are written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+
+from cryptomonitor.models import Rejection, Tick
+
+#: A tick stamped further than this ahead of our clock is refused: it would block later ticks.
+MAX_FUTURE_SKEW = dt.timedelta(minutes=5)
+#: Before this, no coin had a price: the timestamp is garbage (or in the wrong unit).
+EARLIEST = dt.datetime(2009, 1, 3, tzinfo=dt.UTC)
+INVALID_PRICE = "not a positive finite number"
+INVALID_VOLUME = "not a finite number >= 0; stored as NULL"
+
+
+def plausible(stamp: dt.datetime, now: dt.datetime) -> dt.datetime | str:
+    """`stamp`, or the reason it cannot be a tick's time."""
+    if stamp > now + MAX_FUTURE_SKEW:
+        return f"in the future (more than {MAX_FUTURE_SKEW} ahead of this host)"
+    if stamp < EARLIEST:
+        return "before 2009"
+    return stamp
+
+
+def checked_tick(symbol: str, source: str, entry: Mapping[str, object],
+                 rejected: list[Rejection], now: dt.datetime, *, price: str, time: str,
+                 volume: str, number: Callable[[object], float | None],
+                 moment: Callable[[object, dt.datetime], dt.datetime | str],
+                 absent_price: str = INVALID_PRICE) -> Tick | None:
+    """The tick of one entry (values under the keys `price`, `time`, `volume`, read with
+    `number` and `moment`), or None with the reason appended to `rejected`."""
+    raw_price = entry.get(price)
+    value = number(raw_price)
+    if value is None or value <= 0:
+        reason = absent_price if raw_price is None else INVALID_PRICE
+        rejected.append(Rejection(symbol, price, raw_price, reason))
+        return None
+    raw_time = entry.get(time)
+    stamp = moment(raw_time, now)
+    if isinstance(stamp, str):
+        rejected.append(Rejection(symbol, time, raw_time, stamp))
+        return None
+    raw_volume = entry.get(volume)
+    amount = number(raw_volume)
+    if raw_volume is not None and (amount is None or amount < 0):
+        rejected.append(Rejection(symbol, volume, raw_volume, INVALID_VOLUME))
+        amount = None
+    return Tick(stamp, symbol, value, amount, source)
