@@ -40,8 +40,6 @@ class Pipeline:
                  buffer_max_ticks: int = 100_000, batch_size: int = 5000) -> None:
         self.db = db
         self.alert_file = alert_file
-        self.rules = tuple(rules)
-        self.repeat_interval = repeat_interval
         self.evaluator = Evaluator(rules, repeat_interval)
         self.buffer_max_ticks = buffer_max_ticks
         self.batch_size = batch_size
