@@ -97,12 +97,17 @@ def bench_database(server_url: str) -> Iterator[str]:
             admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_server_arguments(parser: argparse.ArgumentParser) -> None:
+    """--dsn or --local-cluster: where `server` finds PostgreSQL (every bench script)."""
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--dsn", help="an existing server (a database there to connect to)")
     where.add_argument("--local-cluster", metavar="BINDIR",
                        help="start a throwaway cluster with these PostgreSQL binaries")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_server_arguments(parser)
     parser.add_argument("--symbols", type=int, default=10)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--step", type=int, default=1, help="seconds between ticks")

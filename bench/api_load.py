@@ -24,7 +24,7 @@ from collections.abc import Iterator
 import psycopg
 import requests
 
-from bench.analytics import bench_database, load, server
+from bench.analytics import add_server_arguments, bench_database, load, server
 from cryptomonitor import migrations
 from tests import pgserver
 
@@ -93,9 +93,7 @@ def hammer(base: str, path: str, symbols: int, clients: int, seconds: float) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    where = parser.add_mutually_exclusive_group(required=True)
-    where.add_argument("--dsn")
-    where.add_argument("--local-cluster", metavar="BINDIR")
+    add_server_arguments(parser)
     parser.add_argument("--symbols", type=int, default=100)
     parser.add_argument("--step", type=int, default=1, help="seconds between ticks")
     parser.add_argument("--clients", type=int, default=8)

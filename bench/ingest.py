@@ -39,7 +39,7 @@ from typing import Any
 
 import psycopg
 
-from bench.analytics import bench_database, server
+from bench.analytics import add_server_arguments, bench_database, server
 from cryptomonitor import alertfile, migrations, store
 from cryptomonitor.pipeline import Pipeline
 from cryptomonitor.rules import DEFAULT_RULES
@@ -160,10 +160,7 @@ def child(url: str, n: int, seconds: int, history: int) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    where = parser.add_mutually_exclusive_group(required=True)
-    where.add_argument("--dsn", help="an existing server (a database there to connect to)")
-    where.add_argument("--local-cluster", metavar="BINDIR",
-                       help="start a throwaway cluster with these PostgreSQL binaries")
+    add_server_arguments(parser)
     parser.add_argument("--symbols", default="3,100,1000,10000",
                         help="comma-separated N to run (default 3,100,1000,10000)")
     parser.add_argument("--ticks", type=int, default=60_000,
