@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -20,16 +22,30 @@ def start(db_url: str, fake_api: FakeCoinGecko, tmp_path: object, coins: str) ->
                 CRYPTOMONITOR_ALERTS_FILE=f"{tmp_path}/alerts.txt")
 
 
+@contextlib.contextmanager
+def leader_and_standby(db_url: str, fake_api: FakeCoinGecko,
+                       tmp_path: object) -> Iterator[tuple[Proc, Proc]]:
+    """Two replicas of one job: the first polling, the second standing by; both killed after
+    (continued first, should a test have stopped one)."""
+    fake_api.set_price("bitcoin", 100.0, 5e9, int(time.time()) - 30)
+    started = [start(db_url, fake_api, tmp_path, "bitcoin")]
+    try:
+        first = started[0]
+        first.wait_for(lambda: len(first.named("poll")) >= 1)
+        started.append(start(db_url, fake_api, tmp_path, "bitcoin"))
+        second = started[1]
+        second.wait_for(lambda: bool(second.named("leader_standby")))
+        yield first, second
+    finally:
+        for proc in started:
+            proc.popen.send_signal(signal.SIGCONT)
+            proc.stop(signal.SIGKILL)
+
+
 @pytest.mark.slow
 def test_one_replica_polls_and_the_other_takes_over(db_url: str, fake_api: FakeCoinGecko,
                                                     tmp_path: object) -> None:
-    fake_api.set_price("bitcoin", 100.0, 5e9, int(time.time()) - 30)
-    first = start(db_url, fake_api, tmp_path, "bitcoin")
-    second = None
-    try:
-        first.wait_for(lambda: len(first.named("poll")) >= 1)
-        second = start(db_url, fake_api, tmp_path, "bitcoin")
-        second.wait_for(lambda: bool(second.named("leader_standby")))
+    with leader_and_standby(db_url, fake_api, tmp_path) as (first, second):
         polls_before = len(first.named("poll"))
         time.sleep(6 * POLL)
         assert second.named("poll") == [], "the standby polled while the leader was alive"
@@ -47,10 +63,6 @@ def test_one_replica_polls_and_the_other_takes_over(db_url: str, fake_api: FakeC
         assert took_over_at - killed_at <= 2 * POLL + 1.0  # + process and network slack
         assert second.named("leader_acquired")
         assert second.stop() == 0
-    finally:
-        first.stop(signal.SIGKILL)
-        if second is not None:
-            second.stop(signal.SIGKILL)
 
 
 @pytest.mark.slow
@@ -75,13 +87,7 @@ def test_a_frozen_leader_loses_the_lock_and_stands_down(db_url: str, fake_api: F
     """A leader alive but cut off (SIGSTOP: a frozen VM, a partition) stops touching its lock
     session; the server ends it after the idle timeout (30 s HTTP deadline + 3 polls), the
     standby takes over, and the old leader, thawed, stands down instead of polling too."""
-    fake_api.set_price("bitcoin", 100.0, 5e9, int(time.time()) - 30)
-    first = start(db_url, fake_api, tmp_path, "bitcoin")
-    second = None
-    try:
-        first.wait_for(lambda: len(first.named("poll")) >= 1)
-        second = start(db_url, fake_api, tmp_path, "bitcoin")
-        second.wait_for(lambda: bool(second.named("leader_standby")))
+    with leader_and_standby(db_url, fake_api, tmp_path) as (first, second):
         first.popen.send_signal(signal.SIGSTOP)
         frozen_at = time.monotonic()
         second.wait_for(lambda: bool(second.named("poll")), timeout=60)
@@ -92,8 +98,5 @@ def test_a_frozen_leader_loses_the_lock_and_stands_down(db_url: str, fake_api: F
         polls = len(first.named("poll"))
         time.sleep(4 * POLL)
         assert len(first.named("poll")) <= polls + 1, "the thawed leader kept polling"
-    finally:
-        first.popen.send_signal(signal.SIGCONT)
         assert first.stop() == 0
-        if second is not None:
-            assert second.stop() == 0
+        assert second.stop() == 0
