@@ -32,6 +32,7 @@ import bisect
 import dataclasses
 import datetime as dt
 import math
+import weakref
 from array import array
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -50,6 +51,10 @@ _US = dt.timedelta(microseconds=1)
 _TRIM_AT = 4096  # drop expired ticks from the front of the arrays in chunks at least this big
 
 Connection = psycopg.Connection[tuple[Any, ...]]
+Key = tuple[str, str]  # (rule name, symbol)
+
+#: The channel migration 0007's trigger notifies after every statement that changes ticks.
+TICKS_CHANNEL = "cryptomonitor_ticks"
 
 
 def micros(time: dt.datetime) -> int:
@@ -168,14 +173,15 @@ class Series:
         """
         out = []
         times, prices, volumes = self.times, self.prices, self.volumes
+        n = len(times)
         for w in self.windows:
             cut = t - w.length
             if not w.valid:
                 self._recompute(w, bisect.bisect_left(times, cut))
             lo = w.lo
-            if lo < len(times) and times[lo] < cut:
+            if lo < n and times[lo] < cut:
                 pk, vk = self.price_k, self.volume_k  # every held value fits these units
-                while lo < len(times) and times[lo] < cut:
+                while lo < n and times[lo] < cut:
                     w.price_sum -= units(prices[lo], pk)
                     w.price_n -= 1
                     v = volumes[lo]
@@ -184,8 +190,9 @@ class Series:
                         w.volume_n -= 1
                     lo += 1
                 w.lo = lo
-            out.append((mean(w.price_sum, w.price_n, self.price_k), w.price_n,
-                        mean(w.volume_sum, w.volume_n, self.volume_k), w.volume_n))
+            pn, vn = w.price_n, w.volume_n
+            out.append((mean(w.price_sum, pn, self.price_k), pn,
+                        mean(w.volume_sum, vn, self.volume_k), vn))
         return out
 
     def stats_at(self, t: int) -> list[Stats]:
@@ -209,32 +216,47 @@ class Series:
         w.valid = True
 
     def add(self, t: int, price: float, volume: float | None) -> None:
-        v = math.nan if volume is None else volume
+        """Hold one more tick (any time: an older one is inserted in place)."""
         if self.times and t <= self.times[-1]:  # out of order: insert, recompute lazily
             i = bisect.bisect_left(self.times, t)
             self.times.insert(i, t)
             self.prices.insert(i, price)
-            self.volumes.insert(i, v)
+            self.volumes.insert(i, math.nan if volume is None else volume)
             for w in self.windows:
                 w.valid = False
             return
-        self.times.append(t)
-        self.prices.append(price)
-        self.volumes.append(v)
-        self._grow(bits_needed(price), bits_needed(volume) if volume is not None else 0)
-        p = units(price, self.price_k)
-        q = units(volume, self.volume_k) if volume is not None else 0
+        self.advance(t, price, volume)
+
+    def advance(self, t: int, price: float, volume: float | None) -> list[Stats]:
+        """`stats(t)`, then hold the tick, which must be newer than every held one (the
+        common case, written out for speed: this runs for every tick)."""
+        out = self.stats(t)
+        times, prices, volumes = self.times, self.prices, self.volumes
+        pk, vk = self.price_k, self.volume_k
+        times.append(t)
+        prices.append(price)
+        volumes.append(math.nan if volume is None else volume)
+        need_p = bits_needed(price)
+        need_v = bits_needed(volume) if volume is not None else 0
+        if need_p > pk or need_v > vk:
+            self._grow(need_p, need_v)
+            pk, vk = self.price_k, self.volume_k
+        p = units(price, pk)
+        q = units(volume, vk) if volume is not None else 0
+        first = len(times)
         for w in self.windows:
             w.price_sum += p
             w.price_n += 1
             if volume is not None:
                 w.volume_sum += q
                 w.volume_n += 1
-        first = min(w.lo for w in self.windows)
-        if first >= _TRIM_AT and first * 2 >= len(self.times):
-            del self.times[:first], self.prices[:first], self.volumes[:first]
+            if w.lo < first:
+                first = w.lo
+        if first >= _TRIM_AT and first * 2 >= len(times):
+            del times[:first], prices[:first], volumes[:first]
             for w in self.windows:
                 w.lo -= first
+        return out
 
     def holds(self, t: int) -> bool:
         i = bisect.bisect_left(self.times, t)
@@ -260,6 +282,15 @@ class Evaluator:
         self.states: dict[tuple[str, str], alerts.State] = {}
         self._stored: dict[tuple[str, str], tuple[bool, object, object]] = {}
         self.reloads = 0
+        # Per rule, what the per-tick loop needs, looked up once.
+        self._plan = [(rule, rule.name, rule.metric == "price",
+                       self._index[round(rule.window * 1_000_000)],
+                       rule.condition == "ratio_above", rule.threshold, rule.min_samples)
+                      for rule in self.rules]
+        # Cached symbols another session may have written since this cache last checked.
+        self.unverified: set[str] = set()
+        self._heard: set[str] = set()  # operations other sessions did on ticks (see watch)
+        self._watched: weakref.WeakSet[Connection] = weakref.WeakSet()
 
     def forget(self, symbols: Iterable[str]) -> None:
         """Drop the cache of `symbols` (after a failed transaction, or another writer)."""
@@ -268,6 +299,66 @@ class Evaluator:
             for rule in self.rules:
                 self.states.pop((rule.name, symbol), None)
                 self._stored.pop((rule.name, symbol), None)
+
+    def watch(self, conn: Connection) -> None:
+        """Listen on `conn` for other sessions' changes to ticks (migration 0007's trigger).
+
+        A connection not watched before may have missed notifications: every cached symbol
+        is checked again (`unverified`) before the cache is trusted.
+        """
+        if not self.rules or conn in self._watched:
+            return
+        conn.execute(queries.get("listen_ticks_written"))
+        own = conn.info.backend_pid
+
+        def heard(notify: psycopg.Notify) -> None:
+            if notify.channel == TICKS_CHANNEL and notify.pid != own:
+                self._heard.add(notify.payload)
+
+        conn.add_notify_handler(heard)
+        self._watched.add(conn)
+        self.unverified.update(self.series)
+
+    def _take_notifications(self) -> None:
+        """Act on what other sessions did: inserted ticks are checked against the database
+        (`prepare`) before a symbol's cache is trusted; an update, delete or truncate may
+        have changed anything, so the whole cache is dropped."""
+        if not self._heard:
+            return
+        heard, self._heard = self._heard, set()
+        if heard - {"INSERT"}:
+            log.warning("window_cache_dropped", operations=sorted(heard),
+                        reason="another session changed or removed ticks")
+            self.reloads += len(self.series)
+            self.forget(list(self.series))
+        else:
+            self.unverified.update(self.series)
+
+    def appendable(self, ticks: Sequence[Tick]) -> bool:
+        """True if the cache proves every tick new: each symbol cached and checked since any
+        other writer's activity, each tick newer than all its symbol's stored ticks. Such a
+        batch can be COPied straight into ``ticks`` and judged before the server answers.
+
+        Call inside the batch's transaction: its BEGIN is what brings in the notifications.
+        """
+        if not self.rules:
+            return False
+        self._take_notifications()
+        newest: dict[str, int] = {}
+        series, unverified = self.series, self.unverified
+        for tick in ticks:
+            symbol = tick.symbol
+            last = newest.get(symbol)
+            if last is None:
+                cached = series.get(symbol)
+                if cached is None or symbol in unverified or not cached.times:
+                    return False
+                last = cached.times[-1]
+            t = micros(tick.time)
+            if t <= last:
+                return False
+            newest[symbol] = t
+        return True
 
     def newest_known(self, ticks: Sequence[Tick]) -> list[dt.datetime | None]:
         """Per tick, the newest tick of its symbol the cache holds (None: not cached)."""
@@ -286,7 +377,9 @@ class Evaluator:
         writer has stored ticks of since our newest, and load the symbols never seen."""
         if not self.rules:
             return
+        self._take_notifications()
         touched = {str(row[0]) for row in conn.execute(queries.get("ticks_between"))}
+        self.unverified.difference_update(t.symbol for t in ticks)
         if touched:
             log.warning("window_reloaded", symbols=sorted(touched),
                         reason="another writer stored ticks of these symbols")
@@ -330,35 +423,60 @@ class Evaluator:
                  if t.symbol in self.series and not self.series[t.symbol].holds(micros(t.time))}
         if stale:
             raise StaleWindow(stale)
+        return self.save(conn, *self.judge(new))
+
+    def judge(self, ticks: Sequence[Tick]) -> tuple[list[alerts.Event], dict[Key, alerts.State]]:
+        """Hold `ticks` (oldest first, their symbols cached) and run the rules over them: the
+        events raised and the alert states changed, to be `save`d in the same transaction.
+        Touches no database: it can run while the server is still inserting the batch."""
         events: list[alerts.Event] = []
-        changed: dict[tuple[str, str], alerts.State] = {}
-        for tick in new:
-            series = self.series[tick.symbol]
-            t = micros(tick.time)
-            newest = series.newest
-            backfill = newest is not None and t <= newest
-            stats = series.stats_at(t) if backfill else series.stats(t)
-            series.add(t, tick.price, tick.volume_24h)
-            if backfill:
+        changed: dict[Key, alerts.State] = {}
+        states, stored, repeat = self.states, self._stored, self.repeat_interval
+        plan, all_series = self._plan, self.series
+        time_us: dict[dt.datetime, int] = {}  # a poll's ticks mostly share a few timestamps
+        for tick in ticks:
+            symbol, time, price, volume = tick.symbol, tick.time, tick.price, tick.volume_24h
+            series = all_series[symbol]
+            t = time_us.get(time)
+            if t is None:
+                t = time_us[time] = micros(time)
+            times = series.times
+            if times and t <= times[-1]:
+                series.add(t, price, volume)
                 continue  # stored, but it raises nothing: its successors were judged without it
-            for rule in self.rules:
-                p_avg, p_n, v_avg, v_n = stats[self._index[round(rule.window * 1_000_000)]]
-                value, avg, samples = ((tick.price, p_avg, p_n) if rule.metric == "price"
-                                       else (tick.volume_24h, v_avg, v_n))
-                key = (rule.name, tick.symbol)
-                after, event = alerts.step(rule, tick.symbol, tick.time, value, avg, samples,
-                                           self.states.get(key), self.repeat_interval)
+            stats = series.advance(t, price, volume)
+            value: float | None
+            for rule, name, is_price, w, ratio, threshold, min_samples in plan:
+                if is_price:
+                    value, avg, samples = price, stats[w][0], stats[w][1]
+                else:
+                    value, avg, samples = volume, stats[w][2], stats[w][3]
+                if value is None or avg is None or samples < min_samples or not avg > 0:
+                    continue  # this window decides nothing: the alert stays as it is
+                key = (name, symbol)
+                state = states.get(key)
+                breached = (value > threshold * avg if ratio
+                            else abs(value - avg) > threshold * avg)
+                if not breached and (state is None or not state.firing):
+                    continue  # quiet, and it was: nothing to record
+                after, event = alerts.step(rule, symbol, time, value, avg, samples, state,
+                                           repeat)
                 if after is None:
                     continue
-                self.states[key] = after
+                states[key] = after
                 # The last state of the batch is what is stored: once a key has changed in
                 # this batch, later steps (back to the stored value too) must replace it.
                 if key in changed or (
                         (after.firing, after.episode_id, after.last_notified)
-                        != self._stored.get(key)):
+                        != stored.get(key)):
                     changed[key] = after
                 if event is not None:
                     events.append(event)
+        return events, changed
+
+    def save(self, conn: Connection, events: list[alerts.Event],
+             changed: dict[Key, alerts.State]) -> list[alerts.Event]:
+        """Store what `judge` found, in the transaction of its ticks; return the events."""
         if changed:
             conn.execute(queries.get("save_alert_states"), {
                 "rules": [r for r, _ in changed], "symbols": [s for _, s in changed],

@@ -29,6 +29,7 @@ class FlushResult:
     new: int = 0
     duplicates: int = 0
     events: int = 0
+    appended: int = 0  # batches that took the fast path (store._append)
     lines_written: int = 0
     buffered: int = 0
     database_ok: bool = True
@@ -83,6 +84,7 @@ class Pipeline:
                     result.new += written.new
                     result.duplicates += written.duplicates
                     result.events += written.events
+                    result.appended += written.appended
                 for _ in batch:
                     self._buffer.popleft()
             result.lines_written = alertfile.deliver(conn, self.alert_file)

@@ -17,7 +17,8 @@ from typing import Any
 import psycopg
 import structlog
 
-from cryptomonitor import failpoints, queries
+from cryptomonitor import copybinary, failpoints, queries
+from cryptomonitor.alerts import Event
 from cryptomonitor.evaluator import Evaluator, StaleWindow
 from cryptomonitor.exceptions import ConfigError, DatabaseError, DatabaseUnavailable
 from cryptomonitor.models import Tick
@@ -79,6 +80,7 @@ class WriteResult:
     new: int
     duplicates: int
     events: int
+    appended: bool = False  # taken the fast path (`_append`)
 
 
 def write_ticks(conn: Connection, ticks: Sequence[Tick],
@@ -116,35 +118,63 @@ _staged: weakref.WeakSet[Connection] = weakref.WeakSet()
 
 
 def _write(conn: Connection, ticks: Sequence[Tick], evaluator: Evaluator | None) -> WriteResult:
-    if conn not in _staged:
+    if conn not in _staged:  # outside the transaction: a rollback must not undo it
         conn.execute(queries.get("create_tick_batch"))
         _staged.add(conn)
-    known = evaluator.newest_known(ticks) if evaluator is not None else None
-    with conn.transaction():
-        # COPY (binary, C-speed) into the session's temporary table, then one INSERT ... SELECT:
-        # several times faster than binding Python lists as arrays.
-        with conn.cursor() as cur, cur.copy(queries.get("copy_tick_batch")) as copy:
-            for i, t in enumerate(ticks):
-                copy.write_row((t.time, t.symbol, t.price, t.volume_24h, t.source,
-                                known[i] if known is not None else None))
-        if evaluator is not None:
-            evaluator.prepare(conn, ticks)
-        inserted = conn.execute(queries.get("insert_tick_batch")).fetchall()
-        failpoints.hit("batch_inserted")
-        keys = {(str(symbol), time) for symbol, time in inserted}
-        new, already = [], []
-        seen = set()
-        for t in ticks:  # a batch may hold one (symbol, time) twice: the first one counts
-            key = (t.symbol, t.time)
-            if key in keys and key not in seen:
-                new.append(t)
-            elif key not in keys:
-                already.append(t)
-            seen.add(key)
-        new.sort(key=lambda t: (t.time, t.symbol))
-        events = evaluator.evaluate(conn, new, already) if evaluator is not None else []
+    if evaluator is not None:
+        evaluator.watch(conn)
+    with conn.transaction():  # its BEGIN brings in other sessions' notifications
+        if evaluator is not None and evaluator.appendable(ticks):
+            new, events, appended = len(ticks), _append(conn, ticks, evaluator), True
+        else:
+            (new, events), appended = _insert(conn, ticks, evaluator), False
     failpoints.hit("batch_committed")
-    return WriteResult(len(new), len(ticks) - len(new), len(events))
+    return WriteResult(new, len(ticks) - new, len(events), appended)
+
+
+def _append(conn: Connection, ticks: Sequence[Tick], evaluator: Evaluator) -> list[Event]:
+    """The fast path, for a batch the evaluator's cache proves new: one binary COPY straight
+    into ``ticks``, sent in one piece; the server inserts it while this process judges the
+    batch (the two cores work at once); then the alert states and events are stored. A
+    duplicate after all (another writer raced us) fails the COPY: `StaleWindow`, redone."""
+    try:
+        with conn.cursor() as cur, cur.copy(queries.get("copy_ticks")) as copy:
+            copy.write(copybinary.encode(ticks))
+            events, changed = evaluator.judge(ticks)
+    except psycopg.errors.UniqueViolation as exc:
+        raise StaleWindow({t.symbol for t in ticks}) from exc
+    failpoints.hit("batch_inserted")
+    return evaluator.save(conn, events, changed)
+
+
+def _insert(conn: Connection, ticks: Sequence[Tick],
+            evaluator: Evaluator | None) -> tuple[int, list[Event]]:
+    """The general path: any batch (ticks stored already, unknown symbols, other writers).
+    Staged in a temporary table, checked against the cache, inserted idempotently."""
+    known = evaluator.newest_known(ticks) if evaluator is not None else None
+    # COPY (binary, C-speed) into the session's temporary table, then one INSERT ... SELECT:
+    # several times faster than binding Python lists as arrays.
+    with conn.cursor() as cur, cur.copy(queries.get("copy_tick_batch")) as copy:
+        for i, t in enumerate(ticks):
+            copy.write_row((t.time, t.symbol, t.price, t.volume_24h, t.source,
+                            known[i] if known is not None else None))
+    if evaluator is not None:
+        evaluator.prepare(conn, ticks)
+    inserted = conn.execute(queries.get("insert_tick_batch")).fetchall()
+    failpoints.hit("batch_inserted")
+    keys = {(str(symbol), time) for symbol, time in inserted}
+    new, already = [], []
+    seen = set()
+    for t in ticks:  # a batch may hold one (symbol, time) twice: the first one counts
+        key = (t.symbol, t.time)
+        if key in keys and key not in seen:
+            new.append(t)
+        elif key not in keys:
+            already.append(t)
+        seen.add(key)
+    new.sort(key=lambda t: (t.time, t.symbol))
+    events = evaluator.evaluate(conn, new, already) if evaluator is not None else []
+    return len(new), events
 
 
 def check_currency(conn: Connection, vs_currency: str) -> None:

@@ -162,3 +162,13 @@ SELECT
     (SELECT (config ->> 'drop_after')::interval FROM timescaledb_information.jobs
      WHERE hypertable_name = 'ticks' AND proc_name = 'policy_retention')
         IS NOT DISTINCT FROM justify_hours(make_interval(secs => %(retention)s::float8));
+
+-- name: listen_ticks_written
+-- A writer's alert-window cache hears other sessions' changes to ticks (migration 0007).
+LISTEN cryptomonitor_ticks;
+
+-- name: copy_ticks
+-- The fast path of a batch the writer's cache proves new (cryptomonitor/store.py: _append):
+-- straight into ticks, no staging, no ON CONFLICT. A duplicate fails the whole COPY
+-- (unique_violation) and the batch is redone the idempotent way.
+COPY ticks (time, symbol, price, volume_24h, source) FROM STDIN (FORMAT binary);
