@@ -190,9 +190,9 @@ class Series:
                         w.volume_n -= 1
                     lo += 1
                 w.lo = lo
-            pn, vn = w.price_n, w.volume_n
-            out.append((mean(w.price_sum, pn, self.price_k), pn,
-                        mean(w.volume_sum, vn, self.volume_k), vn))
+            pn, vn = w.price_n, w.volume_n  # the means, as `mean` (inline: this runs per tick)
+            out.append((w.price_sum / (pn << self.price_k) if pn else None, pn,
+                        w.volume_sum / (vn << self.volume_k) if vn else None, vn))
         return out
 
     def stats_at(self, t: int) -> list[Stats]:
@@ -236,10 +236,11 @@ class Series:
         times.append(t)
         prices.append(price)
         volumes.append(math.nan if volume is None else volume)
-        need_p = bits_needed(price)
-        need_v = bits_needed(volume) if volume is not None else 0
+        # bits_needed and units, inline: most values already fit the series' units.
+        need_p = 53 - math.frexp(price)[1]
+        need_v = 53 - math.frexp(volume)[1] if volume else 0
         if need_p > pk or need_v > vk:
-            self._grow(need_p, need_v)
+            self._grow(bits_needed(price), bits_needed(volume) if volume is not None else 0)
             pk, vk = self.price_k, self.volume_k
         p = units(price, pk)
         q = units(volume, vk) if volume is not None else 0
@@ -345,6 +346,7 @@ class Evaluator:
             return False
         self._take_notifications()
         newest: dict[str, int] = {}
+        time_us: dict[dt.datetime, int] = {}
         series, unverified = self.series, self.unverified
         for tick in ticks:
             symbol = tick.symbol
@@ -354,7 +356,9 @@ class Evaluator:
                 if cached is None or symbol in unverified or not cached.times:
                     return False
                 last = cached.times[-1]
-            t = micros(tick.time)
+            t = time_us.get(tick.time)
+            if t is None:
+                t = time_us[tick.time] = micros(tick.time)
             if t <= last:
                 return False
             newest[symbol] = t

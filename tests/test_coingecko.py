@@ -38,7 +38,8 @@ def test_volume_and_time() -> None:
     assert tick.source == "coingecko"
 
 
-@pytest.mark.parametrize("bad", [None, 0, -1, "67187.33", True, float("nan"), float("inf"), [1]])
+@pytest.mark.parametrize("bad", [None, 0, -1, "67187.33", True, float("nan"), float("inf"), [1],
+                                 10**400])  # a whole number past the float range
 def test_bad_price_rejected_others_kept(bad: object) -> None:
     payload = {"bitcoin": {"usd": bad, "last_updated_at": T0},
                "zcash": {"usd": 30.5, "last_updated_at": T0}}
@@ -47,12 +48,24 @@ def test_bad_price_rejected_others_kept(bad: object) -> None:
     assert [(x.symbol, x.field) for x in r.rejected] == [("bitcoin", "usd")]
 
 
-@pytest.mark.parametrize("stamp", [None, "yesterday", T0 + 3600, 10**15, 1000, float("nan")])
+@pytest.mark.parametrize("stamp", [None, "yesterday", T0 + 3600, 10**15, 1000, float("nan"),
+                                   10**400, [T0]])
 def test_bad_timestamp_rejected(stamp: object) -> None:
     payload = {"bitcoin": {"usd": 1.0, "last_updated_at": stamp}}
     r = coingecko.parse_simple_price(payload, ["bitcoin"], "usd", now=NOW)
     assert r.ticks == []
     assert r.rejected[0].field == "last_updated_at"
+
+
+def test_timestamps_equal_as_numbers_are_judged_each_by_its_type() -> None:
+    # One parse remembers each timestamp's verdict: 1 and True are equal dict keys, but True
+    # is not a number and 1 is a time in 1970: two different reasons, never one for both.
+    payload = {"a": {"usd": 1.0, "last_updated_at": True}, "b": {"usd": 1.0, "last_updated_at": 1},
+               "c": {"usd": 1.0, "last_updated_at": T0}, "d": {"usd": 2.0, "last_updated_at": T0}}
+    r = coingecko.parse_simple_price(payload, ["a", "b", "c", "d"], "usd", now=NOW)
+    assert [t.symbol for t in r.ticks] == ["c", "d"]
+    assert [(x.symbol, x.reason) for x in r.rejected] == [("a", "not a finite number"),
+                                                          ("b", "before 2009")]
 
 
 @pytest.mark.parametrize("bad", [-5, "many", float("inf"), False])

@@ -20,7 +20,7 @@ import datetime as dt
 import math
 import time
 import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import structlog
 
@@ -59,10 +59,14 @@ def request_params(coins: Sequence[str], vs_currency: str) -> dict[str, str]:
 
 def _number(value: object) -> float | None:
     """`value` as a finite float, or None when it is not a JSON number (bools are not)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if type(value) is float:  # the common case first: this runs three times per tick
+        return value if math.isfinite(value) else None
+    if type(value) is not int:  # bool, str, None, containers; json makes no other int type
         return None
-    number = float(value)
-    return number if math.isfinite(number) else None
+    try:
+        return float(value)
+    except OverflowError:  # a whole number past the float range (JSON allows any length)
+        return None
 
 
 def parse_simple_price(payload: object, coins: Sequence[str], vs_currency: str,
@@ -82,6 +86,7 @@ def parse_simple_price(payload: object, coins: Sequence[str], vs_currency: str,
     rejected: list[Rejection] = []
     missing: list[str] = []
     vol_key = f"{vs_currency}_24h_vol"
+    moment = _memoized(_timestamp)  # an answer's coins share a few timestamps
     for coin in coins:
         entry = payload.get(coin)
         if entry is None or entry == {}:
@@ -92,10 +97,30 @@ def parse_simple_price(payload: object, coins: Sequence[str], vs_currency: str,
             continue
         tick = checked_tick(coin, NAME, entry, rejected, now, price=vs_currency,
                             time="last_updated_at", volume=vol_key, number=_number,
-                            moment=_timestamp, absent_price="missing")
+                            moment=moment, absent_price="missing")
         if tick is not None:
             ticks.append(tick)
     return ParseResult(ticks, rejected, missing)
+
+
+Moment = Callable[[object, dt.datetime], dt.datetime | str]
+
+
+def _memoized(moment: Moment) -> Moment:
+    """`moment`, remembering its answers for one parse (`now` is fixed within one)."""
+    seen: dict[tuple[type, object], dt.datetime | str] = {}
+
+    def remembered(raw: object, now: dt.datetime) -> dt.datetime | str:
+        key = (type(raw), raw)  # 1, 1.0 and True are equal keys, not equal timestamps
+        try:
+            return seen[key]
+        except KeyError:
+            answer = seen[key] = moment(raw, now)
+            return answer
+        except TypeError:  # unhashable (a list, an object): not a time anyway
+            return moment(raw, now)
+
+    return remembered
 
 
 def _timestamp(raw: object, now: dt.datetime) -> dt.datetime | str:
