@@ -1,12 +1,13 @@
-"""Ticks in PostgreSQL's binary COPY format, ready to send in one piece.
+"""Ticks in PostgreSQL's binary COPY format.
 
-`store` sends a batch with ``COPY ticks ... FROM STDIN (FORMAT binary)`` as ONE block, so that
-the server inserts it while this process judges the batch against the alert rules (see
-``store._append``). The format (PostgreSQL docs, "COPY", "Binary Format"): an 11-byte
-signature, two int32 header fields (flags, extension length: 0, 0), then per row an int16
-field count and per field an int32 length (-1 for NULL) and the value in network byte order
-(timestamptz: int64 microseconds since 2000-01-01 UTC; float8: IEEE 754 double; text: UTF-8),
-then an int16 -1.
+`store` sends a batch with ``COPY ticks ... FROM STDIN (FORMAT binary)`` in a few blocks
+written at once, so that the server inserts it while this process judges the batch against
+the alert rules (see ``store._append``).
+
+The format (PostgreSQL docs, "COPY", "Binary Format"): an 11-byte signature, two int32 header
+fields (flags, extension length: 0, 0), then per row an int16 field count and per field an
+int32 length (-1 for NULL) and the value in network byte order (timestamptz: int64
+microseconds since 2000-01-01 UTC; float8: IEEE 754 double; text: UTF-8), then an int16 -1.
 """
 
 from __future__ import annotations
@@ -36,9 +37,9 @@ def _text(value: str) -> bytes:
     return struct.pack("!i", len(data)) + data
 
 
-def encode(ticks: Sequence[Tick]) -> bytes:
-    """The whole COPY stream (header, rows in order, trailer) for `ticks`."""
-    parts = [HEADER]
+def rows(ticks: Sequence[Tick]) -> bytes:
+    """The rows of `ticks`, in order: what goes between `HEADER` and `TRAILER`."""
+    parts: list[bytes] = []
     append = parts.append
     stamps: dict[dt.datetime, bytes] = {}  # a poll's ticks share a few timestamps
     pack_float = _FLOAT.pack
@@ -52,5 +53,9 @@ def encode(ticks: Sequence[Tick]) -> bytes:
         append(pack_float(8, t.price))
         append(_NULL if t.volume_24h is None else pack_float(8, t.volume_24h))
         append(_text(t.source))
-    append(TRAILER)
     return b"".join(parts)
+
+
+def encode(ticks: Sequence[Tick]) -> bytes:
+    """The whole COPY stream (header, rows in order, trailer) for `ticks`."""
+    return HEADER + rows(ticks) + TRAILER

@@ -47,6 +47,9 @@ class Pipeline:
         self._buffer: collections.deque[Tick] = collections.deque()
         self.dropped = 0
         self.rejected_by_database = 0
+        # Alerts may wait in the outbox: at start (a crash, another process), after a failed
+        # delivery. Otherwise only this pipeline's own new events need delivering.
+        self._undelivered = True
 
     @property
     def buffered(self) -> int:
@@ -87,7 +90,10 @@ class Pipeline:
                     result.appended += written.appended
                 for _ in batch:
                     self._buffer.popleft()
-            result.lines_written = alertfile.deliver(conn, self.alert_file)
+            if result.events or self._undelivered:  # else the outbox query finds nothing
+                self._undelivered = True
+                result.lines_written = alertfile.deliver(conn, self.alert_file)
+                self._undelivered = False
         except DatabaseUnavailable as exc:
             self.db.reset()
             result.database_ok = False

@@ -123,3 +123,36 @@ def test_buffer_bound_drops_oldest_and_counts(db_url: str, tmp_path: pathlib.Pat
     with psycopg.connect(db_url) as c:
         first = c.execute("SELECT min(time) FROM ticks").fetchone()
     assert first == (T0.replace(minute=3),)
+
+
+def test_undelivered_alerts_are_delivered_without_new_events(db_url: str,
+                                                            tmp_path: pathlib.Path) -> None:
+    # The outbox is read only when there may be something in it: at the first flush, after
+    # this pipeline's own events, and after a failed delivery, even if no event came since.
+    path = tmp_path / "alerts.txt"
+    p = pipeline(db_url, path)
+    p.submit(tick(m, 100.0) for m in range(20))
+    p.flush()
+    path.mkdir()  # the alerts file cannot be opened: deliveries fail
+    p.submit([tick(20, 400.0)])
+    result = p.flush()
+    assert (result.events, result.lines_written) == (2, 0)
+    path.rmdir()
+    p.submit([tick(21, 410.0)])  # both alerts still firing: no new event
+    result = p.flush()
+    assert (result.events, result.lines_written) == (0, 2)
+    p.submit([tick(22, 410.0)])
+    assert p.flush().lines_written == 0
+    path.rename(tmp_path / "kept")
+    path.mkdir()
+    p.submit([tick(23, 100.0)])  # the 1-hour alert resolves; its line is not written
+    result = p.flush()
+    assert (result.events, result.lines_written) == (1, 0)
+    p.db.close()  # the process stops; the next one delivers at its first flush
+    path.rmdir()
+    (tmp_path / "kept").rename(path)
+    restarted = pipeline(db_url, path)
+    restarted.submit([tick(24, 100.0)])  # the 5-minute alert still fires: no new event
+    result = restarted.flush()
+    assert (result.events, result.lines_written) == (0, 1)
+    assert [x.split()[1] for x in lines(path)] == ["ALERT", "ALERT", "RESOLVED"]
