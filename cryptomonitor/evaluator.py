@@ -16,11 +16,20 @@ longest window, and the alert states), and kept consistent with it:
 
 - it is changed only inside the transaction that stores the ticks; if that transaction fails,
   every symbol of the batch is forgotten and reloaded next time;
-- before each batch one query checks that no other process stored ticks of a cached symbol
-  since this one's newest (``ticks_between``); and a tick of the batch that turns out to be
-  stored already but unknown to the cache (another writer) makes the batch start again
-  (`StaleWindow`) after a reload. A backfill by another process into the last hour of a symbol
-  this process is writing is not seen: one writer per symbol (the leader lock of ``run``).
+- it hears other sessions: migration 0007's trigger notifies ``cryptomonitor_ticks`` after
+  every statement that changes ``ticks``, and this writer LISTENs (`watch`). While it hears
+  only itself, a batch of cached symbols, each tick newer than its symbol's newest, is proved
+  new (`appendable`) and takes the fast path (``store._append``: COPY straight into ``ticks``,
+  judged while the server inserts it). After another session's INSERT (or on a new
+  connection, which may have missed notifications) each symbol takes the general path once:
+  one query checks that no other process stored ticks of it since this one's newest
+  (``ticks_between``), and a tick of the batch that turns out to be stored already but
+  unknown to the cache makes the batch start again (`StaleWindow`) after a reload. After an
+  UPDATE, DELETE or TRUNCATE by another session the whole cache is dropped;
+- what this cannot see: a tick another process commits in the instant between this writer's
+  proof and its commit, with a time between the two writers' (an exact duplicate fails the
+  COPY and is redone safely), and a backfill by another process into the last hour of a
+  symbol this process is writing. One writer per symbol: the leader lock of ``run``.
 
 Alert states are written to ``alert_state`` only when an alert opens, repeats or resolves, in
 the same transaction as the ticks that did it.
@@ -31,6 +40,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import datetime as dt
+import json
 import math
 import weakref
 from array import array
@@ -55,6 +65,7 @@ Key = tuple[str, str]  # (rule name, symbol)
 
 #: The channel migration 0007's trigger notifies after every statement that changes ticks.
 TICKS_CHANNEL = "cryptomonitor_ticks"
+_PAYLOAD_BYTES = 7900  # PostgreSQL refuses a notification payload of 8000 bytes or more
 
 
 def micros(time: dt.datetime) -> int:
@@ -291,6 +302,7 @@ class Evaluator:
         # Cached symbols another session may have written since this cache last checked.
         self.unverified: set[str] = set()
         self._heard: set[str] = set()  # operations other sessions did on ticks (see watch)
+        self._heard_symbols: set[str] = set()  # symbols other writers inserted ticks of
         self._watched: weakref.WeakSet[Connection] = weakref.WeakSet()
 
     def forget(self, symbols: Iterable[str]) -> None:
@@ -314,16 +326,34 @@ class Evaluator:
 
         def heard(notify: psycopg.Notify) -> None:
             if notify.channel == TICKS_CHANNEL and notify.pid != own:
-                self._heard.add(notify.payload)
+                self._hear(notify.payload)
 
         conn.add_notify_handler(heard)
         self._watched.add(conn)
         self.unverified.update(self.series)
 
+    def _hear(self, payload: str) -> None:
+        """Note another session's change to ticks: 'INSERT ["sym", ...]' from a CryptoMonitor
+        writer (see `announcement`), or the trigger's bare operation, which may concern any
+        symbol. Acted on at the next batch (`_take_notifications`)."""
+        operation, _, symbols = payload.partition(" ")
+        if operation == "INSERT" and symbols:
+            try:
+                named = json.loads(symbols)
+            except ValueError:
+                named = None
+            if isinstance(named, list) and all(isinstance(x, str) for x in named):
+                self._heard_symbols.update(named)
+                return
+        self._heard.add(operation)
+
     def _take_notifications(self) -> None:
         """Act on what other sessions did: inserted ticks are checked against the database
         (`prepare`) before a symbol's cache is trusted; an update, delete or truncate may
         have changed anything, so the whole cache is dropped."""
+        if self._heard_symbols:
+            self.unverified.update(self._heard_symbols.intersection(self.series))
+            self._heard_symbols = set()
         if not self._heard:
             return
         heard, self._heard = self._heard, set()
@@ -334,6 +364,27 @@ class Evaluator:
             self.forget(list(self.series))
         else:
             self.unverified.update(self.series)
+
+    def announcement(self, ticks: Sequence[Tick]) -> list[str]:
+        """The notifications naming the symbols of `ticks`, for other writers' caches; each
+        under PostgreSQL's 8000-byte payload limit (a longer symbol: the bare 'INSERT')."""
+        if not self.rules:
+            return []
+        payloads: list[str] = []
+        chunk: list[str] = []
+        size = 0
+        for symbol in dict.fromkeys(t.symbol for t in ticks):
+            text = json.dumps(symbol)
+            if len(text.encode()) > _PAYLOAD_BYTES:
+                return ["INSERT"]
+            if size + len(text.encode()) + 2 > _PAYLOAD_BYTES:
+                payloads.append("INSERT " + json.dumps(chunk))
+                chunk, size = [], 0
+            chunk.append(symbol)
+            size += len(text.encode()) + 2
+        if chunk:
+            payloads.append("INSERT " + json.dumps(chunk))
+        return payloads
 
     def appendable(self, ticks: Sequence[Tick]) -> bool:
         """True if the cache proves every tick new: each symbol cached and checked since any

@@ -128,6 +128,8 @@ def _write(conn: Connection, ticks: Sequence[Tick], evaluator: Evaluator | None)
             new, events, appended = len(ticks), _append(conn, ticks, evaluator), True
         else:
             (new, events), appended = _insert(conn, ticks, evaluator), False
+        if evaluator is not None and (payloads := evaluator.announcement(ticks)):
+            conn.execute(queries.get("announce_ticks"), {"payloads": payloads})
     failpoints.hit("batch_committed")
     return WriteResult(new, len(ticks) - new, len(events), appended)
 

@@ -164,8 +164,15 @@ SELECT
         IS NOT DISTINCT FROM justify_hours(make_interval(secs => %(retention)s::float8));
 
 -- name: listen_ticks_written
--- A writer's alert-window cache hears other sessions' changes to ticks (migration 0007).
+-- A writer's alert-window cache hears other sessions' changes to ticks (migration 0007), and
+-- announces its own inserts itself (announce_ticks), so the trigger stays quiet for them.
 LISTEN cryptomonitor_ticks;
+SET cryptomonitor.announces = on;
+
+-- name: announce_ticks
+-- In the transaction that inserted them: which symbols got ticks ('INSERT ["a", "b"]', split
+-- to stay under PostgreSQL's 8000-byte payload limit). Sent at commit, like the trigger's.
+SELECT pg_notify('cryptomonitor_ticks', payload) FROM unnest(%(payloads)s::text[]) AS payload;
 
 -- name: copy_ticks
 -- The fast path of a batch the writer's cache proves new (cryptomonitor/store.py: _append):

@@ -177,3 +177,37 @@ def test_a_new_connection_checks_the_cache_first(db_url: str, writer: Conn) -> N
     with store.connect(db_url) as again:  # a reconnect: notifications may have been missed
         assert not write(again, ev, [tick(12, 100.0)]).appended
         assert write(again, ev, [tick(13, 100.0)]).appended
+
+
+def test_writers_of_other_symbols_do_not_slow_each_other(db_url: str, writer: Conn) -> None:
+    # Shards (docs/scaling.md): several writers, disjoint symbols, one database. Each names
+    # the symbols it inserted; the others' caches need no check for those.
+    ours, theirs = Evaluator(DEFAULT_RULES[:1], 3600.0), Evaluator(DEFAULT_RULES[:1], 3600.0)
+    warm(writer, ours)
+    with store.connect(db_url) as other:
+        many = [f"coin-{i:05d}-{'x' * 20}" for i in range(2000)]  # > 8000 bytes of names
+        write(other, theirs, [tick(0, 1.0, symbol=s) for s in many])
+        for m in range(1, 4):
+            assert write(other, theirs, [tick(m, 1.0, symbol=s) for s in many]).appended
+            assert write(writer, ours, [tick(11 + m, 100.0)]).appended
+        # Now they write one of ours too: that symbol is checked once, the rest is not.
+        write(other, theirs, [tick(20, 100.0, symbol="bitcoin")])
+    assert write(writer, ours, [tick(15, 100.0, symbol="ethereum")]).appended is False  # new
+    assert write(writer, ours, [tick(16, 100.0, symbol="ethereum")]).appended
+    assert not write(writer, ours, [tick(21, 100.0)]).appended  # bitcoin: checked first
+    assert write(writer, ours, [tick(22, 100.0), tick(17, 1.0, symbol="ethereum")]).appended
+
+
+def test_announcements_fit_the_payload_limit() -> None:
+    ev = Evaluator(DEFAULT_RULES[:1], 3600.0)
+    names = [f"s{i}-é" for i in range(3000)] + ["s0-é"]  # repeated: named once
+    payloads = ev.announcement([tick(0, 1.0, symbol=s) for s in names])
+    assert len(payloads) > 1 and all(len(p.encode()) < 8000 for p in payloads)
+    heard = Evaluator(DEFAULT_RULES[:1], 3600.0)
+    for p in payloads:
+        heard._hear(p)
+    assert heard._heard_symbols == set(names) and not heard._heard
+    assert ev.announcement([tick(0, 1.0, symbol="y" * 9000)]) == ["INSERT"]  # any symbol
+    heard._hear("INSERT")
+    heard._hear("INSERT not json")
+    assert heard._heard == {"INSERT"}
