@@ -296,8 +296,7 @@ class Evaluator:
         self.reloads = 0
         # Per rule, what the per-tick loop needs, looked up once.
         self._plan = [(rule, rule.name, rule.metric == "price",
-                       self._index[round(rule.window * 1_000_000)],
-                       rule.condition == "ratio_above", rule.threshold, rule.min_samples)
+                       self._index[round(rule.window * 1_000_000)], rule.min_samples)
                       for rule in self.rules]
         # Cached symbols another session may have written since this cache last checked.
         self.unverified: set[str] = set()
@@ -501,7 +500,7 @@ class Evaluator:
                 continue  # stored, but it raises nothing: its successors were judged without it
             stats = series.advance(t, price, volume)
             value: float | None
-            for rule, name, is_price, w, ratio, threshold, min_samples in plan:
+            for rule, name, is_price, w, min_samples in plan:
                 if is_price:
                     value, avg, samples = price, stats[w][0], stats[w][1]
                 else:
@@ -510,9 +509,7 @@ class Evaluator:
                     continue  # this window decides nothing: the alert stays as it is
                 key = (name, symbol)
                 state = states.get(key)
-                breached = (value > threshold * avg if ratio
-                            else abs(value - avg) > threshold * avg)
-                if not breached and (state is None or not state.firing):
+                if not rule.breached(value, avg) and (state is None or not state.firing):
                     continue  # quiet, and it was: nothing to record
                 after, event = alerts.step(rule, symbol, time, value, avg, samples, state,
                                            repeat)
