@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import struct
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from cryptomonitor.models import Tick
 
@@ -56,6 +56,10 @@ def rows(ticks: Sequence[Tick]) -> bytes:
     return b"".join(parts)
 
 
-def encode(ticks: Sequence[Tick]) -> bytes:
-    """The whole COPY stream (header, rows in order, trailer) for `ticks`."""
-    return HEADER + rows(ticks) + TRAILER
+def blocks(ticks: Sequence[Tick], size: int) -> Iterator[bytes]:
+    """The whole COPY stream for `ticks`: `HEADER`, the rows `size` at a time, `TRAILER`.
+    Written block by block, the server starts inserting on the first."""
+    yield HEADER
+    for i in range(0, len(ticks), size):
+        yield rows(ticks[i:i + size])
+    yield TRAILER

@@ -373,14 +373,14 @@ class Evaluator:
         chunk: list[str] = []
         size = 0
         for symbol in dict.fromkeys(t.symbol for t in ticks):
-            text = json.dumps(symbol)
-            if len(text.encode()) > _PAYLOAD_BYTES:
+            length = len(json.dumps(symbol).encode())
+            if length > _PAYLOAD_BYTES:
                 return ["INSERT"]
-            if size + len(text.encode()) + 2 > _PAYLOAD_BYTES:
+            if size + length + 2 > _PAYLOAD_BYTES:  # + the ", " that separates it
                 payloads.append("INSERT " + json.dumps(chunk))
                 chunk, size = [], 0
             chunk.append(symbol)
-            size += len(text.encode()) + 2
+            size += length + 2
         if chunk:
             payloads.append("INSERT " + json.dumps(chunk))
         return payloads

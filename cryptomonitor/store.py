@@ -145,10 +145,8 @@ def _append(conn: Connection, ticks: Sequence[Tick], evaluator: Evaluator) -> li
     duplicate after all (another writer raced us) fails the COPY: `StaleWindow`, redone."""
     try:
         with conn.cursor() as cur, cur.copy(queries.get("copy_ticks")) as copy:
-            copy.write(copybinary.HEADER)
-            for i in range(0, len(ticks), COPY_BLOCK):  # the server starts on the first block
-                copy.write(copybinary.rows(ticks[i:i + COPY_BLOCK]))
-            copy.write(copybinary.TRAILER)
+            for block in copybinary.blocks(ticks, COPY_BLOCK):
+                copy.write(block)
             events, changed = evaluator.judge(ticks)
     except psycopg.errors.UniqueViolation as exc:
         raise StaleWindow({t.symbol for t in ticks}) from exc

@@ -88,7 +88,8 @@ def test_binary_copy_stores_every_value_exactly(conn: Conn, rows: list[tuple[Any
     ticks = [Tick(*r) for r in rows]
     with conn.transaction(force_rollback=True):
         with conn.cursor() as cur, cur.copy(queries.get("copy_ticks")) as copy:
-            copy.write(copybinary.encode(ticks))
+            for block in copybinary.blocks(ticks, 7):  # several blocks, as store sends them
+                copy.write(block)
         got = conn.execute("SELECT time, symbol, price, volume_24h, source FROM ticks").fetchall()
     assert sorted(got) == sorted((t.time, t.symbol, t.price, t.volume_24h, t.source)
                                  for t in ticks)
