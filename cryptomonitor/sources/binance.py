@@ -18,14 +18,10 @@ import datetime as dt
 import math
 from collections.abc import Sequence
 
-import structlog
-
 from cryptomonitor.exceptions import ResponseError
 from cryptomonitor.models import ParseResult, Rejection, Tick
 from cryptomonitor.sources.http import JsonClient
-from cryptomonitor.sources.validation import checked_tick, plausible
-
-log = structlog.get_logger(__name__)
+from cryptomonitor.sources.validation import checked_tick, log_problems, plausible
 
 NAME = "binance"
 DEFAULT_URL = "https://api.binance.com"
@@ -103,10 +99,5 @@ class Binance:
         """One poll. Raises `SourceUnavailable` or `ResponseError`; logs every rejected value."""
         payload = self.client.get_json(self.url, {"type": "MINI"}, self.headers)
         result = parse_ticker_24hr(payload, self.pairs)
-        for r in result.rejected:
-            log.warning("value_rejected", source=NAME, symbol=r.symbol, field=r.field,
-                        value=repr(r.value), reason=r.reason)
-        if result.missing:
-            log.warning("coins_missing", source=NAME, symbols=result.missing,
-                        hint="not a Binance spot pair (like BTCUSDT), or delisted")
+        log_problems(result, NAME, "not a Binance spot pair (like BTCUSDT), or delisted")
         return result

@@ -27,7 +27,7 @@ import structlog
 from cryptomonitor.exceptions import ResponseError, SourceUnavailable
 from cryptomonitor.models import ParseResult, Rejection, Tick
 from cryptomonitor.sources.http import JsonClient
-from cryptomonitor.sources.validation import checked_tick, plausible
+from cryptomonitor.sources.validation import checked_tick, log_problems, plausible
 
 log = structlog.get_logger(__name__)
 
@@ -196,12 +196,7 @@ class CoinGecko:
             asked = self.coins if not failed else tuple(
                 c for c in self.coins if c in merged)  # coins of failed requests: unknown
             result = parse_simple_price(merged, asked, self.vs_currency)
-        for r in result.rejected:
-            log.warning("value_rejected", source=NAME, symbol=r.symbol, field=r.field,
-                        value=repr(r.value), reason=r.reason)
-        if result.missing:
-            log.warning("coins_missing", source=NAME, symbols=result.missing,
-                        hint="unknown CoinGecko id, or no price right now")
+        log_problems(result, NAME, "unknown CoinGecko id, or no price right now")
         return result
 
 

@@ -11,7 +11,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 
-from cryptomonitor.models import Rejection, Tick
+import structlog
+
+from cryptomonitor.models import ParseResult, Rejection, Tick
+
+log = structlog.get_logger(__name__)
 
 #: A tick stamped further than this ahead of our clock is refused: it would block later ticks.
 MAX_FUTURE_SKEW = dt.timedelta(minutes=5)
@@ -54,3 +58,13 @@ def checked_tick(symbol: str, source: str, entry: Mapping[str, object],
         rejected.append(Rejection(symbol, volume, raw_volume, INVALID_VOLUME))
         amount = None
     return Tick(stamp, symbol, value, amount, source)
+
+
+def log_problems(result: ParseResult, source: str, missing_hint: str) -> None:
+    """One ``value_rejected`` line per refused value, one ``coins_missing`` line for the asked
+    symbols an answer lacked (`missing_hint`: what that usually means for this source)."""
+    for r in result.rejected:
+        log.warning("value_rejected", source=source, symbol=r.symbol, field=r.field,
+                    value=repr(r.value), reason=r.reason)
+    if result.missing:
+        log.warning("coins_missing", source=source, symbols=result.missing, hint=missing_hint)
