@@ -1,19 +1,28 @@
 # CryptoMonitor image: a slim Python runtime, pinned dependencies, running as a non-root user.
 # Build: docker build -t cryptomonitor .    Run: see docker-compose.yml and the README.
+#
+# PYTHON_IMAGE names the base: the official python image by default. Where no registry is
+# reachable, any Debian-based image with python (3.11+) and its venv module will do; the test
+# suite builds one from Debian's packages (tests/docker/images).
+ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
 
-FROM python:3.11.11-slim-bookworm AS build
+FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
-COPY requirements.lock ./
-RUN python -m venv /opt/venv \
- && /opt/venv/bin/pip install --require-virtualenv -r requirements.lock
+# With wheels in .wheelhouse/ (tests/docker/images puts them there), pip installs from them
+# alone and never reaches an index; without, from the index as usual.
+COPY requirements.lock .wheelhous[e] /src/wheels/
+RUN if ls /src/wheels/*.whl >/dev/null 2>&1; then \
+      printf '[global]\nno-index = true\nfind-links = /src/wheels\n' > /etc/pip.conf; fi \
+ && python -m venv /opt/venv \
+ && /opt/venv/bin/pip install --require-virtualenv -r /src/wheels/requirements.lock
 COPY pyproject.toml README.md ./
 COPY cryptomonitor ./cryptomonitor
 COPY sql ./sql
 RUN /opt/venv/bin/pip install --require-virtualenv --no-deps . \
  && /opt/venv/bin/cryptomonitor --version
 
-FROM python:3.11.11-slim-bookworm
+FROM ${PYTHON_IMAGE}
 LABEL org.opencontainers.image.title="cryptomonitor" \
       org.opencontainers.image.source="https://github.com/cryptomonitor/cryptomonitor"
 RUN groupadd --system --gid 10001 cryptomonitor \

@@ -42,7 +42,9 @@ class AlertFile:
             os.close(os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644))
         except OSError as exc:
             raise ConfigError(
-                f"CRYPTOMONITOR_ALERTS_FILE: cannot append to {self.path}: {exc.strerror}"
+                f"CRYPTOMONITOR_ALERTS_FILE: cannot append to {self.path}: {exc.strerror} "
+                f"(this process runs as uid {os.getuid()}, gid {os.getgid()}; under docker "
+                "compose, ./alerts must be writable by HOST_UID:HOST_GID from .env)"
             ) from exc
 
     def append(self, lines: list[str]) -> None:

@@ -168,6 +168,10 @@ def create_app(conninfo: str, stale_after: float = 300.0, pool_size: int = 10,
             {**dataclasses.asdict(e), "time": _iso(e.time), "alert_id": str(e.alert_id),
              "episode_id": str(e.episode_id)} for e in events]})
 
+    @app.get("/health/live", summary="Liveness: the API process serves requests (no database)")
+    def live() -> JSONResponse:
+        return JSONResponse({"status": "ok", "version": __version__})
+
     @app.get("/health", summary="Database reachable and data fresh (503 otherwise)")
     def health() -> JSONResponse:
         try:

@@ -2,7 +2,8 @@
 
 Every setting is an environment variable (see `cryptomonitor.config`) that a flag of the same
 name overrides: ``CRYPTOMONITOR_POLL_INTERVAL`` is ``--poll-interval``. Exit status: 0 on
-success or a clean stop (SIGTERM, SIGINT), 2 for a bad setting, 1 for any other error.
+success or a clean stop (SIGTERM, SIGINT), 2 for a bad setting (including a database that
+refuses the connection: no such database or role, wrong password), 1 for any other error.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from collections.abc import Callable, Sequence
 
 import structlog
 
-from cryptomonitor import __version__, config, logs, migrations, policies, runner
-from cryptomonitor.exceptions import ConfigError, CryptoMonitorError
+from cryptomonitor import __version__, alertfile, config, logs, migrations, policies, runner
+from cryptomonitor.exceptions import ConfigError, CryptoMonitorError, DatabaseRefused
 
 log = structlog.get_logger(__name__)
 
@@ -29,6 +30,7 @@ RUN = (*COMMON, "source", "coins", "vs_currency", "poll_interval", "coingecko_ur
        "alerts_file", "rules_file", "alert_repeat_interval", "buffer_max_ticks")
 API = ("database_url", "timescaledb", "db_wait", "api_host", "api_port", "api_stale_after",
        "api_rank_ttl", "log_level", "log_format")
+MIGRATE = (*COMMON, "alerts_file")
 REPLAY = (*COMMON, "vs_currency", "alerts_file", "rules_file", "alert_repeat_interval")
 
 
@@ -50,8 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("migrate", help="create or update the database schema",
                             description="Apply the pending SQL migrations (idempotent).")
-    _add_settings(p, COMMON)
-    p.set_defaults(handler=_migrate, fields=COMMON)
+    p.add_argument("--check-alerts-file", action="store_true",
+                   help="first check that this user can append to the alerts file (compose "
+                   "runs migrate as the fetcher's user: a bad ./alerts stops the stack at once)")
+    _add_settings(p, MIGRATE)
+    p.set_defaults(handler=_migrate, fields=MIGRATE)
 
     p = commands.add_parser("run", help="poll the price source and store ticks until stopped",
                             description="Migrate, then poll the source every poll interval, "
@@ -120,6 +125,8 @@ def _stop_on_signals() -> threading.Event:
 
 
 def _migrate(settings: config.Settings, args: argparse.Namespace) -> int:
+    if args.check_alerts_file:
+        alertfile.AlertFile(settings.alerts_file).check_writable()
     conn = runner.wait_for_database(settings, threading.Event())
     with conn:
         applied = migrations.migrate(conn, settings.timescaledb)
@@ -174,6 +181,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(settings, args)
     except ConfigError as exc:
         log.error("bad_configuration", error=str(exc))
+        return 2
+    except DatabaseRefused as exc:
+        log.error("database_refused", error=str(exc))
         return 2
     except CryptoMonitorError as exc:
         log.error("fatal", error=str(exc), error_type=type(exc).__name__)

@@ -35,6 +35,14 @@ class DatabaseUnavailable(DatabaseError):
     """The database cannot be reached now; the operation may succeed later."""
 
 
+class DatabaseRefused(DatabaseUnavailable):
+    """The server answered but refused us (no such database or role, wrong password, pg_hba).
+
+    Waiting at start-up does not fix it, so start-up fails at once with the fix in the message;
+    a running fetcher treats it as an outage (buffers and retries), since it may be a restore.
+    """
+
+
 class MigrationError(DatabaseError):
     """The schema cannot be brought to the version this code needs."""
 

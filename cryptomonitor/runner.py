@@ -18,7 +18,12 @@ import tenacity
 
 from cryptomonitor import alertfile, leader, migrations, policies, replay, rules, store
 from cryptomonitor.config import Settings
-from cryptomonitor.exceptions import ConfigError, DatabaseUnavailable, SourceError
+from cryptomonitor.exceptions import (
+    ConfigError,
+    DatabaseRefused,
+    DatabaseUnavailable,
+    SourceError,
+)
 from cryptomonitor.pipeline import Pipeline
 from cryptomonitor.sources import binance, coingecko
 from cryptomonitor.sources.http import JsonClient
@@ -27,7 +32,10 @@ log = structlog.get_logger(__name__)
 
 
 def wait_for_database(settings: Settings, stop: threading.Event) -> store.Connection:
-    """Connect, retrying for up to ``settings.db_wait`` seconds; DatabaseUnavailable after."""
+    """Connect, retrying for up to ``settings.db_wait`` seconds; DatabaseUnavailable after.
+
+    A refusal (no such database or role, wrong password) is not retried: DatabaseRefused.
+    """
     def sleep(seconds: float) -> None:
         stop.wait(seconds)  # a stop request ends the wait at once
 
@@ -35,7 +43,8 @@ def wait_for_database(settings: Settings, stop: threading.Event) -> store.Connec
         stop=tenacity.stop_after_delay(settings.db_wait),
         wait=tenacity.wait_exponential_jitter(multiplier=0.5, max=5),
         retry=tenacity.retry_if_exception(
-            lambda exc: isinstance(exc, DatabaseUnavailable) and not stop.is_set()),
+            lambda exc: isinstance(exc, DatabaseUnavailable)
+            and not isinstance(exc, DatabaseRefused) and not stop.is_set()),
         before_sleep=lambda s: log.warning(
             "database_wait", attempt=s.attempt_number,
             error=str(s.outcome.exception()) if s.outcome else None),

@@ -10,6 +10,7 @@ are committed together, or neither is. Driver errors are translated here:
 from __future__ import annotations
 
 import dataclasses
+import re
 import weakref
 from collections.abc import Sequence
 from typing import Any
@@ -20,7 +21,12 @@ import structlog
 from cryptomonitor import copybinary, failpoints, queries
 from cryptomonitor.alerts import Event
 from cryptomonitor.evaluator import Evaluator, StaleWindow
-from cryptomonitor.exceptions import ConfigError, DatabaseError, DatabaseUnavailable
+from cryptomonitor.exceptions import (
+    ConfigError,
+    DatabaseError,
+    DatabaseRefused,
+    DatabaseUnavailable,
+)
 from cryptomonitor.models import Tick
 
 log = structlog.get_logger(__name__)
@@ -28,10 +34,32 @@ log = structlog.get_logger(__name__)
 Connection = psycopg.Connection[tuple[Any, ...]]
 
 
+#: Connection failures that waiting does not fix: (what the server says, what to do).
+_REFUSALS = (
+    (re.compile(r'database "(?P<name>[^"]+)" does not exist'),
+     "create it (as a role that may: `createdb {name}`, or CREATE DATABASE), then run "
+     "`cryptomonitor migrate`"),
+    (re.compile(r'role "(?P<name>[^"]+)" does not exist'),
+     "create the role (`createuser {name}`) or connect as another one (DATABASE_URL, PGUSER)"),
+    (re.compile(r'password authentication failed for user "(?P<name>[^"]+)"'),
+     "check the password (PGPASSWORD, DATABASE_URL, ~/.pgpass). Under docker compose, the "
+     "passwords in .env are given to the roles when the data volume is created: changing one "
+     "later has no effect until ALTER ROLE {name} PASSWORD '...' (or `down -v`, losing the data)"),
+    (re.compile(r"no pg_hba\.conf entry"),
+     "the server's pg_hba.conf does not let this host/role/database in: add a line for it"),
+)
+
+
 def translate(exc: psycopg.Error) -> DatabaseError:
     """The CryptoMonitor error for a driver error: retryable or not."""
     if isinstance(exc, psycopg.OperationalError | psycopg.errors.AdminShutdown):
-        return DatabaseUnavailable(f"database unavailable: {exc}".strip())
+        text = str(exc).strip()
+        for pattern, fix in _REFUSALS:
+            found = pattern.search(text)
+            if found:
+                return DatabaseRefused(f"database refused the connection: {text}\n"
+                                       f"fix: {fix.format(**found.groupdict())}")
+        return DatabaseUnavailable(f"database unavailable: {text}")
     return DatabaseError(f"database error: {exc}".strip())
 
 

@@ -64,6 +64,11 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
             f"schema flavour {_flavour}"]
 
 
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for line in helpers.SUMMARY:
+        terminalreporter.write_line(line)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if _flavour == "timescaledb":
         return

@@ -9,6 +9,8 @@ from cryptomonitor.pipeline import Pipeline
 from cryptomonitor.rules import DEFAULT_RULES, Rule
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+#: Lines for the end of the pytest report (figures a test measured, e.g. compose timings).
+SUMMARY: list[str] = []
 
 
 def tick(minute: float, price: float, volume: float | None = 1000.0, symbol: str = "bitcoin",

@@ -1,11 +1,14 @@
-"""Where the tests get PostgreSQL from: a DSN, a TimescaleDB container, or a local cluster.
+"""Where the tests get PostgreSQL from: a DSN, a container, or a local cluster.
 
-Order: ``CMTEST_DATABASE_URL`` if set; else a testcontainers TimescaleDB container
-when a Docker engine answers; else a throwaway cluster in a temporary directory, started with
+Order: ``CMTEST_DATABASE_URL`` if set; else a testcontainers container of
+``CMTEST_DOCKER_IMAGE`` (default: the TimescaleDB image compose uses) when a Docker engine
+answers and has that image; else a throwaway cluster in a temporary directory, started with
 the PostgreSQL binaries found on this machine (``CMTEST_PG_BINDIR``, then
 ``pg_config --bindir``, then /usr/lib/postgresql/*/bin), with TimescaleDB preloaded when that
 installation has it. ``CMTEST_TIMESCALEDB=off`` keeps a local cluster plain,
 ``require`` fails the run when TimescaleDB is not there.
+``CMTEST_SERVER=container`` or ``local`` skips the choice (a container image that is missing is
+then pulled). scripts/test runs the suite on both.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from collections.abc import Iterator
 import psycopg
 
 TIMESCALEDB_IMAGE = "timescale/timescaledb:2.28.3-pg17"
+#: Server settings for speed: the tests' data is throwaway.
+FAST = ("fsync=off", "synchronous_commit=off", "full_page_writes=off", "max_connections=200")
 
 
 @dataclasses.dataclass
@@ -126,7 +131,8 @@ def stop(server: Server, mode: str = "fast") -> None:
                                  "-m", mode, "stop"]), check=False, capture_output=True)
 
 
-def _docker_available() -> bool:
+def _docker_has(image: str) -> bool:
+    """A Docker engine answers and holds `image` (nothing is pulled to find out)."""
     if not (os.environ.get("DOCKER_HOST") or os.path.exists("/var/run/docker.sock")):
         return False
     try:
@@ -134,11 +140,31 @@ def _docker_available() -> bool:
 
         client = docker.from_env()
         try:
-            return bool(client.ping())
+            client.images.get(image)
+            return True
         finally:
             client.close()
-    except Exception:  # no SDK, no engine behind the socket: both mean "no Docker here"
+    except Exception:  # no SDK, no engine, no such image: all mean "not here"
         return False
+
+
+@contextlib.contextmanager
+def container(image: str) -> Iterator[Server]:
+    # No Ryuk (its image cannot be pulled everywhere: the container is removed on exit anyway).
+    # The published port is reached on loopback: testcontainers would otherwise aim at the
+    # bridge's gateway when it believes it runs inside a container.
+    os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
+    os.environ.setdefault("TESTCONTAINERS_HOST_OVERRIDE", "127.0.0.1")
+    try:
+        from testcontainers.community.postgres import PostgresContainer
+    except ImportError:  # testcontainers before the community/ layout
+        from testcontainers.postgres import PostgresContainer
+
+    db = PostgresContainer(image, driver=None)
+    db.with_command("postgres " + " ".join(f"-c {setting}" for setting in FAST))
+    with db:
+        url = db.get_connection_url()
+        yield Server(url, f"container {image} on {url.rsplit('@', 1)[1]}")
 
 
 @contextlib.contextmanager
@@ -148,11 +174,13 @@ def provide() -> Iterator[Server]:
     if url:
         yield Server(url, "CMTEST_DATABASE_URL")
         return
-    if _docker_available():
-        from testcontainers.postgres import PostgresContainer
-
-        with PostgresContainer(TIMESCALEDB_IMAGE, driver=None) as container:
-            yield Server(container.get_connection_url(), f"container {TIMESCALEDB_IMAGE}")
+    mode = os.environ.get("CMTEST_SERVER", "auto")
+    if mode not in ("auto", "container", "local"):
+        raise RuntimeError(f"CMTEST_SERVER must be auto, container or local, not {mode!r}")
+    image = os.environ.get("CMTEST_DOCKER_IMAGE", TIMESCALEDB_IMAGE)
+    if mode == "container" or (mode == "auto" and _docker_has(image)):
+        with container(image) as server:
+            yield server
         return
     bindir = find_bindir()
     if bindir is None:

@@ -147,6 +147,9 @@ def test_health_without_database() -> None:
         r = c.get("/health")
         assert r.status_code == 503 and r.json()["database"] == "unreachable"
         assert c.get("/metrics").status_code == 503
+        # Liveness (the compose healthcheck) says the API serves, whatever the database does.
+        live = c.get("/health/live")
+        assert live.status_code == 200 and live.json()["status"] == "ok"
 
 
 def test_openapi_is_served(client: TestClient) -> None:

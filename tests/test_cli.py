@@ -55,6 +55,37 @@ def test_unreachable_database_exits_1_after_waiting() -> None:
     assert fatal["event"] == "fatal" and "database unavailable" in fatal["error"]
 
 
+def test_missing_database_fails_at_once_with_the_fix(db_url: str) -> None:
+    """A refusal is not an outage: no waiting out --db-wait, exit 2, the command that fixes it."""
+    missing = psycopg.conninfo.make_conninfo(db_url, dbname="cm_no_such_db")
+    started = time.monotonic()
+    result = cli("migrate", "--db-wait", "30", DATABASE_URL=missing)
+    assert result.returncode == 2, result.stderr
+    assert time.monotonic() - started < 15
+    refused = json.loads(result.stderr.strip().splitlines()[-1])
+    assert refused["event"] == "database_refused"
+    assert 'database "cm_no_such_db" does not exist' in refused["error"]
+    assert "createdb cm_no_such_db" in refused["error"]
+
+
+def test_unknown_role_fails_at_once_naming_it(db_url: str) -> None:
+    stranger = psycopg.conninfo.make_conninfo(db_url, user="cm_no_such_role")
+    result = cli("migrate", "--db-wait", "30", DATABASE_URL=stranger)
+    assert result.returncode == 2, result.stderr
+    assert "createuser cm_no_such_role" in result.stderr
+
+
+def test_migrate_checks_the_alerts_file_when_asked(db_url: str, tmp_path: pathlib.Path) -> None:
+    """Compose runs `migrate --check-alerts-file` as the fetcher's user before the fetcher."""
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    bad = str(blocker / "alerts.txt")
+    result = cli("migrate", "--check-alerts-file", "--alerts-file", bad, DATABASE_URL=db_url)
+    assert result.returncode == 2
+    assert "cannot append" in result.stderr and "HOST_UID" in result.stderr
+    assert cli("migrate", "--alerts-file", bad, DATABASE_URL=db_url).returncode == 0
+
+
 def test_unwritable_alerts_file_exits_2(db_url: str, tmp_path: pathlib.Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
