@@ -28,7 +28,8 @@ from cryptomonitor.exceptions import ConfigError
 log = structlog.get_logger(__name__)
 
 RECOVERY_SCAN_BYTES = 4 * 1024 * 1024
-_ALERT_ID = re.compile(rb"\balert_id=([0-9a-f-]{36})\b")
+#: An event's id in a line: ``id=`` and 12 hex digits (format 2), or a whole UUID (format 1).
+_ALERT_ID = re.compile(rb"\b(?:id=([0-9a-f]{12})|alert_id=([0-9a-f]{8})-([0-9a-f]{4})-)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,7 +37,17 @@ class AlertFile:
     path: pathlib.Path
 
     def check_writable(self) -> None:
-        """Create the file (and its directory) if needed; ConfigError if it cannot be appended."""
+        """Create the file (and its directory) if needed; ConfigError if it cannot be appended.
+
+        It must be a regular file: lines are fsynced, and read back after a crash to find those
+        already written, which a pipe, a terminal or /proc cannot do.
+        """
+        if self.path.exists() and not self.path.is_file():
+            raise ConfigError(
+                f"CRYPTOMONITOR_ALERTS_FILE: {self.path} is not a regular file; alert lines "
+                "go to a file that can be read back after a crash (follow it with tail -F)")
+        if self.path.is_file() and self.path.resolve().is_relative_to("/proc"):
+            raise ConfigError(f"CRYPTOMONITOR_ALERTS_FILE: {self.path} is under /proc")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             os.close(os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644))
@@ -85,12 +96,12 @@ class AlertFile:
             return 0
 
     def recent_ids(self) -> set[str]:
-        """The alert ids in the last few MiB of the file."""
+        """The (short) alert ids in the last few MiB of the file, see `alerts.short_id`."""
         try:
             with open(self.path, "rb") as f:
                 size = f.seek(0, os.SEEK_END)
                 f.seek(max(0, size - RECOVERY_SCAN_BYTES))
-                return {m.decode() for m in _ALERT_ID.findall(f.read())}
+                return {b"".join(m).decode() for m in _ALERT_ID.findall(f.read())}
         except FileNotFoundError:
             return set()
 
@@ -121,7 +132,7 @@ def recover(conn: store.Connection, alert_file: AlertFile) -> int:
     if not pending:
         return 0
     present = alert_file.recent_ids()
-    already = [e for e in pending if str(e.alert_id) in present]
+    already = [e for e in pending if alerts.short_id(e.alert_id) in present]
     if already:
         _mark_written(conn, already)
         log.info("alerts_recovered", already_written=len(already),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import pathlib
+import re
 import signal
 import sys
 import threading
@@ -70,7 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "alerts exactly as a live run would.")
     p.add_argument("file", type=pathlib.Path, metavar="FILE.csv",
                    help="CSV with timestamp,open,high,low,close,volume (bar open times, UTC)")
-    p.add_argument("--symbol", required=True, help="symbol to store the ticks under, e.g. bitcoin")
+    p.add_argument("--symbol", required=True, type=_symbol,
+                   help="symbol to store the ticks under, one of its own: btc, not bitcoin "
+                   "(live CoinGecko data is stored under its coin ids)")
     p.add_argument("--speed", type=_positive_float, default=None,
                    help="times real time (60 = a minute per second); default: as fast as possible")
     p.add_argument("--skip", type=_natural, default=0, metavar="N", help="skip the first N bars")
@@ -97,6 +100,13 @@ def _positive_float(text: str) -> float:
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"{text!r} must be a positive number")
     return value
+
+
+def _symbol(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,99}", text):
+        raise argparse.ArgumentTypeError(
+            f"{text[:100]!r}: a symbol is 1-100 letters, digits and . _ : / - (no spaces)")
+    return text
 
 
 def _positive_int(text: str) -> int:
@@ -127,6 +137,9 @@ def _stop_on_signals() -> threading.Event:
 def _migrate(settings: config.Settings, args: argparse.Namespace) -> int:
     if args.check_alerts_file:
         alertfile.AlertFile(settings.alerts_file).check_writable()
+        if os.geteuid() == 0:
+            log.warning("running_as_root", hint="set HOST_UID/HOST_GID in .env to the owner of "
+                        "./alerts (`id -u`, `id -g`): the fetcher then runs as that user")
     conn = runner.wait_for_database(settings, threading.Event())
     with conn:
         applied = migrations.migrate(conn, settings.timescaledb)
@@ -137,7 +150,10 @@ def _migrate(settings: config.Settings, args: argparse.Namespace) -> int:
 
 
 def _run(settings: config.Settings, args: argparse.Namespace) -> int:
-    runner.run(settings, _stop_on_signals(), max_polls=1 if args.once else None)
+    summary = runner.run(settings, _stop_on_signals(), max_polls=1 if args.once else None)
+    if summary.failed:
+        log.error("run_failed", why=summary.failed)
+        return 1
     return 0
 
 
@@ -180,7 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(settings, args)
     except ConfigError as exc:
-        log.error("bad_configuration", error=str(exc))
+        log.error("bad_configuration", error=config.name_flags(str(exc), overrides))
         return 2
     except DatabaseRefused as exc:
         log.error("database_refused", error=str(exc))

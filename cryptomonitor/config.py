@@ -111,6 +111,19 @@ def _optional_text(text: str) -> str | None:
     return text.strip() or None
 
 
+def _database_url(text: str) -> str | None:
+    """A libpq URL or key=value string (checked here, so a typo is a bad setting, exit 2)."""
+    value = text.strip()
+    if not value:
+        return None
+    try:
+        psycopg.conninfo.conninfo_to_dict(value)
+    except psycopg.ProgrammingError as exc:
+        raise ValueError("not a libpq URL (postgresql://user@host:5432/dbname) or key=value "
+                         f"string: {str(exc).strip()}") from None
+    return value
+
+
 def _optional_duration(text: str) -> float | None:
     """A duration, or None for ``off``."""
     return None if text.strip().lower() in ("off", "") else parse_duration(text)
@@ -150,7 +163,7 @@ class Option:
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("database_url", "DATABASE_URL", _optional_text, "",
+    Option("database_url", "DATABASE_URL", _database_url, "",
            "libpq URL of the database; unset: the PG* variables", secret=True),
     Option("source", PREFIX + "SOURCE", _choice("coingecko", "binance"), "coingecko",
            "where prices come from: coingecko, or binance (spot pairs, no key)"),
@@ -289,13 +302,23 @@ def load(environ: Mapping[str, str], overrides: Mapping[str, str | None] | None 
     return Settings(**values)
 
 
+def name_flags(message: str, overrides: Mapping[str, str | None]) -> str:
+    """`message` with a setting named by its flag where the flag, not the variable, set it."""
+    for option in OPTIONS:
+        if overrides.get(option.field) is not None and message.startswith(option.env + ":"):
+            return option.flag + message[len(option.env):]
+    return message
+
+
 def _reject_unknown(environ: Iterable[str]) -> None:
     known = {o.env for o in OPTIONS}
     unknown = sorted(k for k in environ if k.startswith(PREFIX) and k not in known)
     if not unknown:
         return
     hints = []
+    suffixes = {k[len(PREFIX):]: k for k in known if k.startswith(PREFIX)}
     for name in unknown:
-        close = difflib.get_close_matches(name, known, n=1)
-        hints.append(f"{name} (did you mean {close[0]}?)" if close else name)
+        # Compare what follows the prefix: every name shares it, which made FOO "close" to COINS.
+        close = difflib.get_close_matches(name[len(PREFIX):], suffixes, n=1, cutoff=0.75)
+        hints.append(f"{name} (did you mean {suffixes[close[0]]}?)" if close else name)
     raise ConfigError(f"unknown setting {', '.join(hints)}; see .env.example for the list")

@@ -77,6 +77,13 @@ def http_deadline(settings: Settings) -> float:
     return max(settings.poll_interval, 30.0)
 
 
+def shortest_poll(settings: Settings, requests_per_poll: int) -> float:
+    """The shortest time a poll can take under the source's rate limit (CoinGecko's plan)."""
+    if settings.source == "binance":
+        return 0.0
+    return requests_per_poll * 60.0 / settings.coingecko_rate
+
+
 def make_source(settings: Settings) -> coingecko.CoinGecko | binance.Binance:
     # Binance's one request a poll is far inside its limit; CoinGecko's plan sets the pace.
     pace = 0.0 if settings.source == "binance" else 60.0 / settings.coingecko_rate
@@ -88,7 +95,24 @@ def make_source(settings: Settings) -> coingecko.CoinGecko | binance.Binance:
                                settings.coingecko_api_key, client)
 
 
-def run(settings: Settings, stop: threading.Event, max_polls: int | None = None) -> None:
+@dataclasses.dataclass(frozen=True)
+class RunSummary:
+    polls: int
+    answered: int  # polls the source answered
+    unstored: int  # ticks still in memory at the end (the database was down)
+    standby: bool  # --once found another replica polling
+
+    @property
+    def failed(self) -> str | None:
+        """Why the run failed its purpose, or None: scripts (cron) see it in the exit status."""
+        if self.unstored:
+            return f"{self.unstored} fetched ticks could not be stored (database unavailable)"
+        if self.polls and not self.answered and not self.standby:
+            return "the source answered no poll"
+        return None
+
+
+def run(settings: Settings, stop: threading.Event, max_polls: int | None = None) -> RunSummary:
     """Poll until `stop` is set (SIGTERM) or `max_polls` polls are done, then flush and return.
 
     Only the replica holding the job's lock polls (see cryptomonitor/leader.py); the others
@@ -108,9 +132,17 @@ def run(settings: Settings, stop: threading.Event, max_polls: int | None = None)
         idle_timeout=http_deadline(settings) + 3 * settings.poll_interval)
     last_seen: dict[str, dt.datetime] = {}
     polls = answered = 0
+    standby = False
     next_at = time.monotonic()
+    effective = max(settings.poll_interval, shortest_poll(settings, source.requests_per_poll))
+    if effective > settings.poll_interval:
+        log.warning("poll_interval_bounded", asked_s=settings.poll_interval,
+                    effective_s=round(effective, 3),
+                    why=f"CRYPTOMONITOR_COINGECKO_RATE allows {settings.coingecko_rate:g} "
+                    f"requests a minute and a poll takes {source.requests_per_poll}: raise the "
+                    "rate to your plan's limit, or poll less often")
     log.info("run_start", source=source.name, coins=list(settings.coins),
-             poll_interval_s=settings.poll_interval)
+             poll_interval_s=settings.poll_interval, effective_poll_interval_s=round(effective, 3))
     try:
         while not stop.is_set():
             started = time.monotonic()
@@ -118,6 +150,7 @@ def run(settings: Settings, stop: threading.Event, max_polls: int | None = None)
                 if pipeline.buffered:  # ticks fetched while we were leader are still stored
                     pipeline.flush()
                 if max_polls is not None:
+                    standby = True
                     break
                 next_at = started + settings.poll_interval
                 stop.wait(settings.poll_interval)
@@ -158,11 +191,13 @@ def run(settings: Settings, stop: threading.Event, max_polls: int | None = None)
     finally:
         if pipeline.buffered:
             pipeline.flush()
-        if pipeline.buffered:
-            log.error("stopped_with_unstored_ticks", ticks=pipeline.buffered)
+        unstored = pipeline.buffered
+        if unstored:
+            log.error("stopped_with_unstored_ticks", ticks=unstored)
         pipeline.db.close()
         leadership.close()
-        log.info("run_stop", polls=polls)
+        log.info("run_stop", polls=polls, answered=answered)
+    return RunSummary(polls, answered, unstored, standby)
 
 
 @dataclasses.dataclass

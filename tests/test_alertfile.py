@@ -46,8 +46,24 @@ def test_written_but_unmarked_alert_is_not_written_twice(db_url: str,
         f.append([alerts.format_line(e) for e in pending])
         assert alertfile.recover(conn, f) == 2
         assert alertfile.deliver(conn, f) == 0
-    ids = [alerts.parse_line(x)["alert_id"] for x in lines(path)]
+    ids = [alerts.parse_line(x)["id"] for x in lines(path)]
     assert len(ids) == 2 == len(set(ids))
+
+
+def test_lines_written_in_format_1_are_recognised_after_an_upgrade(
+        db_url: str, tmp_path: pathlib.Path) -> None:
+    """A crash under the old version left its lines (full UUIDs) written but not marked."""
+    path = tmp_path / "alerts.txt"
+    _raise_alert(db_url, path)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        f = alertfile.AlertFile(path)
+        pending = alertfile._unwritten(conn, 10)
+        with path.open("a") as out:
+            for e in pending:
+                out.write(f"2026-01-01T00:00:00Z ALERT rule={e.rule} symbol={e.symbol} "
+                          f"alert_id={e.alert_id} episode_id={e.episode_id}\n")
+        assert alertfile.recover(conn, f) == len(pending) == 2
+        assert alertfile.deliver(conn, f) == 0
 
 
 def test_partial_last_line_is_cut_and_rewritten_whole(db_url: str, tmp_path: pathlib.Path) -> None:

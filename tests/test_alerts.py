@@ -67,13 +67,53 @@ def test_ids_are_deterministic() -> None:
 def test_line_format_round_trips() -> None:
     _, (event,) = run(RULE, [(1, 301.2, 100.1, 60)])
     line = alerts.format_line(event)
-    assert line.startswith("2026-01-01T00:01:00Z ALERT rule=price_3x_1h symbol=bitcoin "
-                           "metric=price value=301.2 avg=100.1 condition=ratio_above threshold=3 "
-                           "window=3600s samples=60 alert_id=")
+    short = event.alert_id.hex[:12]
+    assert line == ("2026-01-01T00:01:00Z ALERT bitcoin price 301.20 is 3.01x its 1h average "
+                    "100.10 | rule=price_3x_1h value=301.2 avg=100.1 change_pct=+200.90 "
+                    f"samples=60 id={short} episode={short} v=2")
     fields = alerts.parse_line(line)
-    assert fields["event"] == "ALERT" and fields["alert_id"] == str(event.alert_id)
-    assert float(fields["value"]) == 301.2
+    assert (fields["event"], fields["symbol"], fields["metric"]) == ("ALERT", "bitcoin", "price")
+    assert fields["id"] == short and float(fields["value"]) == 301.2
     assert "\n" not in line
+
+
+def _event(kind: str, condition: str, threshold: float, value: float, avg: float,
+           window: float = 300) -> alerts.Event:
+    some = alerts.alert_id(kind, "r", "eth", at(1))
+    return alerts.Event(some, kind, at(1), "r", "eth", "price", value, avg, 20, window,
+                        condition, threshold, some)
+
+
+@pytest.mark.parametrize(("event", "sentence"), [
+    (_event("ALERT", "deviation_above", 0.02, 98125.5, 104000.25),
+     "eth price 98,125.50 is 5.6% below its 5m average 104,000"),
+    (_event("RESOLVED", "deviation_above", 0.02, 8542.446, 8389.22925),
+     "eth price 8,542.45 is back within 2% of its 5m average 8,389.23 (now 1.8% above)"),
+    (_event("RESOLVED", "ratio_above", 3, 150.0, 100.1, 3600),
+     "eth price 150.00 is back under 3x its 1h average 100.10 (now 1.50x)"),
+    (_event("ALERT", "deviation_above", 0.025, 0.1834, 0.17, 90),
+     "eth price 0.1834 is 7.9% above its 90s average 0.17"),
+])
+def test_the_sentence_says_direction_percent_and_window(event: alerts.Event,
+                                                         sentence: str) -> None:
+    assert alerts.parse_line(alerts.format_line(event))["text"] == sentence
+
+
+def test_computed_averages_carry_no_float_noise() -> None:
+    line = alerts.format_line(_event("ALERT", "deviation_above", 0.02, 8416.752,
+                                     8185.564999999998))
+    fields = alerts.parse_line(line)
+    assert fields["avg"] == "8185.565" and fields["change_pct"] == "+2.82"
+    assert len(line) < 220
+
+
+def test_format_1_lines_still_parse() -> None:
+    old = ("2025-05-30T17:17:00Z ALERT rule=volume_2pct_5m symbol=btc metric=volume_24h "
+           "value=8416.752 avg=8185.564999999998 condition=deviation_above threshold=0.02 "
+           "window=300s samples=20 alert_id=7bb297bf-d42c-5c5d-8b80-92bcf4185b17 "
+           "episode_id=7bb297bf-d42c-5c5d-8b80-92bcf4185b17")
+    fields = alerts.parse_line(old)
+    assert (fields["v"], fields["id"], fields["symbol"]) == ("1", "7bb297bfd42c", "btc")
 
 
 @pytest.mark.parametrize("x", [0.1 + 0.2, 1e-12, 123456789.123456789, 3.0, 1e22])

@@ -72,7 +72,79 @@ def test_unknown_role_fails_at_once_naming_it(db_url: str) -> None:
     stranger = psycopg.conninfo.make_conninfo(db_url, user="cm_no_such_role")
     result = cli("migrate", "--db-wait", "30", DATABASE_URL=stranger)
     assert result.returncode == 2, result.stderr
-    assert "createuser cm_no_such_role" in result.stderr
+    refused = json.loads(result.stderr.strip().splitlines()[-1])
+    assert refused["event"] == "database_refused"
+    # Trust auth says the role does not exist; password auth does not tell: both name it.
+    assert ("createuser cm_no_such_role" in refused["error"]
+            or "ALTER ROLE cm_no_such_role" in refused["error"]), refused
+
+
+def test_a_database_url_that_is_no_url_is_a_bad_setting() -> None:
+    result = cli("migrate", DATABASE_URL="notaurl")
+    assert result.returncode == 2
+    assert "DATABASE_URL: not a libpq URL" in result.stderr
+
+
+def test_a_flag_is_named_by_its_flag(tmp_path: pathlib.Path) -> None:
+    result = cli("run", "--poll-interval", "-1")
+    assert result.returncode == 2 and "--poll-interval:" in result.stderr
+    assert "CRYPTOMONITOR_POLL_INTERVAL" not in result.stderr
+
+
+@pytest.mark.parametrize("target", ["/proc/version", "DIR"])
+def test_alerts_file_must_be_a_regular_file(db_url: str, tmp_path: pathlib.Path,
+                                            target: str) -> None:
+    path = str(tmp_path) if target == "DIR" else target
+    result = cli("run", "--once", "--alerts-file", path, DATABASE_URL=db_url)
+    assert result.returncode == 2, result.stderr
+    refused = json.loads(result.stderr.strip().splitlines()[-1])
+    assert refused["event"] == "bad_configuration"
+    assert refused["error"].startswith(f"--alerts-file: {path}")
+    assert "Traceback" not in result.stderr
+
+
+def test_alerts_file_on_a_pipe_is_refused_not_a_traceback(db_url: str) -> None:
+    """`--alerts-file /dev/stdout` with stdout piped."""
+    proc = subprocess.run([sys.executable, "-m", "cryptomonitor", "run", "--once",
+                           "--alerts-file", "/dev/stdout"], env=env(DATABASE_URL=db_url),
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 2 and "not a regular file" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_run_once_fails_when_nothing_could_be_fetched(db_url: str, tmp_path: pathlib.Path,
+                                                     fake_api: FakeCoinGecko) -> None:
+    """For cron: a poll that got nothing is exit 1, not 0."""
+    fake_api.set_price("bitcoin", 100.0, 5e9, int(time.time()))
+    common = {"DATABASE_URL": db_url, "CRYPTOMONITOR_COINGECKO_URL": fake_api.url,
+              "CRYPTOMONITOR_COINS": "bitcoin", "CRYPTOMONITOR_HTTP_ATTEMPTS": "1",
+              "CRYPTOMONITOR_ALERTS_FILE": str(tmp_path / "alerts.txt")}
+    assert cli("run", "--once", **common).returncode == 0
+    fake_api.script.append(Answer(500, {"error": "down"}))
+    result = cli("run", "--once", **common)
+    assert result.returncode == 1, result.stderr
+    failed = [json.loads(x) for x in result.stderr.splitlines() if '"run_failed"' in x]
+    assert failed and failed[0]["why"] == "the source answered no poll"
+
+
+def test_unknown_variables_get_a_suggestion_only_when_close() -> None:
+    far = cli("migrate", CRYPTOMONITOR_FOO="1")
+    assert far.returncode == 2 and "CRYPTOMONITOR_FOO;" in far.stderr
+    assert "did you mean" not in far.stderr
+    close = cli("migrate", CRYPTOMONITOR_COINZ="1")
+    assert "did you mean CRYPTOMONITOR_COINS?" in close.stderr
+
+
+def test_a_poll_interval_the_rate_limit_overrules_is_said(db_url: str, tmp_path: pathlib.Path,
+                                                          fake_api: FakeCoinGecko) -> None:
+    fake_api.set_price("bitcoin", 100.0, 5e9, int(time.time()))
+    result = cli("run", "--once", "--poll-interval", "0.2", DATABASE_URL=db_url,
+                 CRYPTOMONITOR_COINGECKO_URL=fake_api.url, CRYPTOMONITOR_COINS="bitcoin",
+                 CRYPTOMONITOR_COINGECKO_RATE="10",
+                 CRYPTOMONITOR_ALERTS_FILE=str(tmp_path / "alerts.txt"))
+    assert result.returncode == 0, result.stderr
+    bounded = [json.loads(x) for x in result.stderr.splitlines() if "poll_interval_bounded" in x]
+    assert bounded and (bounded[0]["asked_s"], bounded[0]["effective_s"]) == (0.2, 6.0)
 
 
 def test_migrate_checks_the_alerts_file_when_asked(db_url: str, tmp_path: pathlib.Path) -> None:

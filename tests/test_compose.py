@@ -314,7 +314,7 @@ def test_down_then_up_keeps_the_data_and_writes_no_line_twice(stack: Stack) -> N
     assert ticks_before <= stack.stored()
     lines_after = stack.alert_lines()
     assert lines_after[:len(lines_before)] == lines_before
-    ids = [alerts.parse_line(line)["alert_id"] for line in lines_after]
+    ids = [alerts.parse_line(line)["id"] for line in lines_after]
     assert len(ids) == len(set(ids))
 
 

@@ -106,7 +106,7 @@ def assert_same_as_reference(db_url: str, tmp_path: pathlib.Path,
     assert unwritten == 0, "an alert stored in the database never reached the file"
     assert len(ticks) == reference[1]
     lines = content.decode().splitlines()
-    ids = [alerts.parse_line(line)["alert_id"] for line in lines]  # no partial line: all parse
+    ids = [alerts.parse_line(line)["id"] for line in lines]  # no partial line: all parse
     assert len(ids) == len(set(ids)), "an alert line was written twice"
     assert content == reference[0]
 

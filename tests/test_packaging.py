@@ -157,3 +157,12 @@ def test_compose_config_validates_when_docker_compose_exists() -> None:
                                  "API_DB_PASSWORD": "x", "ANALYST_DB_PASSWORD": "x",
                                  "PATH": "/usr/bin:/bin", "HOME": str(pathlib.Path.home())})
     assert result.returncode == 0, result.stderr
+
+
+def test_the_minimum_compose_version_is_stated_where_it_is_checked() -> None:
+    """tests/dockerenv.py refuses an older Compose; the README and docs/docker.md say which."""
+    from tests import dockerenv
+
+    version = "v{}.{} or later".format(*dockerenv.MIN_COMPOSE[:2])
+    assert f"Compose {version}" in " ".join((ROOT / "README.md").read_text().split())
+    assert f"Compose **{version}**" in (ROOT / "docs" / "docker.md").read_text()

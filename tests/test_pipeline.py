@@ -54,8 +54,8 @@ def test_spike_writes_one_alert_line_then_resolves(db_url: str, tmp_path: pathli
     resolved = [alerts.parse_line(x) for x in lines(path)[2:]]
     assert [(r["event"], r["rule"], r["time"][11:16]) for r in resolved] == [
         ("RESOLVED", "price_3x_1h", "00:22"), ("RESOLVED", "price_2pct_5m", "00:27")]
-    assert {r["episode_id"] for r in resolved} == {got["price_3x_1h"]["alert_id"],
-                                                   got["price_2pct_5m"]["alert_id"]}
+    assert {r["episode"] for r in resolved} == {got["price_3x_1h"]["id"],
+                                                got["price_2pct_5m"]["id"]}
     with psycopg.connect(db_url) as c:
         assert c.execute("SELECT count(*), count(written_at) FROM alerts").fetchone() == (4, 4)
 

@@ -95,6 +95,8 @@ class Binance:
         self.headers = {"Accept": "application/json", "User-Agent": "cryptomonitor"}
         self.client = client
 
+    requests_per_poll = 1
+
     def fetch(self) -> ParseResult:
         """One poll. Raises `SourceUnavailable` or `ResponseError`; logs every rejected value."""
         payload = self.client.get_json(self.url, {"type": "MINI"}, self.headers)

@@ -153,6 +153,18 @@ class CoinGecko:
             self.headers[api_key_header(base_url)] = api_key
         self.client = client
 
+    def _requests(self) -> list[tuple[str, dict[str, str]]]:
+        top = top_n(self.coins)
+        if top:
+            return [(self.markets_url, markets_params(self.vs_currency, page, min(PER_PAGE, top)))
+                    for page in range(1, -(-top // PER_PAGE) + 1)]
+        return [(self.url, request_params(self.coins[i:i + IDS_PER_REQUEST], self.vs_currency))
+                for i in range(0, len(self.coins), IDS_PER_REQUEST)]
+
+    @property
+    def requests_per_poll(self) -> int:
+        return len(self._requests())
+
     def fetch(self) -> ParseResult:
         """One poll. Raises `SourceUnavailable` or `ResponseError`; logs every rejected value.
 
@@ -164,12 +176,7 @@ class CoinGecko:
             raise SourceUnavailable(
                 f"rate limited: the server asked to wait {until - time.monotonic():.0f}s more")
         top = top_n(self.coins)
-        requests = (
-            [(self.markets_url, markets_params(self.vs_currency, page, min(PER_PAGE, top)))
-             for page in range(1, -(-top // PER_PAGE) + 1)] if top else
-            [(self.url, request_params(self.coins[i:i + IDS_PER_REQUEST], self.vs_currency))
-             for i in range(0, len(self.coins), IDS_PER_REQUEST)]
-        )
+        requests = self._requests()
         answers: list[object] = []
         failed: list[str] = []
         for url, params in requests:
