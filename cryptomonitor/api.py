@@ -1,34 +1,51 @@
-"""The read-only REST API: tracked metrics, their last 24 hours, volatility rank, alerts, health.
+"""The read-only REST API: tracked metrics, their history, volatility rank, alerts, health.
 
-FastAPI on a psycopg connection pool. "The last 24 hours" is the same window everywhere: the
-1,440 minute buckets ending with the current one (SQL ``last_24h_start()``), which is also the
-window of ``volatility_24h``, so ``/metrics/{symbol}``'s ``stddev`` equals ``/rank/{symbol}``'s
-(as of the ranking's last computation: it is shared for ``rank_ttl`` seconds).
-Unknown symbols get 404, bad parameters 422 naming the parameter, all with a JSON body.
-OpenAPI docs are served at ``/docs`` and ``/openapi.json``.
+FastAPI on a psycopg connection pool. The default period is "the last 24 hours", the same
+window everywhere: the 1,440 minute buckets ending with the current one (SQL
+``last_24h_start()``), which is also the window of ``volatility_24h``, so
+``/metrics/{symbol}``'s ``stddev`` equals ``/rank/{symbol}``'s (as of the ranking's last
+computation: it is shared for ``rank_ttl`` seconds). ``from``/``to`` ask for another period.
+
+One rule for input: a symbol with no stored tick is 404 on every endpoint; a malformed
+parameter is 422 naming it; no input, however odd, is a 500. Error bodies are ``{"detail":
+...}`` and never carry the database driver's text or more than 100 characters of the input.
+Every request is one ``request`` log line. OpenAPI docs are served at ``/docs`` from the
+package (Swagger UI, vendored: no network needed) and ``/openapi.json``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import datetime as dt
 import enum
+import importlib.resources
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
+import anyio
 import fastapi
 import psycopg
 import psycopg_pool
 import structlog
-from fastapi.responses import JSONResponse
-from psycopg.rows import class_row
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 
-from cryptomonitor import __version__, alerts, queries
+from cryptomonitor import __version__, alerts, apimodels, queries
 
 log = structlog.get_logger(__name__)
+
+MAX_SYMBOL = 100
+MAX_ROWS = 100_000  # points or candles in one answer
+MAX_ALERTS = 10_000
+MAX_PERIOD = dt.timedelta(days=31)
+DAY = dt.timedelta(hours=24)
+#: psycopg_pool doubles its reconnect delay up to its reconnect_timeout (5 minutes): after a
+#: long outage the API would stay down for minutes once the database is back. Capped here.
+MAX_RECONNECT_DELAY = 2.0
 
 
 class Interval(enum.StrEnum):
@@ -39,6 +56,16 @@ class Interval(enum.StrEnum):
 
 def _iso(t: dt.datetime) -> str:
     return alerts.format_time(t)
+
+
+class _BoundedBackoff(psycopg_pool.base.AttemptWithBackoff):
+    def update_delay(self, now: float) -> None:
+        super().update_delay(now)
+        self.delay = min(self.delay, MAX_RECONNECT_DELAY)
+
+
+# psycopg_pool has no setting for the longest delay between reconnection attempts.
+setattr(psycopg_pool.pool, "AttemptWithBackoff", _BoundedBackoff)  # noqa: B010
 
 
 class Ranking:
@@ -62,27 +89,260 @@ class Ranking:
             return self._rows
 
 
+def _pool(conninfo: str, name: str, size: int, timeout: float) -> psycopg_pool.ConnectionPool:
+    return psycopg_pool.ConnectionPool(
+        conninfo, min_size=1, max_size=size, open=False, timeout=timeout, name=name,
+        # A connection is checked when taken: after a database restart the first request on
+        # each idle connection would otherwise fail.
+        check=psycopg_pool.ConnectionPool.check_connection,
+        kwargs={"autocommit": True, "application_name": f"cryptomonitor-{name}"})
+
+
+def _invalid(where: str, name: str, message: str) -> RequestValidationError:
+    return RequestValidationError([{"loc": (where, name), "msg": message, "type": "value_error"}])
+
+
+def _symbol(symbol: str, where: str = "path") -> str:
+    if len(symbol) > MAX_SYMBOL or not symbol.isprintable() or not symbol:
+        raise _invalid(where, "symbol", f"a symbol is 1-{MAX_SYMBOL} printable characters")
+    return symbol
+
+
+def _time(text: str | None, name: str) -> dt.datetime | None:
+    """An ISO-8601 time (naive: UTC). Numbers are refused: the spec says date-time."""
+    if text is None:
+        return None
+    try:
+        if len(text) > 40 or text.strip().lstrip("+-").replace(".", "", 1).isdigit():
+            raise ValueError
+        value = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise _invalid("query", name, "expected an ISO-8601 date-time such as "
+                       "2025-05-30T17:00:00Z") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    if not dt.datetime(2009, 1, 1, tzinfo=dt.UTC) <= value <= dt.datetime(
+            9999, 1, 1, tzinfo=dt.UTC):
+        raise _invalid("query", name, "out of range (2009 to 9999)")
+    return value
+
+
+def _time_query(description: str, alias: str | None = None, deprecated: bool = False) -> Any:
+    return fastapi.Query(alias=alias, deprecated=deprecated, json_schema_extra={
+        "format": "date-time"}, description=f"{description}: an ISO-8601 date-time such as "
+        "2025-05-30T17:00:00Z (without a time zone: UTC)")
+ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": apimodels.Error, "description": "unknown symbol: no tick stored"},
+    503: {"model": apimodels.Error, "description": "database unavailable"},
+}
+
+
+class Service:
+    """What the routes share: the pools, the ranking cache and the settings."""
+
+    def __init__(self, conninfo: str, stale_after: float, pool_size: int, pool_timeout: float,
+                 rank_ttl: float | None) -> None:
+        self.pool = _pool(conninfo, "api", pool_size, pool_timeout)
+        # /health has a pool (and threads) of its own: heavy requests cannot starve it.
+        self.health_pool = _pool(conninfo, "api-health", 1, pool_timeout)
+        self.health_threads = anyio.CapacityLimiter(2)
+        self.stale_after = stale_after
+        self.ranking = Ranking(rank_ttl)
+
+    def fetch(self, name: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        with self.pool.connection() as conn:
+            return conn.execute(queries.get(name), params or {}).fetchall()
+
+    def latest_or_404(self, symbol: str) -> tuple[Any, ...]:
+        rows = self.fetch("api_latest", {"symbol": symbol})
+        if not rows:
+            raise fastapi.HTTPException(404, f"unknown symbol {symbol!r}: no ticks stored")
+        return rows[0]
+
+    def period(self, start: dt.datetime | None, end: dt.datetime | None,
+               ) -> tuple[dt.datetime, dt.datetime]:
+        """[start, end): the last 24 hours by default; `from` alone runs to now."""
+        now = dt.datetime.now(dt.UTC)
+        if start is None and end is None:
+            window: dt.datetime = self.fetch("api_window_start")[0][0]
+            return window, now + dt.timedelta(minutes=1)
+        end = end or now + dt.timedelta(minutes=1)
+        start = start or end - DAY
+        if start >= end:
+            raise _invalid("query", "to", "must be after from")
+        if end - start > MAX_PERIOD:
+            raise _invalid("query", "to", f"a period is at most {MAX_PERIOD.days} days")
+        return start, end
+
+
+def _service(request: fastapi.Request) -> Service:
+    service: Service = request.app.state.service
+    return service
+
+
+Svc = Annotated[Service, fastapi.Depends(_service)]
+router = fastapi.APIRouter()
+
+
+@router.get("/metrics", summary="Tracked metrics and the time of their latest tick",
+            responses={503: ERRORS[503]})
+def metrics(svc: Svc) -> apimodels.Metrics:
+    out = []
+    for symbol, latest, _price, volume in svc.fetch("api_symbols"):
+        out.append(apimodels.Metric(symbol=symbol, metric="price", latest_time=_iso(latest)))
+        if volume is not None:
+            out.append(apimodels.Metric(symbol=symbol, metric="volume_24h",
+                                        latest_time=_iso(latest)))
+    return apimodels.Metrics(metrics=out)
+
+
+@router.get("/metrics/{symbol}", summary="A symbol's ticks or candles over a period "
+            "(default: the last 24 hours), with summary figures", responses=ERRORS,
+            response_model_by_alias=True)
+def symbol_detail(
+    svc: Svc,
+    symbol: str,
+    interval: Annotated[Interval, fastapi.Query(
+        description="raw: every tick; 1m or 1h: OHLCV candles")] = Interval.raw,
+    from_: Annotated[str | None, _time_query("start (default: 24 hours before `to`)",
+                                              "from")] = None,
+    to: Annotated[str | None, _time_query("end, excluded (default: now)")] = None,
+    limit: Annotated[int, fastapi.Query(
+        ge=1, le=MAX_ROWS, description=f"points or candles at most (up to {MAX_ROWS:,})")
+    ] = MAX_ROWS,
+) -> apimodels.SymbolDetail:
+    symbol = _symbol(symbol)
+    start, end = svc.period(_time(from_, "from"), _time(to, "to"))
+    latest = svc.latest_or_404(symbol)
+    params = {"symbol": symbol, "start": start, "end": end, "limit": limit + 1}
+    n, low, high, avg, stddev = svc.fetch("api_summary", params)[0]
+    summary = apimodels.Summary(
+        latest=apimodels.Latest(time=_iso(latest[0]), price=latest[1], volume_24h=latest[2]),
+        samples=n, min=low, max=high, avg=avg, stddev=stddev)
+    points = candles = None
+    if interval is Interval.raw:
+        rows = svc.fetch("api_points", params)
+        points = [apimodels.Point(time=_iso(t), price=p, volume_24h=v) for t, p, v in rows]
+    else:
+        name = "api_candles_1m" if interval is Interval.one_minute else "api_candles_1h"
+        rows = svc.fetch(name, params)
+        candles = [apimodels.Candle(bucket=_iso(b), open=o, high=h, low=lo, close=c, volume=v,
+                                    ticks=k) for b, o, h, lo, c, v, k in rows]
+    truncated = len(rows) > limit
+    return apimodels.SymbolDetail.model_validate({
+        "symbol": symbol, "interval": interval.value, "from": _iso(start), "to": _iso(end),
+        "summary": summary, "points": points[:limit] if points is not None else None,
+        "candles": candles[:limit] if candles is not None else None, "truncated": truncated})
+
+
+@router.get("/rank/{symbol}", summary="A symbol's rank by 24-hour price standard deviation",
+            responses=ERRORS)
+def rank(svc: Svc, symbol: str) -> apimodels.Rank:
+    symbol = _symbol(symbol)
+    row = svc.ranking.get(lambda: svc.fetch("api_ranking")).get(symbol)
+    if row is None:
+        svc.latest_or_404(symbol)
+        raise fastapi.HTTPException(404, f"{symbol!r} has no ticks in the last 24 hours")
+    sym, stddev, samples, position, total = row
+    return apimodels.Rank(symbol=sym, rank=position, of=total, stddev=stddev, samples=samples,
+                          stddev_kind="sample (n - 1)")
+
+
+@router.get("/alerts", summary="Alerts over a period (default: the last 24 hours), newest "
+            "first", responses=ERRORS)
+def recent_alerts(
+    svc: Svc,
+    from_: Annotated[str | None, _time_query("start (default: 24 hours before `to`)",
+                                              "from")] = None,
+    to: Annotated[str | None, _time_query("end, excluded (default: none)")] = None,
+    since: Annotated[str | None, _time_query("the same as from", deprecated=True)] = None,
+    symbol: Annotated[str | None, fastapi.Query(description="one symbol only")] = None,
+    limit: Annotated[int, fastapi.Query(
+        ge=1, le=MAX_ALERTS, description=f"alerts at most (up to {MAX_ALERTS:,})")] = 1000,
+) -> apimodels.Alerts:
+    start = _time(from_, "from") or _time(since, "since")
+    end = _time(to, "to")
+    if start is None:
+        start = (end or dt.datetime.now(dt.UTC)) - DAY
+    end = end or dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
+    if symbol is not None:
+        svc.latest_or_404(_symbol(symbol, "query"))
+    rows = svc.fetch("api_alerts", {"start": start, "end": end, "symbol": symbol,
+                                    "limit": limit + 1})
+    events = [alerts.Event(*row) for row in rows]
+    return apimodels.Alerts(truncated=len(events) > limit, alerts=[
+        apimodels.Alert(alert_id=str(e.alert_id), event=e.event, time=_iso(e.time), rule=e.rule,
+                        symbol=e.symbol, metric=e.metric, value=e.value,
+                        window_avg=e.window_avg, window_samples=e.window_samples,
+                        window_seconds=e.window_seconds, condition=e.condition,
+                        threshold=e.threshold, episode_id=str(e.episode_id))
+        for e in events[:limit]])
+
+
+@router.get("/health", summary="Database reachable and data fresh (503 otherwise)",
+            response_model=apimodels.Health,
+            responses={503: {"model": apimodels.Health,
+                             "description": "database unreachable, or the data is stale"}})
+async def health(svc: Svc) -> JSONResponse:
+    def newest_age() -> Any:
+        with svc.health_pool.connection() as conn:
+            row = conn.execute(queries.get("api_newest_tick_age")).fetchone()
+            return row[0] if row else None
+
+    try:
+        age = await anyio.to_thread.run_sync(newest_age, limiter=svc.health_threads)
+    except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+        log.warning("health_database_unavailable", error=str(exc))
+        body = apimodels.Health(status="unavailable", database="unreachable",
+                                stale_after_s=svc.stale_after)
+        return JSONResponse(body.model_dump(), status_code=503)
+    age_s = None if age is None else float(age)
+    fresh = age_s is not None and age_s <= svc.stale_after
+    body = apimodels.Health(status="ok" if fresh else "stale", database="ok",
+                            newest_tick_age_s=age_s, stale_after_s=svc.stale_after)
+    return JSONResponse(body.model_dump(), status_code=200 if fresh else 503)
+
+
+@router.get("/health/live", summary="Liveness: the API process serves requests (no database)")
+async def live() -> apimodels.Live:
+    return apimodels.Live(status="ok", version=__version__)
+
+
+def _swagger_ui() -> HTMLResponse:
+    return get_swagger_ui_html(
+        openapi_url="/openapi.json", title="CryptoMonitor API",
+        swagger_js_url="/static/swagger-ui/swagger-ui-bundle.js",
+        swagger_css_url="/static/swagger-ui/swagger-ui.css",
+        swagger_favicon_url="/static/swagger-ui/favicon-32x32.png")
+
+
 def create_app(conninfo: str, stale_after: float = 300.0, pool_size: int = 10,
-               pool_timeout: float = 5.0, rank_ttl: float | None = 10.0) -> fastapi.FastAPI:
-    """The application; its pool opens at start-up and closes at shutdown."""
-    pool = psycopg_pool.ConnectionPool(conninfo, min_size=1, max_size=pool_size, open=False,
-                                       timeout=pool_timeout,
-                                       kwargs={"autocommit": True,
-                                               "application_name": "cryptomonitor-api"})
+               pool_timeout: float = 5.0, rank_ttl: float | None = 10.0,
+               public_url: str | None = None) -> fastapi.FastAPI:
+    """The application; its pools open at start-up and close at shutdown."""
+    service = Service(conninfo, stale_after, pool_size, pool_timeout, rank_ttl)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: fastapi.FastAPI) -> AsyncIterator[None]:
-        pool.open(wait=False)
+        service.pool.open(wait=False)
+        service.health_pool.open(wait=False)
+        if public_url:
+            log.info("api_serving", url=public_url, docs=public_url.rstrip("/") + "/docs")
         try:
             yield
         finally:
-            pool.close()
+            service.pool.close()
+            service.health_pool.close()
 
     app = fastapi.FastAPI(title="CryptoMonitor", version=__version__, lifespan=lifespan,
+                          docs_url=None, redoc_url=None,
                           description="Read-only access to the ticks, candles, volatility rank "
                                       "and alerts that CryptoMonitor stores.")
-
-    ranking = Ranking(rank_ttl)
+    app.state.service = service
+    app.include_router(router)
+    static = importlib.resources.files("cryptomonitor") / "static"
+    app.mount("/static", StaticFiles(directory=str(static)), name="static")
+    app.add_api_route("/docs", _swagger_ui, include_in_schema=False)
 
     @app.exception_handler(psycopg.OperationalError)
     @app.exception_handler(psycopg_pool.PoolTimeout)
@@ -90,99 +350,24 @@ def create_app(conninfo: str, stale_after: float = 300.0, pool_size: int = 10,
         log.warning("api_database_unavailable", path=request.url.path, error=str(exc))
         return JSONResponse({"detail": "database unavailable"}, status_code=503)
 
-    def fetch(name: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
-        with pool.connection() as conn:
-            return conn.execute(queries.get(name), params or {}).fetchall()
+    @app.exception_handler(psycopg.Error)
+    async def database_error(request: fastapi.Request, exc: Exception) -> JSONResponse:
+        log.error("api_database_error", path=request.url.path, error=str(exc),
+                  error_type=type(exc).__name__)
+        return JSONResponse({"detail": "database error"}, status_code=500)
 
-    def window_start() -> dt.datetime:
-        start: dt.datetime = fetch("api_window_start")[0][0]
-        return start
-
-    def latest_or_404(symbol: str) -> tuple[Any, ...]:
-        rows = fetch("api_latest", {"symbol": symbol})
-        if not rows:
-            raise fastapi.HTTPException(404, f"unknown symbol {symbol!r}: no ticks stored")
-        return rows[0]
-
-    @app.get("/metrics", summary="Tracked metrics and the time of their latest tick")
-    def metrics() -> JSONResponse:
-        out = []
-        for symbol, latest, _price, volume in fetch("api_symbols"):
-            out.append({"symbol": symbol, "metric": "price", "latest_time": _iso(latest)})
-            if volume is not None:
-                out.append({"symbol": symbol, "metric": "volume_24h",
-                            "latest_time": _iso(latest)})
-        return JSONResponse({"metrics": out})
-
-    @app.get("/metrics/{symbol}", summary="The last 24 hours of a symbol, with summary figures")
-    def symbol_detail(
-        symbol: str,
-        interval: Annotated[Interval, fastapi.Query(
-            description="raw: every tick; 1m or 1h: OHLCV candles")] = Interval.raw,
-    ) -> JSONResponse:
-        latest = latest_or_404(symbol)
-        start = window_start()
-        n, low, high, avg, stddev = fetch("api_summary", {"symbol": symbol, "start": start})[0]
-        body: dict[str, Any] = {
-            "symbol": symbol, "interval": interval.value, "from": _iso(start),
-            "summary": {"latest": {"time": _iso(latest[0]), "price": latest[1],
-                                   "volume_24h": latest[2]},
-                        "samples": n, "min": low, "max": high, "avg": avg, "stddev": stddev},
-        }
-        if interval is Interval.raw:
-            body["points"] = [{"time": _iso(t), "price": p, "volume_24h": v}
-                              for t, p, v in fetch("api_points", {"symbol": symbol,
-                                                                  "start": start})]
-        else:
-            name = "api_candles_1m" if interval is Interval.one_minute else "api_candles_1h"
-            body["candles"] = [
-                {"bucket": _iso(b), "open": o, "high": h, "low": lo, "close": c,
-                 "volume": v, "ticks": k}
-                for b, o, h, lo, c, v, k in fetch(name, {"symbol": symbol, "start": start})]
-        return JSONResponse(body)
-
-    @app.get("/rank/{symbol}", summary="A symbol's rank by 24-hour price standard deviation")
-    def rank(symbol: str) -> JSONResponse:
-        row = ranking.get(lambda: fetch("api_ranking")).get(symbol)
-        if row is None:
-            latest_or_404(symbol)
-            raise fastapi.HTTPException(404, f"{symbol!r} has no ticks in the last 24 hours")
-        sym, stddev, samples, position, total = row
-        return JSONResponse({"symbol": sym, "rank": position, "of": total, "stddev": stddev,
-                             "samples": samples, "stddev_kind": "sample (n - 1)"})
-
-    @app.get("/alerts", summary="Recent alerts, newest first")
-    def recent_alerts(
-        since: Annotated[dt.datetime | None, fastapi.Query(
-            description="ISO-8601 time; default: 24 hours ago")] = None,
-        symbol: str | None = None,
-        limit: Annotated[int, fastapi.Query(ge=1, le=10_000)] = 1000,
-    ) -> JSONResponse:
-        if since is not None and since.tzinfo is None:
-            since = since.replace(tzinfo=dt.UTC)
-        since = since or dt.datetime.now(dt.UTC) - dt.timedelta(hours=24)
-        with pool.connection() as conn, conn.cursor(row_factory=class_row(alerts.Event)) as cur:
-            events = cur.execute(queries.get("api_alerts"),
-                                 {"since": since, "symbol": symbol, "limit": limit}).fetchall()
-        return JSONResponse({"alerts": [
-            {**dataclasses.asdict(e), "time": _iso(e.time), "alert_id": str(e.alert_id),
-             "episode_id": str(e.episode_id)} for e in events]})
-
-    @app.get("/health/live", summary="Liveness: the API process serves requests (no database)")
-    def live() -> JSONResponse:
-        return JSONResponse({"status": "ok", "version": __version__})
-
-    @app.get("/health", summary="Database reachable and data fresh (503 otherwise)")
-    def health() -> JSONResponse:
+    @app.middleware("http")
+    async def access_log(request: fastapi.Request,
+                         call_next: Callable[[fastapi.Request], Awaitable[Any]]) -> Any:
+        started = time.perf_counter()
+        status = 500
         try:
-            age = fetch("api_newest_tick_age")[0][0]
-        except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
-            return JSONResponse({"status": "unavailable", "database": "unreachable",
-                                 "error": str(exc)}, status_code=503)
-        age_s = None if age is None else float(age)
-        fresh = age_s is not None and age_s <= stale_after
-        return JSONResponse({"status": "ok" if fresh else "stale", "database": "ok",
-                             "newest_tick_age_s": age_s, "stale_after_s": stale_after},
-                            status_code=200 if fresh else 503)
+            response = await call_next(request)
+            status = response.status_code
+            return response
+        finally:
+            log.info("request", method=request.method, path=request.url.path[:200],
+                     status=status, ms=round((time.perf_counter() - started) * 1000, 1),
+                     client=request.client.host if request.client else None)
 
     return app

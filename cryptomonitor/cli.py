@@ -164,20 +164,19 @@ def _replay(settings: config.Settings, args: argparse.Namespace) -> int:
 
 
 def _api(settings: config.Settings, args: argparse.Namespace) -> int:
-    import uvicorn
+    from cryptomonitor import api, server
 
-    from cryptomonitor import api
-
+    sock = server.bind(settings.api_host, settings.api_port)  # a port in use fails first
     # Serve the schema this code knows even if the fetcher has not started yet.
     with runner.wait_for_database(settings, threading.Event()) as conn:
         migrations.migrate(conn, settings.timescaledb)
+    url = server.public_url(settings.api_host, settings.api_port)
     app = api.create_app(settings.conninfo, stale_after=settings.api_stale_after,
-                         rank_ttl=settings.api_rank_ttl)
+                         rank_ttl=settings.api_rank_ttl, public_url=url)
     # uvicorn handles SIGTERM/SIGINT itself (stops accepting, drains, shuts down), then restores
     # the previous handler and re-raises the signal: ours makes that a clean exit 0.
     _stop_on_signals()
-    uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_config=None,
-                access_log=False)
+    server.serve(app, sock)
     return 0
 
 

@@ -43,7 +43,10 @@ def configure(level: str = "info", fmt: str = "auto") -> None:
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            # Tracebacks from other libraries' loggers (uvicorn's, for one) as text, not repr.
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                        structlog.processors.format_exc_info if use_json else _passthrough,
+                        renderer],
         )
     )
     root = logging.getLogger()

@@ -120,23 +120,27 @@ SELECT last_24h_start();
 -- name: api_summary
 SELECT count(price), min(price), max(price), avg(price), stddev_samp(price)
 FROM ticks
-WHERE symbol = %(symbol)s AND time >= %(start)s;
+WHERE symbol = %(symbol)s AND time >= %(start)s AND time < %(end)s;
 
 -- name: api_points
 SELECT time, price, volume_24h FROM ticks
-WHERE symbol = %(symbol)s AND time >= %(start)s
-ORDER BY time;
+WHERE symbol = %(symbol)s AND time >= %(start)s AND time < %(end)s
+ORDER BY time
+LIMIT %(limit)s;
 
 -- name: api_candles_1m
 SELECT bucket, open, high, low, close, volume, ticks FROM ohlcv_1m
-WHERE symbol = %(symbol)s AND bucket >= %(start)s
-ORDER BY bucket;
+WHERE symbol = %(symbol)s AND bucket >= %(start)s AND bucket < %(end)s
+ORDER BY bucket
+LIMIT %(limit)s;
 
 -- name: api_candles_1h
 SELECT bucket, open, high, low, close, volume, ticks FROM ohlcv_1h
 WHERE symbol = %(symbol)s AND bucket >= date_bin(INTERVAL '1 hour', %(start)s::timestamptz,
                                                  TIMESTAMPTZ '2000-01-01 00:00:00+00')
-ORDER BY bucket;
+  AND bucket < %(end)s
+ORDER BY bucket
+LIMIT %(limit)s;
 
 -- name: api_ranking
 SELECT symbol, stddev, samples, rank, count(*) OVER () AS total FROM volatility_24h;
@@ -145,7 +149,8 @@ SELECT symbol, stddev, samples, rank, count(*) OVER () AS total FROM volatility_
 SELECT alert_id, event, time, rule, symbol, metric, value, window_avg, window_samples,
        window_seconds, condition, threshold, episode_id
 FROM alerts
-WHERE time >= %(since)s AND (%(symbol)s::text IS NULL OR symbol = %(symbol)s)
+WHERE time >= %(start)s AND time < %(end)s
+  AND (%(symbol)s::text IS NULL OR symbol = %(symbol)s)
 ORDER BY time DESC, seq DESC
 LIMIT %(limit)s;
 

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from cryptomonitor import api
+from cryptomonitor import alerts, api
 from cryptomonitor.models import Tick
 from tests import oracle
 from tests.conftest import FIXTURES
@@ -105,12 +105,91 @@ def test_not_found_is_json(client: TestClient, data: dict, path: str, message: s
 @pytest.mark.parametrize(("path", "param"), [
     ("/metrics/bitcoin?interval=5m", "interval"),
     ("/alerts?since=yesterday", "since"),
+    ("/alerts?since=0.5", "since"),  # numbers are not date-times
+    ("/alerts?from=-99999999999", "from"),
     ("/alerts?limit=0", "limit"),
+    ("/alerts?limit=10001", "limit"),
+    ("/metrics/bitcoin?from=2025-06-02T00:00:00Z&to=2025-06-01T00:00:00Z", "to"),
+    ("/metrics/bitcoin?from=2025-01-01T00:00:00Z&to=2025-06-01T00:00:00Z", "to"),
+    ("/metrics/bitcoin?limit=100001", "limit"),
+    ("/metrics/%00", "symbol"),
+    ("/rank/btc%00", "symbol"),
+    ("/alerts?symbol=%00", "symbol"),
+    ("/metrics/" + "x" * 10_000, "symbol"),
 ])
 def test_bad_parameters_are_named(client: TestClient, data: dict, path: str, param: str) -> None:
     r = client.get(path)
-    assert r.status_code == 422
+    assert r.status_code == 422, r.text
     assert r.json()["detail"][0]["loc"][-1] == param
+    assert len(r.text) < 1000  # the input is not echoed back whole
+
+
+def test_unknown_symbol_is_404_everywhere(client: TestClient, data: dict) -> None:
+    for path in ("/metrics/nosuch", "/rank/nosuch", "/alerts?symbol=nosuch"):
+        r = client.get(path)
+        assert r.status_code == 404 and "unknown symbol 'nosuch'" in r.json()["detail"], path
+
+
+def test_a_period_of_ones_choosing(client: TestClient, data: dict) -> None:
+    ticks = data["bitcoin"]
+    start, end = ticks[100][0], ticks[200][0]
+    body = client.get("/metrics/bitcoin", params={"from": start.isoformat(),
+                                                 "to": end.isoformat()}).json()
+    assert [p["price"] for p in body["points"]] == [p for _, p, _ in ticks[100:200]]
+    assert body["summary"]["samples"] == 100 and body["truncated"] is False
+    assert (body["from"], body["to"]) == (alerts.format_time(start), alerts.format_time(end))
+    cut = client.get("/metrics/bitcoin", params={"from": start.isoformat(),
+                                                "to": end.isoformat(), "limit": 10}).json()
+    assert len(cut["points"]) == 10 and cut["truncated"] is True
+    assert cut["summary"]["samples"] == 100  # the summary covers the whole period
+    naive = client.get("/metrics/bitcoin", params={
+        "from": start.replace(tzinfo=None).isoformat(), "to": end.isoformat()}).json()
+    assert naive["points"] == body["points"]  # a time without a zone is UTC
+    candles = client.get("/metrics/bitcoin", params={
+        "interval": "1h", "from": "2010-01-01T00:00:00Z", "to": "2010-01-02T00:00:00Z"}).json()
+    assert candles["candles"] == [] and candles["summary"]["samples"] == 0
+
+
+def test_openapi_describes_every_body(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    for path, item in spec["paths"].items():
+        answers = item["get"]["responses"]
+        assert answers["200"]["content"]["application/json"]["schema"], path
+        if path not in ("/health/live", "/metrics", "/health"):
+            assert {"404", "422", "503"} <= set(answers), path
+    assert spec["components"]["schemas"]["SymbolDetail"]["properties"]["from"]
+    params = {p["name"]: p for p in spec["paths"]["/alerts"]["get"]["parameters"]}
+    assert params["from"]["schema"]["format"] == "date-time"
+    assert params["limit"]["schema"]["maximum"] == 10_000
+
+
+def test_docs_are_served_from_the_package(client: TestClient) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200 and "/static/swagger-ui/swagger-ui-bundle.js" in page.text
+    assert "http" not in page.text.replace("http-equiv", "")  # nothing from a CDN
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png"):
+        assert client.get(f"/static/swagger-ui/{asset}").status_code == 200
+
+
+def test_a_pooled_connection_the_server_dropped_is_replaced_unseen(
+        db_url: str, conn: psycopg.Connection, data: dict) -> None:
+    """As after a quick database restart: every idle pooled connection is dead."""
+    with TestClient(api.create_app(db_url, rank_ttl=None)) as c:
+        assert c.get("/metrics").status_code == 200
+        killed = conn.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                              "WHERE application_name LIKE 'cryptomonitor-api%'").fetchone()
+        assert killed is not None and killed[0] >= 1
+        assert c.get("/metrics").status_code == 200
+        assert c.get("/health").status_code == 200
+
+
+def test_health_answers_while_every_api_connection_is_busy(db_url: str, data: dict) -> None:
+    app = api.create_app(db_url, pool_size=1, pool_timeout=2)
+    with TestClient(app) as c:
+        service: api.Service = app.state.service
+        with service.pool.connection():  # the one connection of the main pool, held
+            r = c.get("/health")
+        assert r.status_code == 200 and r.json()["status"] == "ok"
 
 
 def test_alerts_endpoint(db_url: str, client: TestClient, tmp_path: pathlib.Path) -> None:
@@ -146,6 +225,7 @@ def test_health_without_database() -> None:
     with TestClient(app) as c:
         r = c.get("/health")
         assert r.status_code == 503 and r.json()["database"] == "unreachable"
+        assert "connection" not in r.text and "127.0.0.1" not in r.text  # no driver text
         assert c.get("/metrics").status_code == 503
         # Liveness (the compose healthcheck) says the API serves, whatever the database does.
         live = c.get("/health/live")

@@ -12,6 +12,7 @@ import time
 
 import psycopg
 import pytest
+import requests
 
 from cryptomonitor import alerts
 from tests import pgserver
@@ -249,3 +250,43 @@ def test_api_command_serves_and_stops_on_sigterm(db_url: str) -> None:
         proc.kill()
     assert body == {"metrics": []}
     assert proc.returncode == 0
+
+
+@pytest.mark.slow
+def test_api_process_logs_its_url_and_requests_and_drops_slow_clients(db_url: str) -> None:
+    import socket
+
+    from cryptomonitor import server
+    from tests.procs import Proc
+
+    port = pgserver.free_port()
+    api = Proc("api", "--api-host", "127.0.0.1", "--api-port", str(port), DATABASE_URL=db_url)
+    try:
+        api.wait_for(lambda: bool(api.named("api_serving")))
+        assert api.named("api_serving")[0]["url"] == f"http://127.0.0.1:{port}/"
+        # A port in use is a bad setting naming it, exit 2 (not uvicorn's 3).
+        second = cli("api", "--api-host", "127.0.0.1", "--api-port", str(port),
+                     DATABASE_URL=db_url)
+        assert second.returncode == 2 and "--api-port: port" in second.stderr
+        assert "already in use" in second.stderr
+        # A client that sends its headers a byte at a time is cut off.
+        slow = socket.create_connection(("127.0.0.1", port))
+        started = time.monotonic()
+        slow.sendall(b"GET /health/live HTTP/1.1\r\n")
+        slow.settimeout(server.HEADER_TIMEOUT + 10)
+        closed_after = None
+        for _ in range(int(server.HEADER_TIMEOUT) + 8):
+            try:
+                slow.sendall(b"X-A: b\r\n")
+            except OSError:
+                closed_after = time.monotonic() - started
+                break
+            time.sleep(1)
+        slow.close()
+        assert closed_after is not None and closed_after < server.HEADER_TIMEOUT + 5
+        requests.get(f"http://127.0.0.1:{port}/metrics/nope", timeout=5)
+        api.wait_for(lambda: any(e["path"] == "/metrics/nope" for e in api.named("request")))
+        line = next(e for e in api.named("request") if e["path"] == "/metrics/nope")
+        assert (line["method"], line["status"]) == ("GET", 404) and line["ms"] >= 0
+    finally:
+        api.stop()
