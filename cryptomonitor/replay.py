@@ -21,7 +21,7 @@ import datetime as dt
 import math
 import pathlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from cryptomonitor.exceptions import ReplayError
 from cryptomonitor.models import Tick
@@ -49,26 +49,32 @@ def read_bars(path: pathlib.Path, skip: int = 0, limit: int | None = None) -> It
     except OSError as exc:
         raise ReplayError(f"cannot read {path}: {exc.strerror}") from exc
     with f:
-        reader = csv.reader(f)
-        header = next(reader, None)
-        if header != HEADER:
-            raise ReplayError(f"{path}: header must be {','.join(HEADER)}, got {header}")
-        previous: dt.datetime | None = None
-        taken = 0
-        for line, row in enumerate(reader, start=2):
-            if line - 2 < skip:
-                continue
-            if limit is not None and taken >= limit:
-                return
-            bar = _parse(path, line, row)
-            if previous is not None and bar.time <= previous:
-                raise ReplayError(f"{path}:{line}: {bar.time} is not after the previous bar")
-            previous = bar.time
-            taken += 1
-            yield bar
+        yield from parse_bars(f, path, skip, limit)
 
 
-def _parse(path: pathlib.Path, line: int, row: list[str]) -> Bar:
+def parse_bars(f: Iterable[str], path: pathlib.Path | str, skip: int = 0,
+               limit: int | None = None) -> Iterator[Bar]:
+    """The bars of the CSV lines `f` (read from `path`, which error messages name)."""
+    reader = csv.reader(f)
+    header = next(reader, None)
+    if header != HEADER:
+        raise ReplayError(f"{path}: header must be {','.join(HEADER)}, got {header}")
+    previous: dt.datetime | None = None
+    taken = 0
+    for line, row in enumerate(reader, start=2):
+        if line - 2 < skip:
+            continue
+        if limit is not None and taken >= limit:
+            return
+        bar = _parse(path, line, row)
+        if previous is not None and bar.time <= previous:
+            raise ReplayError(f"{path}:{line}: {bar.time} is not after the previous bar")
+        previous = bar.time
+        taken += 1
+        yield bar
+
+
+def _parse(path: pathlib.Path | str, line: int, row: list[str]) -> Bar:
     if len(row) != len(HEADER):
         raise ReplayError(f"{path}:{line}: expected {len(HEADER)} columns, got {len(row)}")
     try:
@@ -93,7 +99,7 @@ def bar_prices(bar: Bar) -> tuple[float, float, float, float]:
     return bar.open, bar.high, bar.low, bar.close
 
 
-def ticks(bars: Iterator[Bar], symbol: str) -> Iterator[Tick]:
+def ticks(bars: Iterable[Bar], symbol: str, source: str = SOURCE) -> Iterator[Tick]:
     """Four ticks per bar, each with the trailing 24-hour volume up to its bar."""
     window: collections.deque[Bar] = collections.deque()
     for bar in bars:
@@ -102,7 +108,7 @@ def ticks(bars: Iterator[Bar], symbol: str) -> Iterator[Tick]:
             window.popleft()
         volume_24h = math.fsum(b.volume for b in window)
         for offset, price in zip(TICK_OFFSETS, bar_prices(bar), strict=True):
-            yield Tick(bar.time + dt.timedelta(seconds=offset), symbol, price, volume_24h, SOURCE)
+            yield Tick(bar.time + dt.timedelta(seconds=offset), symbol, price, volume_24h, source)
 
 
 def paced(items: Iterator[Tick], speed: float | None,

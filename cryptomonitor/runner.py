@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import heapq
 import pathlib
 import threading
 import time
@@ -16,7 +17,17 @@ import time
 import structlog
 import tenacity
 
-from cryptomonitor import alertfile, leader, migrations, policies, replay, rules, store
+from cryptomonitor import (
+    alertfile,
+    demo,
+    leader,
+    migrations,
+    policies,
+    queries,
+    replay,
+    rules,
+    store,
+)
 from cryptomonitor.config import Settings
 from cryptomonitor.exceptions import (
     ConfigError,
@@ -207,6 +218,59 @@ class ReplaySummary:
     duplicates: int = 0
     alerts: int = 0
     seconds: float = 0.0
+
+
+def run_demo(settings: Settings, stop: threading.Event, *, hours: float = 24.0,
+             follow: bool = False, batch_size: int = 2000) -> ReplaySummary:
+    """Write the demo's ticks (see `cryptomonitor.demo`) up to now; with `follow`, go on in
+    real time (a tick per symbol every 15 s) until `stop` is set."""
+    pipeline = prepare(settings, stop)
+    summary = ReplaySummary()
+    started = time.monotonic()
+
+    def flush() -> None:
+        result = pipeline.flush()
+        if not result.database_ok:
+            raise DatabaseUnavailable("database went away during the demo; run it again: "
+                                      "it continues where it stopped")
+        summary.stored += result.new
+        summary.duplicates += result.duplicates
+        summary.alerts += result.events
+
+    def write(start: dict[str, dt.datetime], end: dt.datetime) -> None:
+        stream = heapq.merge(*(demo.ticks(s, start[s], end) for s in demo.FILES),
+                             key=lambda t: t.time)
+        for tick in stream:
+            pipeline.submit([tick])
+            summary.ticks += 1
+            if pipeline.buffered >= batch_size:
+                flush()
+        flush()
+
+    try:
+        now = dt.datetime.now(dt.UTC)
+        conn = pipeline.db.connection()
+        start = {}
+        for symbol in demo.FILES:
+            row = conn.execute(queries.get("newest_tick"), {"symbol": symbol}).fetchone()
+            newest = row[0] if row else None
+            start[symbol] = now - dt.timedelta(hours=hours)
+            if newest is not None:
+                start[symbol] = max(start[symbol], newest + dt.timedelta(microseconds=1))
+        write(start, now)
+        log.info("demo_history", symbols=list(demo.FILES), ticks=summary.ticks,
+                 stored=summary.stored, alerts=summary.alerts,
+                 seconds=round(time.monotonic() - started, 1))
+        while follow and not stop.is_set():
+            stop.wait(15 - time.time() % 15 + 0.05)  # just after the next tick time
+            later = dt.datetime.now(dt.UTC)
+            write(dict.fromkeys(demo.FILES, now), later)
+            now = later
+    finally:
+        pipeline.db.close()
+    summary.seconds = time.monotonic() - started
+    log.info("demo_done", symbols=list(demo.FILES), **dataclasses.asdict(summary))
+    return summary
 
 
 def replay_file(settings: Settings, path: pathlib.Path, symbol: str, stop: threading.Event, *,

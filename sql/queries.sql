@@ -184,3 +184,7 @@ SELECT pg_notify('cryptomonitor_ticks', payload) FROM unnest(%(payloads)s::text[
 -- straight into ticks, no staging, no ON CONFLICT. A duplicate fails the whole COPY
 -- (unique_violation) and the batch is redone the idempotent way.
 COPY ticks (time, symbol, price, volume_24h, source) FROM STDIN (FORMAT binary);
+
+-- name: newest_tick
+-- The newest stored tick of one symbol (the demo continues after it).
+SELECT max(time) FROM ticks WHERE symbol = %(symbol)s;

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import pathlib
+import re
+import shutil
+import subprocess
 
 import psycopg
 import pytest
 
-from cryptomonitor import migrations
-from tests import oracle
+from tests import oracle, pgserver
 from tests.conftest import FIXTURES, ROOT
 
 QUERIES = sorted((ROOT / "sql" / "queries").glob("*.sql"))
@@ -28,9 +32,29 @@ def live_day(conn: psycopg.Connection, flavour: str) -> list[tuple[dt.datetime, 
     return ticks
 
 
-def _run(conn: psycopg.Connection, path) -> list[list[tuple]]:  # type: ignore[no-untyped-def]
-    return [conn.execute(stmt).fetchall()  # type: ignore[arg-type]
-            for stmt in migrations.split_statements(path.read_text())]
+def _is_header(line: str) -> bool:
+    return bool(re.fullmatch(r"[a-z_][a-z_0-9]*(,[a-z_][a-z_0-9]*)*", line))
+
+
+def _run(url: str, path: pathlib.Path, pg_server: pgserver.Server,
+         symbol: str | None = "bitcoin") -> list[list[list[str]]]:
+    """The file run as an analyst runs it: psql -v symbol=... -f FILE; each result set's rows."""
+    psql = shutil.which("psql")
+    if pg_server.bindir is not None and (pg_server.bindir / "psql").exists():
+        psql = str(pg_server.bindir / "psql")
+    if psql is None:
+        pytest.skip("psql not found: the examples are psql scripts")
+    variables = ["-v", f"symbol={symbol}"] if symbol else []
+    out = subprocess.run([psql, "-X", "-q", "--csv", "-v", "ON_ERROR_STOP=1", *variables,
+                          "-f", str(path), url], capture_output=True, text=True, check=True,
+                         timeout=60).stdout
+    results: list[list[list[str]]] = []
+    for line in out.splitlines():
+        if _is_header(line):
+            results.append([])
+        else:
+            results[-1].append(next(csv.reader([line])))
+    return results
 
 
 def test_there_are_examples() -> None:
@@ -39,24 +63,26 @@ def test_there_are_examples() -> None:
 
 
 @pytest.mark.parametrize("path", QUERIES, ids=[p.stem for p in QUERIES])
-def test_example_runs(conn: psycopg.Connection, live_day: list, path) -> None:  # type: ignore[no-untyped-def]
-    results = _run(conn, path)
-    assert all(isinstance(r, list) for r in results)
+def test_example_runs(db_url: str, live_day: list, path: pathlib.Path,  # type: ignore[type-arg]
+                      pg_server: pgserver.Server) -> None:
+    results = _run(db_url, path, pg_server)
     if path.stem == "candles_last_24h":
         (rows,) = results
-        assert 24 <= len(rows) <= 25 and rows[-1][4] == live_day[-1][1]  # close = latest price
+        assert 24 <= len(rows) <= 25
+        assert float(rows[-1][4]) == live_day[-1][1]  # close = latest price
     elif path.stem == "most_volatile":
         ranked, relative = results
-        assert ranked[0][:2] == (1, "bitcoin") and relative[0][0] == "bitcoin"
+        assert ranked[0][:2] == ["1", "bitcoin"] and relative[0][0] == "bitcoin"
     elif path.stem == "data_gaps":
         (rows,) = results
-        assert len(rows) == 1 and rows[0][3] > dt.timedelta(minutes=19)
+        assert len(rows) == 1 and rows[0][3] > "00:19:00"
     elif path.stem == "price_vs_average":
         (rows,) = results
         assert 300 <= len(rows) <= 361
 
 
-def test_alerts_example_reports_episodes(db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_alerts_example_reports_episodes(db_url: str, tmp_path: pathlib.Path,
+                                        pg_server: pgserver.Server) -> None:
     from cryptomonitor.models import Tick
     from tests.helpers import pipeline
 
@@ -65,7 +91,13 @@ def test_alerts_example_reports_episodes(db_url: str, tmp_path) -> None:  # type
     p.submit(Tick(start + dt.timedelta(minutes=m), "bitcoin", 400.0 if m == 20 else 100.0, 1.0,
                   "test") for m in range(30))
     p.flush()
-    with psycopg.connect(db_url) as conn:
-        (rows,) = _run(conn, ROOT / "sql/queries/alerts_last_day.sql")
+    (rows,) = _run(db_url, ROOT / "sql/queries/alerts_last_day.sql", pg_server)
     assert sorted(r[2] for r in rows) == ["price_2pct_5m", "price_3x_1h"]
-    assert all(r[7] is not None for r in rows)  # both resolved
+    assert all(r[7] != "" for r in rows)  # both resolved
+
+
+def test_examples_of_one_symbol_take_it_as_a_psql_variable(
+        db_url: str, live_day: list, pg_server: pgserver.Server) -> None:  # type: ignore[type-arg]
+    other = ROOT / "sql/queries/candles_last_24h.sql"
+    assert _run(db_url, other, pg_server, symbol="nosuch") == [[]]
+    assert len(_run(db_url, other, pg_server, symbol=None)[0]) >= 24  # default: bitcoin

@@ -1,10 +1,15 @@
 -- Hourly candles of one coin over the last 24 hours, newest last.
--- Change 'bitcoin' to the coin you want; use ohlcv_1m or ohlcv_1d for other resolutions.
+-- Use ohlcv_1m or ohlcv_1d for other resolutions.
 -- The newest bucket is still open: its close is the latest price, its ticks still growing.
+-- Run with psql: psql -v symbol=demo-btc -f sql/queries/candles_last_24h.sql (default: bitcoin).
+\if :{?symbol}
+\else
+  \set symbol bitcoin
+\endif
 SELECT bucket, open, high, low, close,
        volume,            -- the rolling 24 h volume as of the bucket's last tick
        ticks              -- how many ticks the candle is made of
 FROM ohlcv_1h
-WHERE symbol = 'bitcoin'
+WHERE symbol = :'symbol'
   AND bucket > now() - INTERVAL '24 hours'
 ORDER BY bucket;
