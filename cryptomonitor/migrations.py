@@ -128,15 +128,35 @@ def migrate(conn: store.Connection, timescaledb: str = "auto") -> list[int]:
                      flavour=flavour)
         return [m.version for m in pending]
     except psycopg.errors.InsufficientPrivilege as exc:
-        versions = ", ".join(str(m.version) for m in pending) or "all"
-        raise MigrationError(
-            f"the database needs migrations ({versions}) that role "
-            f"{conn.info.user!r} may not apply ({exc}): run `cryptomonitor migrate` as the "
-            "database owner first") from exc
+        raise MigrationError(_privilege_message(conn, pending, exc)) from exc
     except psycopg.Error as exc:
         raise MigrationError(f"migration failed: {exc}") from exc
     finally:
         conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
+
+
+#: What `cryptomonitor migrate` needs, said in errors and in the README.
+PRIVILEGES = ("the owner of the database (it creates tables in schema public), with "
+              "CREATEROLE or the roles cryptomonitor_reader and cryptomonitor_writer made "
+              "beforehand, and on TimescaleDB the extension created once by a superuser")
+
+
+def _privilege_message(conn: store.Connection, pending: list[Migration],
+                       exc: psycopg.Error) -> str:
+    versions = ", ".join(str(m.version) for m in pending) or "all"
+    user = conn.info.user
+    try:
+        owner = _scalar(conn, "SELECT pg_get_userbyid(datdba) FROM pg_database "
+                              "WHERE datname = current_database()")
+    except psycopg.Error:
+        owner = None
+    if owner is not None and owner != user:
+        return (f"the database needs migrations ({versions}) that role {user!r} may not "
+                f"apply ({exc}): run `cryptomonitor migrate` as the database owner, "
+                f"{owner!r}, first")
+    diag = exc.diag.message_hint if isinstance(exc, psycopg.Error) else None
+    return (f"role {user!r} owns the database but may not apply migrations ({versions}): "
+            f"{exc}{' (' + diag + ')' if diag else ''}. migrate needs {PRIVILEGES}")
 
 
 def _apply(conn: store.Connection, migration: Migration, flavour: str) -> None:
@@ -172,7 +192,15 @@ def _flavour(conn: store.Connection, wanted: str) -> str:
     if wanted == "off":
         return "postgres"
     if _timescaledb_loadable(conn):
-        conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+        try:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+        except psycopg.errors.InsufficientPrivilege as exc:
+            database = conn.info.dbname
+            raise MigrationError(
+                f"role {conn.info.user!r} may not create the timescaledb extension ({exc}); "
+                "only a superuser may. Once, as a superuser: "
+                f"psql -d {database} -c 'CREATE EXTENSION timescaledb', then migrate again; "
+                "or set CRYPTOMONITOR_TIMESCALEDB=off for plain PostgreSQL") from exc
         return "timescaledb"
     if wanted == "on":
         raise MigrationError(

@@ -140,3 +140,35 @@ def test_policies_are_skipped_on_plain_postgres(empty_db_url: str) -> None:
     with psycopg.connect(empty_db_url, autocommit=True) as conn:
         migrations.migrate(conn, "off")
         policies.apply(conn, 86400.0, 40 * 86400.0)  # must not fail
+
+
+@pytest.fixture
+def stranger(empty_db_url: str) -> str:
+    """A login role with no privilege on the test's empty database."""
+    with psycopg.connect(empty_db_url, autocommit=True) as conn:
+        conn.execute("DROP ROLE IF EXISTS cm_stranger")
+        conn.execute("CREATE ROLE cm_stranger LOGIN PASSWORD 'stranger'")
+    return psycopg.conninfo.make_conninfo(empty_db_url, user="cm_stranger",
+                                          password="stranger")
+
+
+def test_a_role_that_does_not_own_the_database_is_told_who_does(
+        stranger: str, empty_db_url: str) -> None:
+    owner = psycopg.conninfo.conninfo_to_dict(empty_db_url).get("user", "postgres")
+    with psycopg.connect(stranger, autocommit=True) as conn, pytest.raises(MigrationError) as e:
+        migrations.migrate(conn, "off")
+    assert "may not apply" in str(e.value)
+    assert f"as the database owner, {owner!r}" in str(e.value)
+
+
+@pytest.mark.timescaledb
+def test_an_owner_who_is_no_superuser_is_told_to_have_the_extension_made(
+        stranger: str, empty_db_url: str) -> None:
+    with psycopg.connect(empty_db_url, autocommit=True) as conn:
+        name = conn.info.dbname
+        conn.execute(f"ALTER DATABASE {name} OWNER TO cm_stranger")
+    with psycopg.connect(stranger, autocommit=True) as conn, pytest.raises(MigrationError) as e:
+        migrations.migrate(conn, "auto")
+    assert "may not create the timescaledb extension" in str(e.value)
+    assert f"psql -d {name} -c 'CREATE EXTENSION timescaledb'" in str(e.value)
+    assert "run `cryptomonitor migrate` as the database owner" not in str(e.value)
