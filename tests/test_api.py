@@ -7,9 +7,13 @@ import datetime as dt
 import math
 import pathlib
 import statistics
+import urllib.parse
 from collections.abc import Iterator
 
+import hypothesis
+import hypothesis.strategies
 import psycopg
+import psycopg_pool
 import pytest
 from fastapi.testclient import TestClient
 
@@ -249,3 +253,26 @@ def test_ranking_is_shared_for_its_ttl(db_url: str, conn: psycopg.Connection,
     with TestClient(api.create_app(db_url, rank_ttl=None)) as c:
         after = c.get("/rank/flat").json()  # recomputed: the new tick counts
         assert after["samples"] == before["samples"] + 1 and after["stddev"] > before["stddev"]
+
+
+def test_the_pool_retries_a_lost_database_at_least_every_two_seconds() -> None:
+    """psycopg_pool doubles its delay up to 5 minutes; the API's is capped."""
+    attempt = psycopg_pool.pool.AttemptWithBackoff(timeout=300)
+    delays = []
+    for now in range(10):
+        attempt.update_delay(float(now))
+        delays.append(attempt.delay)
+    assert delays[0] < 1.2 and max(delays) == api.MAX_RECONNECT_DELAY == 2.0
+
+
+@hypothesis.settings(max_examples=150, deadline=None,
+                     suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture])
+@hypothesis.given(symbol=hypothesis.strategies.text(min_size=1, max_size=300),
+                  when=hypothesis.strategies.text(max_size=50))
+def test_no_input_is_a_server_error(client: TestClient, symbol: str, when: str) -> None:
+    quoted = urllib.parse.quote(symbol, safe="")
+    for path, params in ((f"/metrics/{quoted}", {"from": when}), (f"/rank/{quoted}", {}),
+                         ("/alerts", {"symbol": symbol, "to": when})):
+        r = client.get(path, params=params)
+        assert r.status_code in (200, 404, 422), (path, params, r.text)
+        assert len(r.text) < 2000

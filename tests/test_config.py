@@ -77,10 +77,16 @@ def test_redacted_hides_secrets() -> None:
     ("postgresql://app@db/x?password=hunter2&sslmode=require",
      "postgresql://app@db/x?password=***&sslmode=require"),
     ("postgresql://db/x", "postgresql://db/x"),
-    ("host=db password='unterminated", "***"),
 ])
 def test_password_is_hidden_in_every_dsn_form(dsn: str, shown: str) -> None:
     assert config.load({"DATABASE_URL": dsn}).redacted()["database_url"] == shown
+
+
+def test_an_unparseable_dsn_is_refused_without_showing_it() -> None:
+    with pytest.raises(ConfigError, match="DATABASE_URL: not a libpq URL") as e:
+        config.load({"DATABASE_URL": "host=db password='hunter2"})
+    assert "hunter2" not in str(e.value)
+    assert config._redact_url("host=db password='hunter2") == "***"  # were it ever logged
 
 
 def test_env_example_documents_every_setting() -> None:

@@ -149,7 +149,7 @@ def stranger(empty_db_url: str) -> str:
         conn.execute("DROP ROLE IF EXISTS cm_stranger")
         conn.execute("CREATE ROLE cm_stranger LOGIN PASSWORD 'stranger'")
     return psycopg.conninfo.make_conninfo(empty_db_url, user="cm_stranger",
-                                          password="stranger")
+                                          password="stranger")  # noqa: S106 (a test role)
 
 
 def test_a_role_that_does_not_own_the_database_is_told_who_does(
