@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from structlog.testing import capture_logs
 
-from cryptomonitor import replay
+from cryptomonitor import alerts, replay
 from cryptomonitor.evaluator import Series, bits_needed, exact_sum, mean, micros, units
 from cryptomonitor.models import Tick
 from cryptomonitor.rules import DEFAULT_RULES
@@ -123,13 +123,13 @@ def test_state_that_flips_twice_in_one_batch_is_stored_as_it_ends(
     p.flush()
     p.submit([tick(20, 400.0), tick(21, 100.0)])  # price_3x_1h: ALERT then RESOLVED at once
     p.flush()
-    events = [(x.split()[1], x.split()[2]) for x in lines(path)]
-    assert events.count(("RESOLVED", "rule=price_3x_1h")) == 1
+    events = [(f["event"], f["rule"]) for f in map(alerts.parse_line, lines(path))]
+    assert events.count(("RESOLVED", "price_3x_1h")) == 1
     restarted = pipeline(db_url, path)  # a new process reads the stored state
     restarted.submit([tick(22, 100.0), tick(23, 100.0)])
     restarted.flush()
-    events = [(x.split()[1], x.split()[2]) for x in lines(path)]
-    assert events.count(("RESOLVED", "rule=price_3x_1h")) == 1, "stored state was stale"
+    events = [(f["event"], f["rule"]) for f in map(alerts.parse_line, lines(path))]
+    assert events.count(("RESOLVED", "price_3x_1h")) == 1, "stored state was stale"
 
 
 def test_another_writer_is_noticed_and_its_ticks_counted(db_url: str,
