@@ -36,8 +36,7 @@ from cryptomonitor.exceptions import (
     SourceError,
 )
 from cryptomonitor.pipeline import Pipeline
-from cryptomonitor.sources import binance, coingecko
-from cryptomonitor.sources.http import JsonClient
+from cryptomonitor.sources import registry
 
 log = structlog.get_logger(__name__)
 
@@ -88,22 +87,8 @@ def http_deadline(settings: Settings) -> float:
     return max(settings.poll_interval, 30.0)
 
 
-def shortest_poll(settings: Settings, requests_per_poll: int) -> float:
-    """The shortest time a poll can take under the source's rate limit (CoinGecko's plan)."""
-    if settings.source == "binance":
-        return 0.0
-    return requests_per_poll * 60.0 / settings.coingecko_rate
-
-
-def make_source(settings: Settings) -> coingecko.CoinGecko | binance.Binance:
-    # Binance's one request a poll is far inside its limit; CoinGecko's plan sets the pace.
-    pace = 0.0 if settings.source == "binance" else 60.0 / settings.coingecko_rate
-    client = JsonClient(timeout=settings.http_timeout, attempts=settings.http_attempts,
-                        deadline=http_deadline(settings), min_interval=pace)
-    if settings.source == "binance":
-        return binance.Binance(settings.binance_url, settings.coins, client)
-    return coingecko.CoinGecko(settings.coingecko_url, settings.coins, settings.vs_currency,
-                               settings.coingecko_api_key, client)
+def make_source(settings: Settings) -> registry.Source:
+    return registry.build(settings, http_deadline(settings))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,13 +130,14 @@ def run(settings: Settings, stop: threading.Event, max_polls: int | None = None)
     polls = answered = 0
     standby = False
     next_at = time.monotonic()
-    effective = max(settings.poll_interval, shortest_poll(settings, source.requests_per_poll))
+    effective = max(settings.poll_interval, registry.shortest_poll(settings, source))
     if effective > settings.poll_interval:
         log.warning("poll_interval_bounded", asked_s=settings.poll_interval,
                     effective_s=round(effective, 3),
-                    why=f"CRYPTOMONITOR_COINGECKO_RATE allows {settings.coingecko_rate:g} "
-                    f"requests a minute and a poll takes {source.requests_per_poll}: raise the "
-                    "rate to your plan's limit, or poll less often")
+                    why=f"{source.name} may be asked every {effective / source.requests_per_poll:g}"
+                    f" s (CRYPTOMONITOR_COINGECKO_RATE for CoinGecko) and a poll takes "
+                    f"{source.requests_per_poll} request(s): raise the rate to your plan's "
+                    "limit, or poll less often")
     log.info("run_start", source=source.name, coins=list(settings.coins),
              poll_interval_s=settings.poll_interval, effective_poll_interval_s=round(effective, 3))
     try:

@@ -175,3 +175,21 @@ def test_binance_unknown_pair_exits_2_naming_it(db_url: str, fake_api: FakeCoinG
                  CRYPTOMONITOR_ALERTS_FILE=str(tmp_path / "alerts.txt"))
     assert result.returncode == 2
     assert "'nopeusdt'" in result.stderr and "Binance spot pair" in result.stderr
+
+
+def test_every_source_module_is_registered_and_selectable() -> None:
+    import pkgutil
+
+    from cryptomonitor import config, sources
+    from cryptomonitor.exceptions import ConfigError
+    from cryptomonitor.sources import registry
+
+    helpers = {"http", "validation", "registry"}
+    modules = {m.name for m in pkgutil.iter_modules(sources.__path__)} - helpers
+    assert set(registry.SOURCES) == modules
+    for name in registry.SOURCES:
+        settings = config.load({"CRYPTOMONITOR_SOURCE": name})
+        source = registry.build(settings, 30)
+        assert source.name == name and source.requests_per_poll >= 1
+    with pytest.raises(ConfigError, match="CRYPTOMONITOR_SOURCE"):
+        config.load({"CRYPTOMONITOR_SOURCE": "kraken"})

@@ -1,0 +1,67 @@
+"""The price sources by name: adding one is a module of its own plus one line in `SOURCES`.
+
+A source is any object with the `Source` protocol. Its `Spec` says how to build it from the
+settings and how fast its API may be asked (the HTTP client spaces requests by that).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Protocol
+
+from cryptomonitor.config import Settings
+from cryptomonitor.models import ParseResult
+from cryptomonitor.sources import binance, coingecko
+from cryptomonitor.sources.http import JsonClient
+
+
+class Source(Protocol):
+    """What the fetcher needs of a price source."""
+
+    @property
+    def name(self) -> str: ...  # stored as ticks.source
+
+    @property
+    def unknown_hint(self) -> str: ...  # why a configured symbol may have no price
+
+    @property
+    def requests_per_poll(self) -> int: ...
+
+    def fetch(self) -> ParseResult:
+        """One poll: the ticks, the refused values and the symbols missing from the answer.
+
+        Raises `SourceUnavailable` (not reached, after retries) or `ResponseError`.
+        """
+        ...
+
+
+@dataclasses.dataclass(frozen=True)
+class Spec:
+    build: Callable[[Settings, JsonClient], Source]
+    #: Seconds between two requests at the least (the API's rate limit for this user).
+    min_interval: Callable[[Settings], float]
+
+
+SOURCES: dict[str, Spec] = {
+    coingecko.NAME: Spec(
+        build=lambda s, client: coingecko.CoinGecko(
+            s.coingecko_url, s.coins, s.vs_currency, s.coingecko_api_key, client),
+        min_interval=lambda s: 60.0 / s.coingecko_rate),  # the plan's requests a minute
+    binance.NAME: Spec(
+        build=lambda s, client: binance.Binance(s.binance_url, s.coins, client),
+        min_interval=lambda s: 0.0),  # one request of weight 80 a poll: far inside 6,000/min
+}
+
+
+def build(settings: Settings, timeout_deadline: float) -> Source:
+    """The configured source, with an HTTP client paced by its rate limit."""
+    spec = SOURCES[settings.source]
+    client = JsonClient(timeout=settings.http_timeout, attempts=settings.http_attempts,
+                        deadline=timeout_deadline, min_interval=spec.min_interval(settings))
+    return spec.build(settings, client)
+
+
+def shortest_poll(settings: Settings, source: Source) -> float:
+    """The shortest time a poll can take under the source's rate limit."""
+    return source.requests_per_poll * SOURCES[settings.source].min_interval(settings)
