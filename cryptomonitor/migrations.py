@@ -212,14 +212,16 @@ def _flavour(conn: store.Connection, wanted: str) -> str:
 
 
 def _timescaledb_loadable(conn: store.Connection) -> bool:
+    # Preloaded, the library has defined its settings (timescaledb.license). Not
+    # shared_preload_libraries itself: only superusers and pg_read_all_settings may read it.
     row = conn.execute(
         "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'),"
         " EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'),"
-        " current_setting('shared_preload_libraries')"
+        " current_setting('timescaledb.license', true) IS NOT NULL"
     ).fetchone()
     assert row is not None
-    created, installed, preload = row
-    return bool(created) or (bool(installed) and "timescaledb" in str(preload))
+    created, installed, preloaded = row
+    return bool(created) or (bool(installed) and bool(preloaded))
 
 
 def current_flavour(conn: store.Connection) -> str | None:

@@ -56,12 +56,20 @@ def wait_for_database(settings: Settings, stop: threading.Event) -> store.Connec
             lambda exc: isinstance(exc, DatabaseUnavailable)
             and not isinstance(exc, DatabaseRefused) and not stop.is_set()),
         before_sleep=lambda s: log.warning(
-            "database_wait", attempt=s.attempt_number,
+            "database_wait", attempt=s.attempt_number, waiting_up_to_s=settings.db_wait,
             error=str(s.outcome.exception()) if s.outcome else None),
         sleep=sleep,
         reraise=True,
     )
-    return retrying(store.connect, settings.conninfo)
+    try:
+        return retrying(store.connect, settings.conninfo)
+    except DatabaseRefused:
+        raise
+    except DatabaseUnavailable as exc:
+        where = "DATABASE_URL" if settings.database_url else "the PG* variables (PGHOST, PGPORT)"
+        raise DatabaseUnavailable(
+            f"{exc} -- gave up after {settings.db_wait:g} s (CRYPTOMONITOR_DB_WAIT): is the "
+            f"server running, and does {where} point at it?") from exc
 
 
 def prepare(settings: Settings, stop: threading.Event) -> Pipeline:
@@ -97,14 +105,20 @@ class RunSummary:
     answered: int  # polls the source answered
     unstored: int  # ticks still in memory at the end (the database was down)
     standby: bool  # --once found another replica polling
+    once: bool  # a bounded run (--once): nothing fetched is a failure
+    last_error: str | None  # the source's last error
 
     @property
     def failed(self) -> str | None:
-        """Why the run failed its purpose, or None: scripts (cron) see it in the exit status."""
+        """Why the run failed its purpose, or None: scripts (cron) see it in the exit status.
+
+        A long-running `run` stopped by SIGTERM succeeded even if the source never answered
+        (that was logged at every poll); `run --once` that fetched nothing did not."""
         if self.unstored:
             return f"{self.unstored} fetched ticks could not be stored (database unavailable)"
-        if self.polls and not self.answered and not self.standby:
-            return "the source answered no poll"
+        if self.once and self.polls and not self.answered and not self.standby:
+            return (f"the source answered no poll ({self.last_error}); offline, "
+                    "`cryptomonitor demo` writes a real day of data instead")
         return None
 
 
@@ -129,6 +143,7 @@ def run(settings: Settings, stop: threading.Event, max_polls: int | None = None)
     last_seen: dict[str, dt.datetime] = {}
     polls = answered = 0
     standby = False
+    last_error: str | None = None
     next_at = time.monotonic()
     effective = max(settings.poll_interval, registry.shortest_poll(settings, source))
     if effective > settings.poll_interval:
@@ -157,7 +172,8 @@ def run(settings: Settings, stop: threading.Event, max_polls: int | None = None)
             try:
                 result = source.fetch()
             except SourceError as exc:
-                log.warning("poll_failed", source=source.name, error=str(exc))
+                last_error = str(exc)
+                log.warning("poll_failed", source=source.name, error=last_error)
             else:
                 if answered == 0 and result.missing:
                     raise ConfigError(
@@ -194,7 +210,7 @@ def run(settings: Settings, stop: threading.Event, max_polls: int | None = None)
         pipeline.db.close()
         leadership.close()
         log.info("run_stop", polls=polls, answered=answered)
-    return RunSummary(polls, answered, unstored, standby)
+    return RunSummary(polls, answered, unstored, standby, max_polls is not None, last_error)
 
 
 @dataclasses.dataclass

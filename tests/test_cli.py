@@ -54,6 +54,7 @@ def test_unreachable_database_exits_1_after_waiting() -> None:
     assert time.monotonic() - started >= 2
     fatal = json.loads(result.stderr.strip().splitlines()[-1])
     assert fatal["event"] == "fatal" and "database unavailable" in fatal["error"]
+    assert "CRYPTOMONITOR_DB_WAIT" in fatal["error"] and "DATABASE_URL" in fatal["error"]
 
 
 def test_missing_database_fails_at_once_with_the_fix(db_url: str) -> None:
@@ -125,7 +126,25 @@ def test_run_once_fails_when_nothing_could_be_fetched(db_url: str, tmp_path: pat
     result = cli("run", "--once", **common)
     assert result.returncode == 1, result.stderr
     failed = [json.loads(x) for x in result.stderr.splitlines() if '"run_failed"' in x]
-    assert failed and failed[0]["why"] == "the source answered no poll"
+    assert failed and failed[0]["why"].startswith("the source answered no poll (")
+    assert "500" in failed[0]["why"] and "cryptomonitor demo" in failed[0]["why"]
+
+
+def test_a_run_stopped_by_sigterm_succeeds_even_if_the_source_never_answered(
+        db_url: str, tmp_path: pathlib.Path, fake_api: FakeCoinGecko) -> None:
+    """A clean stop is exit 0 (compose `down`); only `--once` fails for want of answers."""
+    from tests.procs import Proc
+
+    fake_api.responder = lambda path, query: Answer(503, {"error": "down"})
+    proc = Proc("run", DATABASE_URL=db_url, CRYPTOMONITOR_COINGECKO_URL=fake_api.url,
+                CRYPTOMONITOR_COINS="bitcoin", CRYPTOMONITOR_HTTP_ATTEMPTS="1",
+                CRYPTOMONITOR_POLL_INTERVAL="0.2",
+                CRYPTOMONITOR_ALERTS_FILE=str(tmp_path / "alerts.txt"))
+    try:
+        proc.wait_for(lambda: len(proc.named("poll_failed")) >= 2)
+    finally:
+        code = proc.stop()
+    assert code == 0, proc.log()[-2000:]
 
 
 def test_unknown_variables_get_a_suggestion_only_when_close() -> None:

@@ -172,3 +172,20 @@ def test_an_owner_who_is_no_superuser_is_told_to_have_the_extension_made(
     assert "may not create the timescaledb extension" in str(e.value)
     assert f"psql -d {name} -c 'CREATE EXTENSION timescaledb'" in str(e.value)
     assert "run `cryptomonitor migrate` as the database owner" not in str(e.value)
+
+
+def test_an_owner_with_the_documented_privileges_migrates(stranger: str,
+                                                          empty_db_url: str) -> None:
+    """The README's promise: the database owner with CREATEROLE, no superuser, no
+    pg_read_all_settings (TimescaleDB: the extension made beforehand by a superuser)."""
+    with psycopg.connect(empty_db_url, autocommit=True) as conn:
+        conn.execute(f"ALTER DATABASE {conn.info.dbname} OWNER TO cm_stranger")
+        conn.execute("ALTER ROLE cm_stranger CREATEROLE")
+        ts = conn.execute("SELECT count(*) FROM pg_available_extensions "
+                          "WHERE name = 'timescaledb'").fetchone()
+        if ts is not None and ts[0]:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+    with psycopg.connect(stranger, autocommit=True) as conn:
+        applied = migrations.migrate(conn, "auto")
+        flavour = migrations.current_flavour(conn)
+    assert applied == [m.version for m in migrations.available(str(flavour))]

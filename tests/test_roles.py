@@ -153,10 +153,12 @@ def test_writer_cannot_change_storage_policies(login_roles: dict[str, str], db_u
     common = {"CRYPTOMONITOR_ALERTS_FILE": str(tmp_path / "alerts.txt"),
               "CRYPTOMONITOR_COINGECKO_URL": "http://127.0.0.1:1/api/v3"}
     assert cli("migrate", DATABASE_URL=db_url, **common).returncode == 0
-    # Same settings: the writer starts (its poll fails: nothing listens on port 1).
+    # Same settings: the writer starts; its one poll fails (nothing listens on port 1), which
+    # is run --once's exit 1, after start-up.
     same = cli("run", "--once", DATABASE_URL=login_roles["app"], CRYPTOMONITOR_HTTP_ATTEMPTS="1",
                **common)
-    assert same.returncode == 0, same.stderr
+    assert same.returncode == 1, same.stderr
+    assert '"run_start"' in same.stderr and "the source answered no poll" in same.stderr
     changed = cli("run", "--once", DATABASE_URL=login_roles["app"],
                   CRYPTOMONITOR_COMPRESS_AFTER="3d", **common)
     assert changed.returncode == 1
