@@ -151,8 +151,10 @@ def _migrate(settings: config.Settings, args: argparse.Namespace) -> int:
     if args.check_alerts_file:
         alertfile.AlertFile(settings.alerts_file).check_writable()
         if os.geteuid() == 0:
-            log.warning("running_as_root", hint="set HOST_UID/HOST_GID in .env to the owner of "
-                        "./alerts (`id -u`, `id -g`): the fetcher then runs as that user")
+            raise ConfigError(
+                "HOST_UID: the fetcher would run as root. Set HOST_UID/HOST_GID in .env to the "
+                "owner of ./alerts (`id -u`, `id -g`), or keep 10001 and `chown 10001:10001 "
+                "alerts` (the README's quick start does one or the other)")
     conn = runner.wait_for_database(settings, threading.Event())
     with conn:
         applied = migrations.migrate(conn, settings.timescaledb)

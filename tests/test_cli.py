@@ -176,6 +176,13 @@ def test_migrate_checks_the_alerts_file_when_asked(db_url: str, tmp_path: pathli
     assert result.returncode == 2
     assert "cannot append" in result.stderr and "HOST_UID" in result.stderr
     assert cli("migrate", "--alerts-file", bad, DATABASE_URL=db_url).returncode == 0
+    good = str(tmp_path / "alerts.txt")
+    checked = cli("migrate", "--check-alerts-file", "--alerts-file", good, DATABASE_URL=db_url)
+    if os.geteuid() == 0:  # compose would run the fetcher as root: refused, saying what to do
+        assert checked.returncode == 2 and "would run as root" in checked.stderr
+        assert "chown 10001:10001 alerts" in checked.stderr
+    else:
+        assert checked.returncode == 0, checked.stderr
 
 
 def test_unwritable_alerts_file_exits_2(db_url: str, tmp_path: pathlib.Path) -> None:
