@@ -212,12 +212,12 @@ def _flavour(conn: store.Connection, wanted: str) -> str:
 
 
 def _timescaledb_loadable(conn: store.Connection) -> bool:
-    # Preloaded, the library has defined its settings (timescaledb.license). Not
+    # Preloaded, TimescaleDB's loader has defined its settings (timescaledb.disable_load). Not
     # shared_preload_libraries itself: only superusers and pg_read_all_settings may read it.
     row = conn.execute(
         "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'),"
         " EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'),"
-        " current_setting('timescaledb.license', true) IS NOT NULL"
+        " current_setting('timescaledb.disable_load', true) IS NOT NULL"
     ).fetchone()
     assert row is not None
     created, installed, preloaded = row
