@@ -46,6 +46,9 @@ def pytest_configure(config: pytest.Config) -> None:
         with psycopg.connect(_with_db(_server.url, TEMPLATE), autocommit=True) as conn:
             migrations.migrate(conn, os.environ.get("CMTEST_APP_TIMESCALEDB", "auto"))
             _flavour = migrations.current_flavour(conn) or "none"
+        if os.environ.get("CMTEST_TIMESCALEDB") == "require" and _flavour != "timescaledb":
+            raise RuntimeError("CMTEST_TIMESCALEDB=require, but the migrated schema's flavour "
+                               f"is {_flavour}: TimescaleDB was not detected")
     except Exception as exc:
         _stack.close()
         pytest.exit(f"no usable test database: {exc}", returncode=3)
