@@ -136,9 +136,9 @@ def migrate(conn: store.Connection, timescaledb: str = "auto") -> list[int]:
 
 
 #: What `cryptomonitor migrate` needs, said in errors and in the README.
-PRIVILEGES = ("the owner of the database (it creates tables in schema public), with "
-              "CREATEROLE or the roles cryptomonitor_reader and cryptomonitor_writer made "
-              "beforehand, and on TimescaleDB the extension created once by a superuser")
+PRIVILEGES = ("the owner of the database (it creates tables in schema public and, on "
+              "TimescaleDB, the extension), with CREATEROLE or the roles cryptomonitor_reader "
+              "and cryptomonitor_writer made beforehand")
 
 
 def _privilege_message(conn: store.Connection, pending: list[Migration],
@@ -197,10 +197,11 @@ def _flavour(conn: store.Connection, wanted: str) -> str:
         except psycopg.errors.InsufficientPrivilege as exc:
             database = conn.info.dbname
             raise MigrationError(
-                f"role {conn.info.user!r} may not create the timescaledb extension ({exc}); "
-                "only a superuser may. Once, as a superuser: "
-                f"psql -d {database} -c 'CREATE EXTENSION timescaledb', then migrate again; "
-                "or set CRYPTOMONITOR_TIMESCALEDB=off for plain PostgreSQL") from exc
+                f"role {conn.info.user!r} may not create the timescaledb extension ({exc}): "
+                "that takes CREATE on the database (its owner has it) or, for an untrusted "
+                f"build, a superuser: psql -d {database} -c 'CREATE EXTENSION timescaledb', "
+                "then migrate again; or CRYPTOMONITOR_TIMESCALEDB=off for plain PostgreSQL"
+            ) from exc
         return "timescaledb"
     if wanted == "on":
         raise MigrationError(
