@@ -10,7 +10,8 @@ One rule for input: a symbol with no stored tick is 404 on every endpoint; a mal
 parameter is 422 naming it; no input, however odd, is a 500. Error bodies are ``{"detail":
 ...}`` and never carry the database driver's text or more than 100 characters of the input.
 Every request is one ``request`` log line. OpenAPI docs are served at ``/docs`` from the
-package (Swagger UI, vendored: no network needed) and ``/openapi.json``.
+package (Swagger UI 5.35.0, vendored: no network needed) and ``/openapi.json``; the dashboard
+at ``/`` (Lightweight Charts 5.2.1, vendored; see static/README.md).
 """
 
 from __future__ import annotations
@@ -52,6 +53,11 @@ class Interval(enum.StrEnum):
     raw = "raw"
     one_minute = "1m"
     one_hour = "1h"
+    one_day = "1d"
+
+
+CANDLE_QUERIES = {Interval.one_minute: "api_candles_1m", Interval.one_hour: "api_candles_1h",
+                  Interval.one_day: "api_candles_1d"}
 
 
 def _iso(t: dt.datetime) -> str:
@@ -203,7 +209,7 @@ def symbol_detail(
     svc: Svc,
     symbol: str,
     interval: Annotated[Interval, fastapi.Query(
-        description="raw: every tick; 1m or 1h: OHLCV candles")] = Interval.raw,
+        description="raw: every tick; 1m, 1h or 1d: OHLCV candles")] = Interval.raw,
     from_: Annotated[str | None, _time_query("start (default: 24 hours before `to`)",
                                               "from")] = None,
     to: Annotated[str | None, _time_query("end, excluded (default: now)")] = None,
@@ -224,8 +230,7 @@ def symbol_detail(
         rows = svc.fetch("api_points", params)
         points = [apimodels.Point(time=_iso(t), price=p, volume_24h=v) for t, p, v in rows]
     else:
-        name = "api_candles_1m" if interval is Interval.one_minute else "api_candles_1h"
-        rows = svc.fetch(name, params)
+        rows = svc.fetch(CANDLE_QUERIES[interval], params)
         candles = [apimodels.Candle(bucket=_iso(b), open=o, high=h, low=lo, close=c, volume=v,
                                     ticks=k) for b, o, h, lo, c, v, k in rows]
     truncated = len(rows) > limit
@@ -233,6 +238,19 @@ def symbol_detail(
         "symbol": symbol, "interval": interval.value, "from": _iso(start), "to": _iso(end),
         "summary": summary, "points": points[:limit] if points is not None else None,
         "candles": candles[:limit] if candles is not None else None, "truncated": truncated})
+
+
+def _rank(row: tuple[Any, ...]) -> apimodels.Rank:
+    sym, stddev, samples, position, total = row
+    return apimodels.Rank(symbol=sym, rank=position, of=total, stddev=stddev, samples=samples,
+                          stddev_kind="sample (n - 1)")
+
+
+@router.get("/rank", summary="Every symbol's rank by 24-hour price standard deviation",
+            responses={503: ERRORS[503]})
+def ranking(svc: Svc) -> apimodels.Ranking:
+    rows = svc.ranking.get(lambda: svc.fetch("api_ranking")).values()
+    return apimodels.Ranking(ranking=sorted((_rank(r) for r in rows), key=lambda r: r.rank))
 
 
 @router.get("/rank/{symbol}", summary="A symbol's rank by 24-hour price standard deviation",
@@ -243,9 +261,7 @@ def rank(svc: Svc, symbol: str) -> apimodels.Rank:
     if row is None:
         svc.latest_or_404(symbol)
         raise fastapi.HTTPException(404, f"{symbol!r} has no ticks in the last 24 hours")
-    sym, stddev, samples, position, total = row
-    return apimodels.Rank(symbol=sym, rank=position, of=total, stddev=stddev, samples=samples,
-                          stddev_kind="sample (n - 1)")
+    return _rank(row)
 
 
 @router.get("/alerts", summary="Alerts over a period (default: the last 24 hours), newest "
@@ -308,6 +324,11 @@ async def live() -> apimodels.Live:
     return apimodels.Live(status="ok", version=__version__)
 
 
+def _dashboard() -> HTMLResponse:
+    page = importlib.resources.files("cryptomonitor") / "static" / "dashboard" / "index.html"
+    return HTMLResponse(page.read_text(encoding="utf-8"))
+
+
 def _swagger_ui() -> HTMLResponse:
     return get_swagger_ui_html(
         openapi_url="/openapi.json", title="CryptoMonitor API",
@@ -343,6 +364,7 @@ def create_app(conninfo: str, stale_after: float = 300.0, pool_size: int = 10,
     static = importlib.resources.files("cryptomonitor") / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
     app.add_api_route("/docs", _swagger_ui, include_in_schema=False)
+    app.add_api_route("/", _dashboard, include_in_schema=False)
 
     @app.exception_handler(psycopg.OperationalError)
     @app.exception_handler(psycopg_pool.PoolTimeout)

@@ -60,7 +60,7 @@ class SymbolDetail(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
     symbol: str
-    interval: str = Field(description="raw, 1m or 1h")
+    interval: str = Field(description="raw, 1m, 1h or 1d")
     from_: Time = Field(alias="from", description="start of the period (included)")
     to: Time = Field(description="end of the period (excluded)")
     summary: Summary
@@ -76,6 +76,11 @@ class Rank(BaseModel):
     stddev: float | None
     samples: int
     stddev_kind: str
+
+
+class Ranking(BaseModel):
+    ranking: list[Rank] = Field(description="every symbol with ticks in the last 24 hours, "
+                                            "most volatile first")
 
 
 class Alert(BaseModel):

@@ -142,6 +142,14 @@ WHERE symbol = %(symbol)s AND bucket >= date_bin(INTERVAL '1 hour', %(start)s::t
 ORDER BY bucket
 LIMIT %(limit)s;
 
+-- name: api_candles_1d
+SELECT bucket, open, high, low, close, volume, ticks FROM ohlcv_1d
+WHERE symbol = %(symbol)s AND bucket >= date_bin(INTERVAL '1 day', %(start)s::timestamptz,
+                                                 TIMESTAMPTZ '2000-01-01 00:00:00+00')
+  AND bucket < %(end)s
+ORDER BY bucket
+LIMIT %(limit)s;
+
 -- name: api_ranking
 SELECT symbol, stddev, samples, rank, count(*) OVER () AS total FROM volatility_24h;
 

@@ -276,3 +276,22 @@ def test_no_input_is_a_server_error(client: TestClient, symbol: str, when: str) 
         r = client.get(path, params=params)
         assert r.status_code in (200, 404, 422), (path, params, r.text)
         assert len(r.text) < 2000
+
+
+def test_the_whole_ranking_and_daily_candles(client: TestClient, data: dict) -> None:
+    ranking = client.get("/rank").json()["ranking"]
+    assert [r["symbol"] for r in ranking] == ["bitcoin2x", "bitcoin", "flat"]
+    assert ranking[1] == client.get("/rank/bitcoin").json()
+    days = client.get("/metrics/bitcoin", params={"interval": "1d"}).json()["candles"]
+    prices = [p for _, p, _ in data["bitcoin"]]
+    assert sum(c["ticks"] for c in days) >= len(prices) - 1  # the 24 h touch two days at most
+    assert days[-1]["close"] == prices[-1] and max(c["high"] for c in days) == max(prices)
+
+
+def test_the_dashboard_is_served_with_its_files(client: TestClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200 and "<title>CryptoMonitor</title>" in page.text
+    for asset in ("/static/dashboard/dashboard.js", "/static/dashboard/dashboard.css",
+                  "/static/lightweight-charts/lightweight-charts.standalone.production.js"):
+        assert asset in page.text and client.get(asset).status_code == 200
+    assert "http" not in page.text.replace('href="/docs"', "")  # nothing from elsewhere
