@@ -243,6 +243,8 @@ def test_the_api_answers_on_loopback(stack: Stack) -> None:
     assert status == 200
     assert {(m["symbol"], m["metric"]) for m in metrics["metrics"]} == {
         (coin, metric) for coin in COINS for metric in ("price", "volume_24h")}
+    page = requests.get(f"http://127.0.0.1:{stack.env['API_PORT']}/", timeout=10)
+    assert page.status_code == 200 and "lightweight-charts" in page.text  # the dashboard
     status, rank = stack.http("API_PORT", "/rank/bitcoin")
     # The same factor moves every coin: bitcoin, the dearest, has the largest deviation.
     assert status == 200 and (rank["rank"], rank["of"]) == (1, 3)
