@@ -29,7 +29,8 @@ longest window, and the alert states), and kept consistent with it:
 - what this cannot see: a tick another process commits in the instant between this writer's
   proof and its commit, with a time between the two writers' (an exact duplicate fails the
   COPY and is redone safely), and a backfill by another process into the last hour of a
-  symbol this process is writing. One writer per symbol: the leader lock of ``run``.
+  symbol this process is writing. Keep one writer per symbol: the leader lock makes replicas
+  of one ``run`` job take turns, and shards of symbols (docs/scaling.md) are disjoint.
 
 Alert states are written to ``alert_state`` only when an alert opens, repeats or resolves, in
 the same transaction as the ticks that did it.
