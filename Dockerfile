@@ -9,10 +9,11 @@ ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
-# With wheels in .wheelhouse/ (tests/docker/images puts them there), pip installs from them
-# alone and never reaches an index; without, from the index as usual.
+# With a wheelhouse made for this requirements.lock (.wheelhouse/, which tests/docker/images
+# fills and stamps), pip installs from it alone and never reaches an index; otherwise, or when
+# the lock has changed since, from the index as usual.
 COPY requirements.lock .wheelhous[e] /src/wheels/
-RUN if ls /src/wheels/*.whl >/dev/null 2>&1; then \
+RUN if cmp -s /src/wheels/requirements.lock /src/wheels/.requirements.lock; then \
       printf '[global]\nno-index = true\nfind-links = /src/wheels\n' > /etc/pip.conf; fi \
  && python -m venv /opt/venv \
  && /opt/venv/bin/pip install --require-virtualenv -r /src/wheels/requirements.lock

@@ -13,10 +13,12 @@ copytruncate) starts a new file at the configured path, which ``tail -F`` follow
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import pathlib
 import re
+from collections.abc import Iterator
 
 import psycopg
 import structlog
@@ -123,8 +125,28 @@ def _mark_written(conn: store.Connection, events: list[alerts.Event]) -> None:
         raise store.translate(exc) from exc
 
 
+@contextlib.contextmanager
+def _outbox_lock(conn: store.Connection) -> Iterator[None]:
+    """Held while alerts move from the outbox to a file: another process delivering at the
+    same moment (a `demo` beside a running `run`) would read the same unwritten events."""
+    try:
+        conn.execute(queries.get("lock_outbox"))
+    except psycopg.Error as exc:
+        raise store.translate(exc) from exc
+    try:
+        yield
+    finally:
+        with contextlib.suppress(psycopg.Error):  # a lost connection has released it
+            conn.execute(queries.get("unlock_outbox"))
+
+
 def recover(conn: store.Connection, alert_file: AlertFile) -> int:
     """Reconcile the file with the outbox after a crash; return the events found already written."""
+    with _outbox_lock(conn):
+        return _recover(conn, alert_file)
+
+
+def _recover(conn: store.Connection, alert_file: AlertFile) -> int:
     removed = alert_file.repair_tail()
     if removed:
         log.warning("alerts_file_partial_line_removed", path=str(alert_file.path), bytes=removed)
@@ -142,6 +164,11 @@ def recover(conn: store.Connection, alert_file: AlertFile) -> int:
 
 def deliver(conn: store.Connection, alert_file: AlertFile, batch: int = 1000) -> int:
     """Append every unwritten event to the file, oldest first; return how many were written."""
+    with _outbox_lock(conn):
+        return _deliver(conn, alert_file, batch)
+
+
+def _deliver(conn: store.Connection, alert_file: AlertFile, batch: int) -> int:
     total = 0
     while events := _unwritten(conn, limit=batch):
         alert_file.append([alerts.format_line(e) for e in events])

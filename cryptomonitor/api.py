@@ -172,10 +172,11 @@ class Service:
         if start is None and end is None:
             window: dt.datetime = self.fetch("api_window_start")[0][0]
             return window, now + dt.timedelta(minutes=1)
+        named = "to" if end is not None else "from"
         end = end or now + dt.timedelta(minutes=1)
         start = start or end - DAY
         if start >= end:
-            raise _invalid("query", "to", "must be after from")
+            raise _invalid("query", named, "from must be before to (default: now)")
         if end - start > MAX_PERIOD:
             raise _invalid("query", "to", f"a period is at most {MAX_PERIOD.days} days")
         return start, end
@@ -366,6 +367,13 @@ def create_app(conninfo: str, stale_after: float = 300.0, pool_size: int = 10,
     app.add_api_route("/docs", _swagger_ui, include_in_schema=False)
     app.add_api_route("/", _dashboard, include_in_schema=False)
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: fastapi.Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own body echoes the input whole: keep what names the problem.
+        detail = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", ""))[:200],
+                   "type": str(e.get("type", ""))} for e in exc.errors()[:10]]
+        return JSONResponse({"detail": detail}, status_code=422)
+
     @app.exception_handler(psycopg.OperationalError)
     @app.exception_handler(psycopg_pool.PoolTimeout)
     async def database_down(request: fastapi.Request, exc: Exception) -> JSONResponse:
@@ -388,8 +396,10 @@ def create_app(conninfo: str, stale_after: float = 300.0, pool_size: int = 10,
             status = response.status_code
             return response
         finally:
-            log.info("request", method=request.method, path=request.url.path[:200],
-                     status=status, ms=round((time.perf_counter() - started) * 1000, 1),
-                     client=request.client.host if request.client else None)
+            # The healthcheck's liveness probe every few seconds would drown the rest.
+            emit = log.debug if request.url.path == "/health/live" else log.info
+            emit("request", method=request.method, path=request.url.path[:200],
+                 status=status, ms=round((time.perf_counter() - started) * 1000, 1),
+                 client=request.client.host if request.client else None)
 
     return app

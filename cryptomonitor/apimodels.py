@@ -65,7 +65,7 @@ class SymbolDetail(BaseModel):
     to: Time = Field(description="end of the period (excluded)")
     summary: Summary
     points: list[Point] | None = Field(None, description="interval=raw: every tick, oldest first")
-    candles: list[Candle] | None = Field(None, description="interval=1m or 1h: OHLCV candles")
+    candles: list[Candle] | None = Field(None, description="interval=1m, 1h or 1d: OHLCV candles")
     truncated: bool = Field(description="true when `limit` cut points or candles short")
 
 

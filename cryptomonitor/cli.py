@@ -116,9 +116,9 @@ def _positive_float(text: str) -> float:
 
 
 def _symbol(text: str) -> str:
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,99}", text):
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}", text):
         raise argparse.ArgumentTypeError(
-            f"{text[:100]!r}: a symbol is 1-100 letters, digits and . _ : / - (no spaces)")
+            f"{text[:100]!r}: a symbol is 1-100 letters, digits and . _ : - (no spaces, no /)")
     return text
 
 
@@ -149,12 +149,12 @@ def _stop_on_signals() -> threading.Event:
 
 def _migrate(settings: config.Settings, args: argparse.Namespace) -> int:
     if args.check_alerts_file:
-        alertfile.AlertFile(settings.alerts_file).check_writable()
-        if os.geteuid() == 0:
+        if os.geteuid() == 0:  # before the check, which would create the file as root
             raise ConfigError(
                 "HOST_UID: the fetcher would run as root. Set HOST_UID/HOST_GID in .env to the "
                 "owner of ./alerts (`id -u`, `id -g`), or keep 10001 and `chown 10001:10001 "
                 "alerts` (the README's quick start does one or the other)")
+        alertfile.AlertFile(settings.alerts_file).check_writable()
     conn = runner.wait_for_database(settings, threading.Event())
     with conn:
         applied = migrations.migrate(conn, settings.timescaledb)
@@ -191,9 +191,13 @@ def _api(settings: config.Settings, args: argparse.Namespace) -> int:
     from cryptomonitor import api, server
 
     sock = server.bind(settings.api_host, settings.api_port)  # a port in use fails first
-    # Serve the schema this code knows even if the fetcher has not started yet.
-    with runner.wait_for_database(settings, threading.Event()) as conn:
-        migrations.migrate(conn, settings.timescaledb)
+    try:
+        # Serve the schema this code knows even if the fetcher has not started yet.
+        with runner.wait_for_database(settings, threading.Event()) as conn:
+            migrations.migrate(conn, settings.timescaledb)
+    except BaseException:
+        sock.close()
+        raise
     url = server.public_url(settings.api_host, settings.api_port)
     app = api.create_app(settings.conninfo, stale_after=settings.api_stale_after,
                          rank_ttl=settings.api_rank_ttl, public_url=url)

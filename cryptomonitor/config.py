@@ -107,6 +107,12 @@ def _choice(*choices: str) -> Callable[[str], str]:
     return parse
 
 
+def _source(text: str) -> str:
+    from cryptomonitor.sources.registry import SOURCES  # it imports Settings from here
+
+    return _choice(*SOURCES)(text)
+
+
 def _optional_text(text: str) -> str | None:
     return text.strip() or None
 
@@ -118,9 +124,10 @@ def _database_url(text: str) -> str | None:
         return None
     try:
         psycopg.conninfo.conninfo_to_dict(value)
-    except psycopg.ProgrammingError as exc:
-        raise ValueError("not a libpq URL (postgresql://user@host:5432/dbname) or key=value "
-                         f"string: {str(exc).strip()}") from None
+    except psycopg.ProgrammingError:
+        # Not libpq's message: it quotes the input back, password included.
+        raise ValueError("not a libpq URL (postgresql://user:password@host:5432/dbname) or "
+                         "key=value string (host=... dbname=...)") from None
     return value
 
 
@@ -165,7 +172,7 @@ class Option:
 OPTIONS: tuple[Option, ...] = (
     Option("database_url", "DATABASE_URL", _database_url, "",
            "libpq URL of the database; unset: the PG* variables", secret=True),
-    Option("source", PREFIX + "SOURCE", _choice("coingecko", "binance"), "coingecko",
+    Option("source", PREFIX + "SOURCE", lambda text: _source(text), "coingecko",
            "where prices come from: coingecko, or binance (spot pairs, no key)"),
     Option("coins", PREFIX + "COINS", _coins, "bitcoin,ethereum,zcash",
            "comma-separated CoinGecko ids (top:N: the N biggest) or Binance pairs (*: all)"),
@@ -201,8 +208,8 @@ OPTIONS: tuple[Option, ...] = (
            "TimescaleDB: drop raw tick chunks older than this, candles stay (off: keep all)"),
     Option("timescaledb", PREFIX + "TIMESCALEDB", _choice("auto", "on", "off"), "auto",
            "use TimescaleDB: auto (when installed), on (required) or off"),
-    Option("api_host", PREFIX + "API_HOST", str.strip, "0.0.0.0",  # noqa: S104 - a server's default
-           "address the REST API listens on"),
+    Option("api_host", PREFIX + "API_HOST", str.strip, "127.0.0.1",
+           "address the REST API listens on (0.0.0.0: every interface)"),
     Option("api_port", PREFIX + "API_PORT", _port, "8000", "port the REST API listens on"),
     Option("api_stale_after", PREFIX + "API_STALE_AFTER", parse_duration, "5m",
            "/health answers 503 when the newest tick is older than this"),

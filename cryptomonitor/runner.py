@@ -23,7 +23,6 @@ from cryptomonitor import (
     leader,
     migrations,
     policies,
-    queries,
     replay,
     rules,
     store,
@@ -254,8 +253,7 @@ def run_demo(settings: Settings, stop: threading.Event, *, hours: float = 24.0,
         conn = pipeline.db.connection()
         start = {}
         for symbol in demo.FILES:
-            row = conn.execute(queries.get("newest_tick"), {"symbol": symbol}).fetchone()
-            newest = row[0] if row else None
+            newest = store.newest_tick(conn, symbol)
             start[symbol] = now - dt.timedelta(hours=hours)
             if newest is not None:
                 start[symbol] = max(start[symbol], newest + dt.timedelta(microseconds=1))

@@ -66,7 +66,9 @@ class SlowClientGuard(H11Protocol):
 
 
 def bind(host: str, port: int) -> socket.socket:
-    """A listening socket on (host, port); ConfigError naming the setting if it cannot be."""
+    """A socket bound to (host, port), not listening yet (`serve` listens): a port in use is
+    found at once, while clients are refused, not left hanging, until the API is ready.
+    ConfigError naming the setting if it cannot be bound."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -79,7 +81,6 @@ def bind(host: str, port: int) -> socket.socket:
                               "(another cryptomonitor api?): choose another port") from None
         raise ConfigError(f"CRYPTOMONITOR_API_HOST: cannot listen on {host}:{port}: "
                           f"{exc.strerror}") from None
-    sock.listen(2048)
     sock.set_inheritable(True)
     return sock
 
@@ -90,6 +91,7 @@ def public_url(host: str, port: int) -> str:
 
 
 def serve(app: Any, sock: socket.socket) -> None:
+    sock.listen(2048)
     config = uvicorn.Config(app, log_config=None, access_log=False, http=SlowClientGuard,
                             timeout_keep_alive=KEEP_ALIVE, lifespan="on")
     uvicorn.Server(config).run(sockets=[sock])

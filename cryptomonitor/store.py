@@ -10,6 +10,7 @@ are committed together, or neither is. Driver errors are translated here:
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import re
 import weakref
 from collections.abc import Sequence
@@ -47,6 +48,9 @@ _REFUSALS = (
      "later has no effect until ALTER ROLE {name} PASSWORD '...' (or `down -v`, losing the data)"),
     (re.compile(r"no pg_hba\.conf entry"),
      "the server's pg_hba.conf does not let this host/role/database in: add a line for it"),
+    (re.compile(r"no password supplied|(?:Peer|Ident) authentication failed"),
+     "give the password (PGPASSWORD, DATABASE_URL, ~/.pgpass), or connect over the local "
+     "socket as your own role (DATABASE_URL=postgresql:///cryptomonitor, peer authentication)"),
 )
 
 
@@ -81,6 +85,15 @@ def connect(conninfo: str, connect_timeout: float = 10) -> Connection:
         return psycopg.connect(psycopg.conninfo.make_conninfo("", **params), autocommit=True)
     except psycopg.Error as exc:
         raise translate(exc) from exc
+
+
+def newest_tick(conn: Connection, symbol: str) -> dt.datetime | None:
+    """The time of the newest stored tick of `symbol`."""
+    try:
+        row = conn.execute(queries.get("newest_tick"), {"symbol": symbol}).fetchone()
+    except psycopg.Error as exc:
+        raise translate(exc) from exc
+    return None if row is None else row[0]
 
 
 class Database:

@@ -196,3 +196,10 @@ COPY ticks (time, symbol, price, volume_24h, source) FROM STDIN (FORMAT binary);
 -- name: newest_tick
 -- The newest stored tick of one symbol (the demo continues after it).
 SELECT max(time) FROM ticks WHERE symbol = %(symbol)s;
+
+-- name: lock_outbox
+-- One process at a time moves alerts from the outbox to a file: two would write a line twice.
+SELECT pg_advisory_lock(7381004261);
+
+-- name: unlock_outbox
+SELECT pg_advisory_unlock(7381004261);

@@ -153,3 +153,32 @@ def test_concurrent_appends_never_interleave(tmp_path: pathlib.Path) -> None:
     for line in got:
         writer, _, body = line.split(" ", 2)
         assert body == writer[1:] * 3000, f"torn line: {line[:80]}..."
+
+
+def test_two_processes_delivering_at_once_write_each_line_once(db_url: str,
+                                                             tmp_path: pathlib.Path) -> None:
+    """As with `cryptomonitor demo` run beside a running fetcher on the same outbox."""
+    import threading
+
+    path = tmp_path / "alerts.txt"
+    p = pipeline(db_url, path)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        store.write_ticks(conn, [tick(m, 100.0 + (m % 2) * 50) for m in range(120)] +
+                          [tick(120, 900.0)], p.evaluator)
+        pending = len(alertfile._unwritten(conn, 10_000))
+    assert pending >= 2
+    start = threading.Barrier(2)
+    written: list[int] = []
+
+    def deliver() -> None:
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            start.wait()
+            written.append(alertfile.deliver(conn, alertfile.AlertFile(path), batch=1))
+
+    threads = [threading.Thread(target=deliver) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    ids = [alerts.parse_line(x)["id"] for x in lines(path)]
+    assert sum(written) == pending == len(ids) == len(set(ids))

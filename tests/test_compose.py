@@ -53,17 +53,21 @@ def quick_start() -> tuple[str, list[str]]:
     return "\n".join(lines[:first_docker]), lines[first_docker:]
 
 
-def free_low_port() -> int:
-    """A free port below the ephemeral range: the test restarts what listens on it."""
-    for _ in range(200):
+def free_low_ports(n: int) -> list[int]:
+    """`n` distinct free ports below the ephemeral range: the test restarts what listens on
+    them (a client retrying an ephemeral port can take it itself)."""
+    ports: set[int] = set()
+    for _ in range(500):
         port = random.randint(20000, 32000)
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
                 continue
-            return port
-    raise RuntimeError("no free port in 20000-32000")
+        ports.add(port)
+        if len(ports) == n:
+            return sorted(ports)
+    raise RuntimeError("no free ports in 20000-32000")
 
 
 def copy_checkout(dest: pathlib.Path) -> None:
@@ -167,12 +171,13 @@ def stack() -> Iterator[Stack]:
     checkout.mkdir()
     copy_checkout(checkout)
     project = f"cmtest{os.getpid()}"
+    db_port, api_port, fake_port = free_low_ports(3)
     env = {**{k: v for k, v in os.environ.items()
               if not k.startswith(("CRYPTOMONITOR_", "PG", "CMTEST_", "COMPOSE_"))},
            "COMPOSE_PROJECT_NAME": project, "COMPOSE_FILE": f"docker-compose.yml:{OVERRIDE}",
            "DB_IMAGE": dockerenv.POSTGRES_IMAGE, "PYTHON_IMAGE": dockerenv.PYTHON_IMAGE,
-           "DOCKER_BUILDKIT": "0", "DB_PORT": str(free_low_port()),
-           "API_PORT": str(free_low_port()), "FAKEPRICE_PORT": str(free_low_port())}
+           "DOCKER_BUILDKIT": "0", "DB_PORT": str(db_port), "API_PORT": str(api_port),
+           "FAKEPRICE_PORT": str(fake_port)}
     s = Stack(checkout, env, owner, project)
     setup, commands = quick_start()
     assert UP in commands, f"the README's quick start no longer says {UP!r}"
@@ -317,17 +322,19 @@ def test_a_migrate_that_cannot_succeed_stops_the_stack_with_its_reason(stack: St
     # The owner's password changed in .env after the volume was made: the role keeps the old.
     stack.compose("down", timeout=180)
     stack.shell("cp .env .env.good && sed -i 's/^POSTGRES_PASSWORD=.*/POSTGRES_PASSWORD=new/' .env")
-    started = time.monotonic()
-    up = stack.compose(*UP.split()[2:], check=False)
-    took = time.monotonic() - started
-    assert up.returncode != 0 and "migrate" in up.stderr, up.stderr
-    migrate = stack.container("migrate")
-    assert (migrate["State"]["ExitCode"], migrate["RestartCount"]) == (2, 0)
-    log = stack.logs("migrate")
-    assert "password authentication failed" in log and "ALTER ROLE" in log, log
-    assert stack.container("app")["State"]["Status"] == "created"  # never started
-    assert took < 60, took  # not --db-wait long, not a restart loop
-    stack.shell("mv .env.good .env")
+    try:
+        started = time.monotonic()
+        up = stack.compose(*UP.split()[2:], check=False)
+        took = time.monotonic() - started
+        assert up.returncode != 0 and "migrate" in up.stderr, up.stderr
+        migrate = stack.container("migrate")
+        assert (migrate["State"]["ExitCode"], migrate["RestartCount"]) == (2, 0)
+        log = stack.logs("migrate")
+        assert "password authentication failed" in log and "ALTER ROLE" in log, log
+        assert stack.container("app")["State"]["Status"] == "created"  # never started
+        assert took < 60, took  # not --db-wait long, not a restart loop
+    finally:
+        stack.shell("mv .env.good .env")
 
 
 def test_an_unwritable_alerts_directory_stops_the_stack_with_its_reason(stack: Stack) -> None:

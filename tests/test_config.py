@@ -82,9 +82,11 @@ def test_password_is_hidden_in_every_dsn_form(dsn: str, shown: str) -> None:
     assert config.load({"DATABASE_URL": dsn}).redacted()["database_url"] == shown
 
 
-def test_an_unparseable_dsn_is_refused_without_showing_it() -> None:
+@pytest.mark.parametrize("dsn", ["host=db password='hunter2", "postgresql://u:hunter2 x@h/db",
+                                 "postgresql://u:hunter2@[h/db"])
+def test_an_unparseable_dsn_is_refused_without_showing_it(dsn: str) -> None:
     with pytest.raises(ConfigError, match="DATABASE_URL: not a libpq URL") as e:
-        config.load({"DATABASE_URL": "host=db password='hunter2"})
+        config.load({"DATABASE_URL": dsn})
     assert "hunter2" not in str(e.value)
     assert config._redact_url("host=db password='hunter2") == "***"  # were it ever logged
 

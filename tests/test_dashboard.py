@@ -132,9 +132,11 @@ def test_the_page_draws_candles_markers_rank_and_alerts(browser: Any, site: str,
     assert {m["shape"] for m in markers} >= {"circle"}  # resolved ones look different
     # The ranking, in the API's order.
     ranking = requests.get(f"{site}/rank", timeout=10).json()["ranking"]
-    rows = browser.find_elements("css selector", "#rank tbody tr")
-    assert [r.get_attribute("data-symbol") for r in rows] == [r["symbol"] for r in ranking]
-    assert len(browser.find_elements("css selector", "#alerts li")) == min(
+    # Read in one script: the page's refresh replaces the rows every 5 s.
+    shown = browser.execute_script(
+        "return [...document.querySelectorAll('#rank tbody tr')].map(r => r.dataset.symbol)")
+    assert shown == [r["symbol"] for r in ranking]
+    assert browser.execute_script("return document.querySelectorAll('#alerts li').length") == min(
         20, len(requests.get(f"{site}/alerts", timeout=10).json()["alerts"]))
     health = browser.find_element("id", "health").text
     assert health.startswith("ok · newest tick")
@@ -168,7 +170,7 @@ def test_switching_symbol_and_interval(browser: Any, site: str) -> None:
     pressed = browser.find_element("css selector", "#intervals button[aria-pressed='true']")
     assert pressed.text == "1h"
     assert browser.current_url.endswith("#demo-doge/1h")
-    browser.find_elements("css selector", "#rank tbody tr")[0].click()  # the most volatile
+    browser.execute_script("document.querySelector('#rank tbody tr').click()")  # most volatile
     wait(browser, "window.cryptomonitor.state.symbol === 'demo-btc'")
     assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
 

@@ -44,10 +44,11 @@
   });
   const markers = LightweightCharts.createSeriesMarkers(series, []);
 
-  async function getJson(path) {
+  // `allow503`: /health answers 503 with a body worth showing (stale data, database down).
+  async function getJson(path, allow503) {
     const answer = await fetch(path, { headers: { Accept: "application/json" } });
     const body = await answer.json().catch(() => ({}));
-    if (!answer.ok && answer.status !== 503) {
+    if (!answer.ok && !(allow503 && answer.status === 503)) {
       const detail = typeof body.detail === "string" ? body.detail : answer.statusText;
       throw new Error(`${path}: ${answer.status} ${detail}`);
     }
@@ -135,7 +136,7 @@
   async function loadHealth() {
     const badge = $("health");
     try {
-      const { body } = await getJson("/health");
+      const { body } = await getJson("/health", true);
       const age = body.newest_tick_age_s;
       badge.className = `badge ${body.status === "ok" ? "ok" : body.database === "ok" ? "stale" : "down"}`;
       badge.textContent = body.database !== "ok" ? "database unreachable"
@@ -185,7 +186,11 @@
         await loadHealth();
         return;
       }
-      const [hashSymbol, hashInterval] = decodeURIComponent(location.hash.slice(1)).split("/");
+      let hash = "";
+      try {
+        hash = decodeURIComponent(location.hash.slice(1));
+      } catch (e) { /* a malformed link: ignore it */ }
+      const [hashSymbol, hashInterval] = hash.split("/");
       const ranked = (await getJson("/rank")).body.ranking || [];
       const symbol = symbols.includes(hashSymbol) ? hashSymbol
         : ranked.length ? ranked[0].symbol : symbols[0];
