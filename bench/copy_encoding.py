@@ -32,17 +32,23 @@ def make_ticks(n: int, symbols: int) -> list[Tick]:
                  100.0 + (i % 997) * 0.01, 1e9 + i, "bench") for i in range(n)]
 
 
-def ours(conn: psycopg.Connection, ticks: list[Tick]) -> None:
-    with conn.cursor() as cur, cur.copy(COPY) as copy:
-        for block in copybinary.blocks(ticks, 250):
-            copy.write(block)
+def chunks(ticks: list[Tick], size: int) -> list[list[Tick]]:
+    return [ticks[i:i + size] for i in range(0, len(ticks), size)]
 
 
-def psycopgs(conn: psycopg.Connection, ticks: list[Tick]) -> None:
-    with conn.cursor() as cur, cur.copy(COPY) as copy:
-        copy.set_types(TYPES)
-        for t in ticks:
-            copy.write_row(t)
+def ours(conn: psycopg.Connection, batches: list[list[Tick]]) -> None:
+    for batch in batches:  # one COPY a batch, as store._append sends a poll
+        with conn.cursor() as cur, cur.copy(COPY) as copy:
+            for block in copybinary.blocks(batch, 250):
+                copy.write(block)
+
+
+def psycopgs(conn: psycopg.Connection, batches: list[list[Tick]]) -> None:
+    for batch in batches:
+        with conn.cursor() as cur, cur.copy(COPY) as copy:
+            copy.set_types(TYPES)
+            for t in batch:
+                copy.write_row(t)
 
 
 def encode_ours(ticks: list[Tick]) -> None:
@@ -65,8 +71,10 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--symbols", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--batch", type=int, default=1000, help="rows per COPY (a poll)")
     args = parser.parse_args()
     ticks = make_ticks(args.rows, args.symbols)
+    batches = chunks(ticks, args.batch)
     with server(args) as url, bench_database(url) as bench_url, \
             psycopg.connect(bench_url, autocommit=True) as conn:
         def truncate() -> None:
@@ -76,12 +84,13 @@ def main() -> None:
             pass
 
         enc_ours = timed(lambda: encode_ours(ticks), args.repeat, nothing)
-        copy_ours = timed(lambda: ours(conn, ticks), args.repeat, truncate)
-        copy_theirs = timed(lambda: psycopgs(conn, ticks), args.repeat, truncate)
+        copy_ours = timed(lambda: ours(conn, batches), args.repeat, truncate)
+        copy_theirs = timed(lambda: psycopgs(conn, batches), args.repeat, truncate)
         row = conn.execute("SELECT count(*) FROM ticks").fetchone()
         assert row is not None
         assert row[0] == args.rows
-    print(f"{args.rows:,} rows, {args.symbols} symbols, median of {args.repeat}")
+    print(f"{args.rows:,} rows, {args.symbols} symbols, {args.batch} rows a COPY, "
+          f"median of {args.repeat}")
     print(f"  encode only, ours (copybinary):     {enc_ours * 1e3:8.1f} ms "
           f"({args.rows / enc_ours:,.0f} rows/s)")
     print(f"  whole COPY, ours (copybinary):      {copy_ours * 1e3:8.1f} ms "
