@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import psycopg
 import structlog
 
-from cryptomonitor import store
+from cryptomonitor import queries, store
 from cryptomonitor.exceptions import DatabaseUnavailable
 
 log = structlog.get_logger(__name__)
@@ -48,13 +48,14 @@ class Leadership:
                 self._conn = store.connect(self._conninfo, connect_timeout=5)
                 # A holder cut off from the database (partition, frozen host) stops touching
                 # its session: the server ends the session, and frees the lock, after this.
-                self._conn.execute("SELECT set_config('idle_session_timeout', %s, false)",
-                                   (str(self._idle_timeout_ms),))
+                self._conn.execute(queries.get("leader_session_timeout"),
+                                   {"ms": str(self._idle_timeout_ms)})
             if self.state == "leader":
-                self._conn.execute("SELECT 1")  # the session, and with it the lock, is alive
+                # The session, and with it the lock, is alive.
+                self._conn.execute(queries.get("leader_alive"))
                 return True
-            row = self._conn.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))",
-                                     (self.name,)).fetchone()
+            row = self._conn.execute(queries.get("leader_try_lock"),
+                                     {"name": self.name}).fetchone()
         except (psycopg.Error, DatabaseUnavailable) as exc:
             self.close()
             if self.state == "leader":

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import LiteralString
 
 import psycopg
 import structlog
@@ -28,15 +27,6 @@ MIGRATION_LOCK = 0x434D_4D49_4752  # "CMMIGR": one id for all CryptoMonitor migr
 NO_TRANSACTION = "-- cryptomonitor: no-transaction"
 FLAVOURS = ("postgres", "timescaledb")
 _FILE = re.compile(r"^(\d{4})_(\w+?)(?:\.(postgres|timescaledb))?\.sql$")
-
-_BOOKKEEPING: LiteralString = """
-CREATE TABLE IF NOT EXISTS schema_migrations (
-    version    integer     PRIMARY KEY,
-    name       text        NOT NULL,
-    flavour    text        NOT NULL,
-    applied_at timestamptz NOT NULL DEFAULT now()
-)"""
-
 
 @dataclasses.dataclass(frozen=True)
 class Migration:
@@ -111,15 +101,15 @@ def migrate(conn: store.Connection, timescaledb: str = "auto") -> list[int]:
     """
     if not conn.autocommit:
         raise MigrationError("migrations need an autocommit connection")
-    conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+    conn.execute(queries.get("lock_migrations"), {"key": MIGRATION_LOCK})
     pending: list[Migration] = []
     try:
         # Only DDL when there is something to do: a role that may not change the schema
         # (cryptomonitor_writer, cryptomonitor_reader) can start on a current database.
-        if _scalar(conn, "SELECT to_regclass('schema_migrations') IS NULL"):
-            conn.execute(_BOOKKEEPING)
+        if _scalar(conn, "schema_migrations_missing"):
+            conn.execute(queries.get("create_schema_migrations"))
         flavour = _flavour(conn, timescaledb)
-        done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+        done = {row[0] for row in conn.execute(queries.get("applied_migrations"))}
         pending = [m for m in available(flavour) if m.version not in done]
         for migration in pending:
             _apply(conn, migration, flavour)
@@ -132,7 +122,7 @@ def migrate(conn: store.Connection, timescaledb: str = "auto") -> list[int]:
     except psycopg.Error as exc:
         raise MigrationError(f"migration failed: {exc}") from exc
     finally:
-        conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
+        conn.execute(queries.get("unlock_migrations"), {"key": MIGRATION_LOCK})
 
 
 #: What `cryptomonitor migrate` needs, said in errors and in the README.
@@ -146,8 +136,7 @@ def _privilege_message(conn: store.Connection, pending: list[Migration],
     versions = ", ".join(str(m.version) for m in pending) or "all"
     user = conn.info.user
     try:
-        owner = _scalar(conn, "SELECT pg_get_userbyid(datdba) FROM pg_database "
-                              "WHERE datname = current_database()")
+        owner = _scalar(conn, "database_owner")
     except psycopg.Error:
         owner = None
     if owner is not None and owner != user:
@@ -160,10 +149,8 @@ def _privilege_message(conn: store.Connection, pending: list[Migration],
 
 
 def _apply(conn: store.Connection, migration: Migration, flavour: str) -> None:
-    record = (
-        "INSERT INTO schema_migrations (version, name, flavour) VALUES (%s, %s, %s)",
-        (migration.version, migration.name, flavour),
-    )
+    record = (queries.get("record_migration"),
+              {"version": migration.version, "name": migration.name, "flavour": flavour})
     log.info("migration_start", version=migration.version, name=migration.name)
     if migration.transactional:
         with conn.transaction():
@@ -175,8 +162,8 @@ def _apply(conn: store.Connection, migration: Migration, flavour: str) -> None:
         conn.execute(*record)
 
 
-def _scalar(conn: store.Connection, query: LiteralString) -> object:
-    row = conn.execute(query).fetchone()
+def _scalar(conn: store.Connection, name: str) -> object:
+    row = conn.execute(queries.get(name)).fetchone()
     return None if row is None else row[0]
 
 
@@ -193,7 +180,7 @@ def _flavour(conn: store.Connection, wanted: str) -> str:
         return "postgres"
     if _timescaledb_loadable(conn):
         try:
-            conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+            conn.execute(queries.get("create_timescaledb"))
         except psycopg.errors.InsufficientPrivilege as exc:
             database = conn.info.dbname
             raise MigrationError(
@@ -213,13 +200,7 @@ def _flavour(conn: store.Connection, wanted: str) -> str:
 
 
 def _timescaledb_loadable(conn: store.Connection) -> bool:
-    # Preloaded, TimescaleDB's loader has defined its settings (timescaledb.disable_load). Not
-    # shared_preload_libraries itself: only superusers and pg_read_all_settings may read it.
-    row = conn.execute(
-        "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'),"
-        " EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'),"
-        " current_setting('timescaledb.disable_load', true) IS NOT NULL"
-    ).fetchone()
+    row = conn.execute(queries.get("timescaledb_loadable")).fetchone()
     assert row is not None
     created, installed, preloaded = row
     return bool(created) or (bool(installed) and bool(preloaded))
@@ -228,9 +209,7 @@ def _timescaledb_loadable(conn: store.Connection) -> bool:
 def current_flavour(conn: store.Connection) -> str | None:
     """The flavour the database was migrated with, or None before the first migration."""
     try:
-        row = conn.execute(
-            "SELECT flavour FROM schema_migrations ORDER BY version LIMIT 1"
-        ).fetchone()
+        row = conn.execute(queries.get("schema_flavour")).fetchone()
     except psycopg.errors.UndefinedTable:
         return None
     return None if row is None else str(row[0])

@@ -35,7 +35,7 @@ def apply(conn: store.Connection, compress_after: float | None,
         log.info("storage_policies", compress_after_s=compress_after, retention_s=retention,
                  changed=False)
         return
-    conn.execute("SELECT pg_advisory_lock(%s)", (migrations.MIGRATION_LOCK,))
+    conn.execute(queries.get("lock_migrations"), {"key": migrations.MIGRATION_LOCK})
     try:
         _replace(conn, compress_after, retention)
     except psycopg.errors.InsufficientPrivilege as exc:
@@ -45,7 +45,7 @@ def apply(conn: store.Connection, compress_after: float | None,
             f"({exc}): run `cryptomonitor migrate` with these settings as the database owner"
         ) from exc
     finally:
-        conn.execute("SELECT pg_advisory_unlock(%s)", (migrations.MIGRATION_LOCK,))
+        conn.execute(queries.get("unlock_migrations"), {"key": migrations.MIGRATION_LOCK})
     log.info("storage_policies", compress_after_s=compress_after, retention_s=retention,
              changed=True)
 
@@ -53,13 +53,9 @@ def apply(conn: store.Connection, compress_after: float | None,
 def _replace(conn: store.Connection, compress_after: float | None,
              retention: float | None) -> None:
     with conn.transaction():
-        conn.execute("SELECT remove_compression_policy('ticks', if_exists => true)")
+        conn.execute(queries.get("remove_compression_policy"))
         if compress_after is not None:
-            conn.execute("SELECT add_compression_policy('ticks',"
-                         " compress_after => justify_hours(make_interval(secs => %s)))",
-                         (compress_after,))
-        conn.execute("SELECT remove_retention_policy('ticks', if_exists => true)")
+            conn.execute(queries.get("add_compression_policy"), {"seconds": compress_after})
+        conn.execute(queries.get("remove_retention_policy"))
         if retention is not None:
-            conn.execute("SELECT add_retention_policy('ticks',"
-                         " drop_after => justify_hours(make_interval(secs => %s)))",
-                         (retention,))
+            conn.execute(queries.get("add_retention_policy"), {"seconds": retention})

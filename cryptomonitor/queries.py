@@ -1,4 +1,4 @@
-"""Access to the SQL files: named queries from ``sql/queries.sql`` and the migration files.
+"""Access to the SQL files: named queries from ``sql/app/*.sql`` and the migration files.
 
 In a source checkout the files are read from the top-level ``sql/`` directory; an installed
 wheel carries the same directory as ``cryptomonitor/sql``.
@@ -17,7 +17,7 @@ _NAME = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
 
 
 def sql_root() -> Traversable:
-    """The directory holding ``queries.sql`` and ``migrations/``."""
+    """The directory holding ``app/`` (the application's queries) and ``migrations/``."""
     packaged = resources.files("cryptomonitor") / "sql"
     if packaged.is_dir():
         return packaged
@@ -39,9 +39,18 @@ def parse_named(text: str) -> dict[str, LiteralString]:
 
 @functools.cache
 def _all() -> dict[str, LiteralString]:
-    return parse_named((sql_root() / "queries.sql").read_text(encoding="utf-8"))
+    """Every named query of ``sql/app/*.sql``: one file per consumer, names unique across."""
+    found: dict[str, LiteralString] = {}
+    files = sorted((f for f in (sql_root() / "app").iterdir() if f.name.endswith(".sql")),
+                   key=lambda f: f.name)
+    for f in files:
+        for name, query in parse_named(f.read_text(encoding="utf-8")).items():
+            if name in found:
+                raise ValueError(f"query {name!r} is defined twice (again in {f.name})")
+            found[name] = query
+    return found
 
 
 def get(name: str) -> LiteralString:
-    """The named query from ``sql/queries.sql``; KeyError names an unknown one."""
+    """The named query from ``sql/app/``; KeyError names an unknown one."""
     return _all()[name]

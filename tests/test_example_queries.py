@@ -1,4 +1,4 @@
-"""Every example query in sql/queries/ runs, and says what its comment promises."""
+"""Every example query in sql/examples/ runs, and says what its comment promises."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 from tests import oracle, pgserver
 from tests.conftest import FIXTURES, ROOT
 
-QUERIES = sorted((ROOT / "sql" / "queries").glob("*.sql"))
+QUERIES = sorted((ROOT / "sql" / "examples").glob("*.sql"))
 
 
 @pytest.fixture
@@ -91,13 +91,13 @@ def test_alerts_example_reports_episodes(db_url: str, tmp_path: pathlib.Path,
     p.submit(Tick(start + dt.timedelta(minutes=m), "bitcoin", 400.0 if m == 20 else 100.0, 1.0,
                   "test") for m in range(30))
     p.flush()
-    (rows,) = _run(db_url, ROOT / "sql/queries/alerts_last_day.sql", pg_server)
+    (rows,) = _run(db_url, ROOT / "sql/examples/alerts_last_day.sql", pg_server)
     assert sorted(r[2] for r in rows) == ["price_2pct_5m", "price_3x_1h"]
     assert all(r[7] != "" for r in rows)  # both resolved
 
 
 def test_examples_of_one_symbol_take_it_as_a_psql_variable(
         db_url: str, live_day: list, pg_server: pgserver.Server) -> None:  # type: ignore[type-arg]
-    other = ROOT / "sql/queries/candles_last_24h.sql"
+    other = ROOT / "sql/examples/candles_last_24h.sql"
     assert _run(db_url, other, pg_server, symbol="nosuch") == [[]]
     assert len(_run(db_url, other, pg_server, symbol=None)[0]) >= 24  # default: bitcoin

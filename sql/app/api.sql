@@ -1,0 +1,75 @@
+-- The REST API (api.py): read-only.
+-- Named queries (`-- name: x`), loaded by cryptomonitor/queries.py; names are unique across
+-- the files of sql/app/.
+
+-- name: api_symbols
+-- Every symbol with its newest tick: a skip scan over ticks_pkey (one probe per symbol).
+WITH RECURSIVE symbols AS (
+    (SELECT symbol FROM ticks ORDER BY symbol LIMIT 1)
+    UNION ALL
+    SELECT (SELECT t.symbol FROM ticks t WHERE t.symbol > s.symbol ORDER BY t.symbol LIMIT 1)
+    FROM symbols s
+    WHERE s.symbol IS NOT NULL
+)
+SELECT s.symbol, l.time, l.price, l.volume_24h
+FROM symbols s
+CROSS JOIN LATERAL (
+    SELECT time, price, volume_24h FROM ticks t
+    WHERE t.symbol = s.symbol ORDER BY time DESC LIMIT 1
+) AS l
+WHERE s.symbol IS NOT NULL
+ORDER BY s.symbol;
+
+-- name: api_latest
+SELECT time, price, volume_24h FROM ticks WHERE symbol = %(symbol)s ORDER BY time DESC LIMIT 1;
+
+-- name: api_window_start
+SELECT last_24h_start();
+
+-- name: api_summary
+SELECT count(price), min(price), max(price), avg(price), stddev_samp(price)
+FROM ticks
+WHERE symbol = %(symbol)s AND time >= %(start)s AND time < %(end)s;
+
+-- name: api_points
+SELECT time, price, volume_24h FROM ticks
+WHERE symbol = %(symbol)s AND time >= %(start)s AND time < %(end)s
+ORDER BY time
+LIMIT %(limit)s;
+
+-- name: api_candles_1m
+SELECT bucket, open, high, low, close, volume, ticks FROM ohlcv_1m
+WHERE symbol = %(symbol)s AND bucket >= %(start)s AND bucket < %(end)s
+ORDER BY bucket
+LIMIT %(limit)s;
+
+-- name: api_candles_1h
+SELECT bucket, open, high, low, close, volume, ticks FROM ohlcv_1h
+WHERE symbol = %(symbol)s AND bucket >= date_bin(INTERVAL '1 hour', %(start)s::timestamptz,
+                                                 TIMESTAMPTZ '2000-01-01 00:00:00+00')
+  AND bucket < %(end)s
+ORDER BY bucket
+LIMIT %(limit)s;
+
+-- name: api_candles_1d
+SELECT bucket, open, high, low, close, volume, ticks FROM ohlcv_1d
+WHERE symbol = %(symbol)s AND bucket >= date_bin(INTERVAL '1 day', %(start)s::timestamptz,
+                                                 TIMESTAMPTZ '2000-01-01 00:00:00+00')
+  AND bucket < %(end)s
+ORDER BY bucket
+LIMIT %(limit)s;
+
+-- name: api_ranking
+SELECT symbol, stddev, samples, rank, count(*) OVER () AS total FROM volatility_24h;
+
+-- name: api_alerts
+SELECT alert_id, event, time, rule, symbol, metric, value, window_avg, window_samples,
+       window_seconds, condition, threshold, episode_id
+FROM alerts
+WHERE time >= %(start)s AND time < %(end)s
+  AND (%(symbol)s::text IS NULL OR symbol = %(symbol)s)
+ORDER BY time DESC, seq DESC
+LIMIT %(limit)s;
+
+-- name: api_newest_tick_age
+SELECT extract(epoch FROM now() - max(time)) FROM ticks WHERE time > now() - INTERVAL '7 days';
