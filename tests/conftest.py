@@ -7,7 +7,6 @@ template database is migrated once; each test gets a copy (CREATE DATABASE ... T
 from __future__ import annotations
 
 import contextlib
-import itertools
 import os
 import pathlib
 from collections.abc import Iterator
@@ -16,21 +15,13 @@ import psycopg
 import pytest
 
 from cryptomonitor import logs, migrations
-from tests import fakeapi, helpers, pgserver
+from tests import fakeapi, helpers, paths, pgserver
 
-TEMPLATE = "cryptomonitor_template"
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "data"
-FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures"
+TEMPLATE = pgserver.TEMPLATE
 
 _stack = contextlib.ExitStack()
 _server: pgserver.Server | None = None
 _flavour = "unknown"
-_counter = itertools.count()
-
-
-def _with_db(url: str, name: str) -> str:
-    return psycopg.conninfo.make_conninfo(url, dbname=name)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -43,7 +34,7 @@ def pytest_configure(config: pytest.Config) -> None:
         with psycopg.connect(_server.url, autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {TEMPLATE} WITH (FORCE)")
             conn.execute(f"CREATE DATABASE {TEMPLATE}")
-        with psycopg.connect(_with_db(_server.url, TEMPLATE), autocommit=True) as conn:
+        with psycopg.connect(pgserver.with_db(_server.url, TEMPLATE), autocommit=True) as conn:
             migrations.migrate(conn, os.environ.get("CMTEST_APP_TIMESCALEDB", "auto"))
             _flavour = migrations.current_flavour(conn) or "none"
         if os.environ.get("CMTEST_TIMESCALEDB") == "require" and _flavour != "timescaledb":
@@ -106,32 +97,18 @@ def flavour() -> str:
     return _flavour
 
 
-def _create_db(server: pgserver.Server, template: str | None) -> str:
-    name = f"cm_test_{os.getpid()}_{next(_counter)}"
-    with psycopg.connect(server.url, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template else ""))
-    return name
-
-
-def _drop_db(server: pgserver.Server, name: str) -> None:
-    with psycopg.connect(server.url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-
 @pytest.fixture
 def db_url(pg_server: pgserver.Server) -> Iterator[str]:
     """A migrated database of its own for this test."""
-    name = _create_db(pg_server, TEMPLATE)
-    yield _with_db(pg_server.url, name)
-    _drop_db(pg_server, name)
+    with pgserver.database(pg_server) as url:
+        yield url
 
 
 @pytest.fixture
 def empty_db_url(pg_server: pgserver.Server) -> Iterator[str]:
     """An empty database (no migrations) for this test."""
-    name = _create_db(pg_server, None)
-    yield _with_db(pg_server.url, name)
-    _drop_db(pg_server, name)
+    with pgserver.database(pg_server, template=None) as url:
+        yield url
 
 
 @pytest.fixture
@@ -149,6 +126,7 @@ def fake_api() -> Iterator[fakeapi.FakeCoinGecko]:
 @pytest.fixture
 def shared_data() -> pathlib.Path:
     """../shared/data, or a loud skip where it is absent (the tests that need it say why)."""
-    if not SHARED.is_dir():
-        pytest.skip(f"shared data not found at {SHARED} (only present in the dev workspace)")
-    return SHARED
+    if not paths.SHARED.is_dir():
+        pytest.skip(f"shared data not found at {paths.SHARED} (only present in the dev "
+                    "workspace)")
+    return paths.SHARED

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import glob
+import itertools
 import os
 import pathlib
 import shutil
@@ -27,6 +28,9 @@ from collections.abc import Iterator
 import psycopg
 
 TIMESCALEDB_IMAGE = "timescale/timescaledb:2.28.3-pg17"
+#: The database migrated once per test run; each test's database is a copy of it.
+TEMPLATE = "cryptomonitor_template"
+_counter = itertools.count()
 #: Server settings for speed: the tests' data is throwaway.
 FAST = ("fsync=off", "synchronous_commit=off", "full_page_writes=off", "max_connections=200")
 
@@ -188,6 +192,24 @@ def provide() -> Iterator[Server]:
                            "run a Docker engine, or install PostgreSQL (initdb not found)")
     with local_cluster(bindir, os.environ.get("CMTEST_TIMESCALEDB", "auto")) as s:
         yield s
+
+
+def with_db(url: str, name: str) -> str:
+    """`url` pointing at database `name`."""
+    return psycopg.conninfo.make_conninfo(url, dbname=name)
+
+
+@contextlib.contextmanager
+def database(server: Server, template: str | None = TEMPLATE) -> Iterator[str]:
+    """A new database on `server` (a copy of `template`, or empty), dropped afterwards."""
+    name = f"cm_test_{os.getpid()}_{next(_counter)}"
+    with psycopg.connect(server.url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template else ""))
+    try:
+        yield with_db(server.url, name)
+    finally:
+        with psycopg.connect(server.url, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def server_version(url: str) -> tuple[str, str | None]:

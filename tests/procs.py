@@ -1,9 +1,12 @@
-"""A ``cryptomonitor`` process whose JSON log lines are collected with their arrival times."""
+"""``cryptomonitor`` as a real process: `cli` runs a command to its end, `Proc` keeps one running
+and collects its JSON log lines with their arrival times. `env` is the environment they get:
+nothing of the developer's CRYPTOMONITOR_*, PG* or CMTEST_* settings leaks in."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -12,7 +15,18 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from tests.test_cli import env
+
+def env(**extra: str) -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items()
+            if not k.startswith(("CRYPTOMONITOR_", "PG", "CMTEST_")) and k != "DATABASE_URL"}
+    # The fake API has no plan to protect: polls as fast as the tests ask.
+    return {**base, "CRYPTOMONITOR_LOG_FORMAT": "json", "CRYPTOMONITOR_COINGECKO_RATE": "1e6",
+            **extra}
+
+
+def cli(*args: str, timeout: float = 60, **extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "cryptomonitor", *args], env=env(**extra),
+                          capture_output=True, text=True, timeout=timeout, check=False)
 
 
 class Proc:

@@ -1,5 +1,5 @@
 -- The schema of a CryptoMonitor database as text, one line per object, for
--- tests/test_schema.py: schema public, without what extensions put there, in a stable order.
+-- tests/integration/test_schema.py: schema public, without what extensions put there, in a stable order.
 -- Views by their columns only: how PostgreSQL prints a definition changes between versions
 -- (the candle tests check what the views answer).
 SELECT line FROM (

@@ -16,22 +16,10 @@ import requests
 
 from cryptomonitor import alerts
 from tests import pgserver
-from tests.conftest import FIXTURES
 from tests.fakeapi import Answer, FakeCoinGecko
 from tests.helpers import lines
-
-
-def env(**extra: str) -> dict[str, str]:
-    base = {k: v for k, v in os.environ.items()
-            if not k.startswith(("CRYPTOMONITOR_", "PG", "CMTEST_")) and k != "DATABASE_URL"}
-    # The fake API has no plan to protect: polls as fast as the tests ask.
-    return {**base, "CRYPTOMONITOR_LOG_FORMAT": "json", "CRYPTOMONITOR_COINGECKO_RATE": "1e6",
-            **extra}
-
-
-def cli(*args: str, timeout: float = 60, **extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "cryptomonitor", *args], env=env(**extra),
-                          capture_output=True, text=True, timeout=timeout, check=False)
+from tests.paths import FIXTURES
+from tests.procs import cli, env
 
 
 @pytest.mark.parametrize("command", [[], ["migrate"], ["run"], ["replay"]])

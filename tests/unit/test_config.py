@@ -6,6 +6,7 @@ import pytest
 
 from cryptomonitor import config
 from cryptomonitor.exceptions import ConfigError
+from tests.paths import ROOT
 
 
 def test_defaults() -> None:
@@ -92,7 +93,7 @@ def test_an_unparseable_dsn_is_refused_without_showing_it(dsn: str) -> None:
 
 
 def test_env_example_documents_every_setting() -> None:
-    text = (pathlib.Path(__file__).parent.parent / ".env.example").read_text()
+    text = (ROOT / ".env.example").read_text()
     for option in config.OPTIONS:
         assert option.env in text, f"{option.env} missing from .env.example"
 

@@ -15,9 +15,10 @@ from cryptomonitor import alerts, replay
 from cryptomonitor.evaluator import Series, bits_needed, exact_sum, mean, micros, units
 from cryptomonitor.models import Tick
 from cryptomonitor.rules import DEFAULT_RULES
-from tests.conftest import FIXTURES
+from tests import pgserver
 from tests.helpers import lines, pipeline, tick
 from tests.oracle import copy_ticks
+from tests.paths import FIXTURES
 
 DAY = FIXTURES / "BTCUSDT_1m_2025-05-30_day1.csv"
 WINDOWS = (300, 3600)
@@ -98,20 +99,14 @@ def _run(url: str, path: pathlib.Path, ticks: list[Tick], batch: int,
 
 
 @pytest.mark.slow
-def test_restarts_and_batch_sizes_change_nothing(db_url: str, pg_server: object,
+def test_restarts_and_batch_sizes_change_nothing(db_url: str, pg_server: pgserver.Server,
                                                  tmp_path: pathlib.Path) -> None:
-    from tests import conftest
-
     ticks = day_ticks(480)
     reference = _run(db_url, tmp_path / "a.txt", ticks, batch=1)
     assert len(reference) > 10
     for batch, restart in ((7, 3), (64, 1), (500, None)):
-        name = conftest._create_db(conftest._server, conftest.TEMPLATE)  # type: ignore[arg-type]
-        try:
-            url = conftest._with_db(conftest._server.url, name)  # type: ignore[union-attr]
+        with pgserver.database(pg_server) as url:
             got = _run(url, tmp_path / f"b{batch}.txt", ticks, batch, restart)
-        finally:
-            conftest._drop_db(conftest._server, name)  # type: ignore[arg-type]
         assert got == reference, (batch, restart)
 
 

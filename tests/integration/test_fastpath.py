@@ -20,8 +20,8 @@ from cryptomonitor import copybinary, queries, replay, store
 from cryptomonitor.evaluator import Evaluator, micros
 from cryptomonitor.models import Tick
 from cryptomonitor.rules import DEFAULT_RULES
-from tests.conftest import FIXTURES
 from tests.helpers import lines, pipeline, tick
+from tests.paths import FIXTURES
 
 DAY = FIXTURES / "BTCUSDT_1m_2025-05-30_day1.csv"
 Conn = psycopg.Connection[tuple[Any, ...]]

@@ -20,8 +20,8 @@ from fastapi.testclient import TestClient
 from cryptomonitor import alerts, api
 from cryptomonitor.models import Tick
 from tests import oracle
-from tests.conftest import FIXTURES
 from tests.helpers import pipeline
+from tests.paths import FIXTURES
 
 Ticks = list[tuple[dt.datetime, float, float]]
 

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from tests import oracle, pgserver
-from tests.conftest import FIXTURES, ROOT
+from tests.paths import FIXTURES, ROOT
 
 QUERIES = sorted((ROOT / "sql" / "examples").glob("*.sql"))
 

@@ -19,9 +19,9 @@ from hypothesis import given, settings
 from cryptomonitor.exceptions import ResponseError
 from cryptomonitor.sources import binance, coingecko, validation
 from cryptomonitor.sources.http import JsonClient
-from tests.conftest import FIXTURES
 from tests.fakeapi import Answer, FakeCoinGecko
-from tests.test_cli import cli
+from tests.paths import FIXTURES
+from tests.procs import cli
 
 NOW = dt.datetime(2025, 6, 16, 16, 0, tzinfo=dt.UTC)
 MARKETS = json.loads((FIXTURES / "coins_markets_usd_2023-01-16T0329Z_top5.json").read_text())

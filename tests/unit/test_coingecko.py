@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from cryptomonitor.exceptions import ResponseError
 from cryptomonitor.sources import coingecko, validation
-from tests.conftest import FIXTURES
+from tests.paths import FIXTURES
 
 NOW = dt.datetime(2026, 11, 21, 12, 0, tzinfo=dt.UTC)
 T0 = int(NOW.timestamp()) - 30

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from tests import oracle
-from tests.conftest import FIXTURES
+from tests.paths import FIXTURES
 
 DAY = FIXTURES / "BTCUSDT_1m_2025-05-30_day1.csv"
 NATIVE_60M = FIXTURES / "BTCUSDT_60m_native_2025-05-30_day1.csv"

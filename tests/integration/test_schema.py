@@ -12,11 +12,12 @@ CMTEST_UPDATE_SCHEMA=1 scripts/test -k schema (then check the other flavour agre
 from __future__ import annotations
 
 import os
-import pathlib
 
 import psycopg
 
-SCHEMA = pathlib.Path(__file__).resolve().parent / "schema"
+from tests.paths import ROOT
+
+SCHEMA = ROOT / "tests" / "schema"
 CANONICAL = SCHEMA / "canonical.txt"
 
 

@@ -16,8 +16,8 @@ import pytest
 from cryptomonitor import alerts, config, runner
 from cryptomonitor.exceptions import ReplayError
 from tests import oracle
-from tests.conftest import FIXTURES
 from tests.helpers import lines
+from tests.paths import FIXTURES
 
 DAY_CSV = FIXTURES / "BTCUSDT_1m_2025-05-30_day1.csv"
 RULES_TOML = """

@@ -16,8 +16,7 @@ import pytest
 import requests
 
 from tests import helpers, pgserver
-from tests.procs import Proc
-from tests.test_cli import cli
+from tests.procs import Proc, cli
 
 pytestmark = pytest.mark.slow
 
@@ -54,11 +53,8 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def site_db(pg_server: pgserver.Server) -> Iterator[str]:
-    from tests import conftest
-
-    name = conftest._create_db(pg_server, conftest.TEMPLATE)
-    yield conftest._with_db(pg_server.url, name)
-    conftest._drop_db(pg_server, name)
+    with pgserver.database(pg_server) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

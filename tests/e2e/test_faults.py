@@ -12,8 +12,7 @@ import psycopg
 import pytest
 
 from tests.fakeapi import Answer, FakeCoinGecko
-from tests.procs import Proc
-from tests.test_cli import cli
+from tests.procs import Proc, cli
 
 
 def entry(price: object, stamp: object, volume: object = 5e9) -> dict[str, object]:

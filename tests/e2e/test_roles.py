@@ -16,10 +16,10 @@ from fastapi.testclient import TestClient
 
 from cryptomonitor import api, migrations, policies
 from tests import pgserver
-from tests.conftest import ROOT
 from tests.fakeapi import FakeCoinGecko
 from tests.helpers import lines
-from tests.test_cli import cli
+from tests.paths import ROOT
+from tests.procs import cli
 
 INIT_SCRIPT = ROOT / "docker" / "db-init" / "10-cryptomonitor-roles.sh"
 PASSWORDS = {"APP_DB_PASSWORD": "app-secret", "API_DB_PASSWORD": "api-secret",

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from cryptomonitor import config
-from tests.conftest import ROOT
+from tests.paths import ROOT
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 DOCKERFILE = (ROOT / "Dockerfile").read_text()

@@ -33,7 +33,7 @@ import requests
 
 from cryptomonitor import alerts
 from tests import dockerenv, helpers
-from tests.conftest import ROOT
+from tests.paths import ROOT
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

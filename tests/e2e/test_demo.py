@@ -13,8 +13,7 @@ from fastapi.testclient import TestClient
 
 from cryptomonitor import alerts, api, demo
 from tests.helpers import lines
-from tests.procs import Proc
-from tests.test_cli import cli
+from tests.procs import Proc, cli
 
 
 def test_the_excerpts_are_whole_days_of_real_bars() -> None:

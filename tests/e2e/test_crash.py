@@ -22,9 +22,9 @@ import psycopg
 import pytest
 
 from cryptomonitor import alerts, failpoints
-from tests import conftest, pgserver
-from tests.conftest import FIXTURES
-from tests.test_cli import env
+from tests import pgserver
+from tests.paths import FIXTURES
+from tests.procs import env
 
 DAY_CSV = FIXTURES / "BTCUSDT_1m_2025-05-30_day1.csv"
 BARS = 300  # 1,200 ticks
@@ -82,17 +82,13 @@ def snapshot(db_url: str, tmp_path: pathlib.Path) -> tuple[bytes, list[tuple[obj
 def reference(tmp_path_factory: pytest.TempPathFactory,
               pg_server: pgserver.Server) -> tuple[bytes, int, float]:
     """The uninterrupted run: its alerts file and tick count."""
-    name = conftest._create_db(pg_server, conftest.TEMPLATE)
-    try:
-        url = conftest._with_db(pg_server.url, name)
+    with pgserver.database(pg_server) as url:
         path = tmp_path_factory.mktemp("reference")
         started = time.monotonic()
         code, stderr = finish(replay(url, path))
         took = time.monotonic() - started
         assert code == 0, stderr
         content, ticks, unwritten = snapshot(url, path)
-    finally:
-        conftest._drop_db(pg_server, name)
     assert unwritten == 0 and len(ticks) == 4 * BARS
     lines = content.decode().splitlines()
     assert len(lines) > 30, "the rules should fire often on this day, or the test proves little"
