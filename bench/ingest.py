@@ -98,7 +98,7 @@ def drive(pipeline: Pipeline, answers: list[dict[str, Any]], coins: list[str],
           now: dt.datetime) -> dict[str, Any]:
     """Feed each answer through parser -> pipeline -> database -> alerts file; time it."""
     latencies: list[float] = []
-    ticks = events = appended = 0
+    ticks = events = fast_batches = 0
     judged = [0.0]
     judge = pipeline.evaluator.judge
 
@@ -128,11 +128,11 @@ def drive(pipeline: Pipeline, answers: list[dict[str, Any]], coins: list[str],
         done = time.perf_counter()
         ticks += len(parsed.ticks)
         events += result.events
-        appended += result.appended
+        fast_batches += result.fast_batches
         latencies += [done - arrived] * result.lines_written
     elapsed = time.perf_counter() - started
     return {"ticks": ticks, "seconds": elapsed, "rate": ticks / elapsed, "events": events,
-            "latencies": latencies, "warmup": warmup, "appended": appended,
+            "latencies": latencies, "warmup": warmup, "fast_batches": fast_batches,
             "batches": (len(answers) - 1) * -(-len(coins) // pipeline.batch_size),
             "check_us": 1e6 * judged[0] / max(1, ticks)}
 
@@ -235,7 +235,7 @@ def report(url: str, args: argparse.Namespace) -> None:
               f"{fast['rate'] / r['copy']['rate']:>8.2f}x {fast['check_us']:>7.1f}us "
               f"{fast['events']:>6} {r['latency_p50_ms']:>6.1f}ms {r['latency_p99_ms']:>6.1f}ms "
               f"{r['peak_rss_mb']:>7.0f}MB {fast['warmup']:>7.1f}s "
-              f"{fast['appended']:>6}/{fast['batches']:<6}", flush=True)
+              f"{fast['fast_batches']:>6}/{fast['batches']:<6}", flush=True)
 
 
 if __name__ == "__main__":

@@ -349,7 +349,7 @@ class Evaluator:
 
     def _take_notifications(self) -> None:
         """Act on what other sessions did: inserted ticks are checked against the database
-        (`prepare`) before a symbol's cache is trusted; an update, delete or truncate may
+        (`sync`) before a symbol's cache is trusted; an update, delete or truncate may
         have changed anything, so the whole cache is dropped."""
         if self._heard_symbols:
             self.unverified.update(self._heard_symbols.intersection(self.series))
@@ -427,7 +427,7 @@ class Evaluator:
             out.append(newest[tick.symbol])
         return out
 
-    def prepare(self, conn: Connection, ticks: Sequence[Tick]) -> None:
+    def sync(self, conn: Connection, ticks: Sequence[Tick]) -> None:
         """Before the insert, with the batch in ``tick_batch``: reload the symbols another
         writer has stored ticks of since our newest, and load the symbols never seen."""
         if not self.rules:

@@ -29,7 +29,7 @@ class FlushResult:
     new: int = 0
     duplicates: int = 0
     events: int = 0
-    appended: int = 0  # batches that took the fast path (store._append)
+    fast_batches: int = 0  # batches that took the fast path (store._append)
     lines_written: int = 0
     buffered: int = 0
     database_ok: bool = True
@@ -87,7 +87,7 @@ class Pipeline:
                     result.new += written.new
                     result.duplicates += written.duplicates
                     result.events += written.events
-                    result.appended += written.appended
+                    result.fast_batches += written.fast_path
                 for _ in batch:
                     self._buffer.popleft()
             if result.events or self._undelivered:  # else the outbox query finds nothing

@@ -1,6 +1,6 @@
 """The long-running commands: ``run`` (poll a source forever) and ``replay`` (feed a CSV).
 
-Both start the same way (`prepare`): the alerts file must be appendable, the rules must load,
+Both start the same way (`start_pipeline`): the alerts file must be appendable, the rules must load,
 the database is waited for (up to ``db_wait``: under compose it may start after us), migrated,
 and the alerts file reconciled with the outbox after a possible crash.
 """
@@ -71,7 +71,7 @@ def wait_for_database(settings: Settings, stop: threading.Event) -> store.Connec
             f"server running, and does {where} point at it?") from exc
 
 
-def prepare(settings: Settings, stop: threading.Event) -> Pipeline:
+def start_pipeline(settings: Settings, stop: threading.Event) -> Pipeline:
     """Everything a run or replay needs before the first tick; raises a CryptoMonitorError."""
     alert_file = alertfile.AlertFile(settings.alerts_file)
     alert_file.check_writable()
@@ -133,7 +133,7 @@ def run(settings: Settings, stop: threading.Event, max_polls: int | None = None)
     skips the missed ones rather than bursting. A failing source or database is logged and
     the loop goes on; ticks wait in the pipeline's buffer for the database.
     """
-    pipeline = prepare(settings, stop)
+    pipeline = start_pipeline(settings, stop)
     source = make_source(settings)
     leadership = leader.Leadership(
         settings.conninfo, leader.lock_name(source.name, settings.vs_currency, settings.coins),
@@ -225,7 +225,7 @@ def run_demo(settings: Settings, stop: threading.Event, *, hours: float = 24.0,
              follow: bool = False, batch_size: int = 2000) -> ReplaySummary:
     """Write the demo's ticks (see `cryptomonitor.demo`) up to now; with `follow`, go on in
     real time (a tick per symbol every 15 s) until `stop` is set."""
-    pipeline = prepare(settings, stop)
+    pipeline = start_pipeline(settings, stop)
     summary = ReplaySummary()
     started = time.monotonic()
 
@@ -277,7 +277,7 @@ def replay_file(settings: Settings, path: pathlib.Path, symbol: str, stop: threa
                 speed: float | None = None, skip: int = 0, limit: int | None = None,
                 batch_size: int = 2000) -> ReplaySummary:
     """Feed the bars of `path` through the pipeline as `symbol`; stop early when `stop` is set."""
-    pipeline = prepare(settings, stop)
+    pipeline = start_pipeline(settings, stop)
     summary = ReplaySummary()
     started = time.monotonic()
 

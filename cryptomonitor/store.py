@@ -121,7 +121,7 @@ class WriteResult:
     new: int
     duplicates: int
     events: int
-    appended: bool = False  # taken the fast path (`_append`)
+    fast_path: bool = False  # the batch took the fast path (`_append`)
 
 
 def write_ticks(conn: Connection, ticks: Sequence[Tick],
@@ -166,13 +166,13 @@ def _write(conn: Connection, ticks: Sequence[Tick], evaluator: Evaluator | None)
         evaluator.watch(conn)
     with conn.transaction():  # its BEGIN brings in other sessions' notifications
         if evaluator is not None and evaluator.appendable(ticks):
-            new, events, appended = len(ticks), _append(conn, ticks, evaluator), True
+            new, events, fast = len(ticks), _append(conn, ticks, evaluator), True
         else:
-            (new, events), appended = _insert(conn, ticks, evaluator), False
+            (new, events), fast = _insert(conn, ticks, evaluator), False
         if evaluator is not None and (payloads := evaluator.announcement(ticks)):
             conn.execute(queries.get("announce_ticks"), {"payloads": payloads})
     failpoints.hit("batch_committed")
-    return WriteResult(new, len(ticks) - new, len(events), appended)
+    return WriteResult(new, len(ticks) - new, len(events), fast)
 
 
 #: Ticks per block of the fast path's COPY (~16 KiB).
@@ -207,7 +207,7 @@ def _insert(conn: Connection, ticks: Sequence[Tick],
             copy.write_row((t.time, t.symbol, t.price, t.volume_24h, t.source,
                             known[i] if known is not None else None))
     if evaluator is not None:
-        evaluator.prepare(conn, ticks)
+        evaluator.sync(conn, ticks)
     inserted = conn.execute(queries.get("insert_tick_batch")).fetchall()
     failpoints.hit("batch_inserted")
     keys = {(str(symbol), time) for symbol, time in inserted}

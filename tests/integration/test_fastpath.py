@@ -40,9 +40,9 @@ def write(conn: Conn, ev: Evaluator, ticks: list[Tick]) -> store.WriteResult:
 
 def warm(conn: Conn, ev: Evaluator, minutes: int = 12) -> None:
     """Cache bitcoin: the first batch loads it (general path), the next ones append."""
-    assert not write(conn, ev, [tick(0, 100.0)]).appended
+    assert not write(conn, ev, [tick(0, 100.0)]).fast_path
     for m in range(1, minutes):
-        assert write(conn, ev, [tick(m, 100.0)]).appended
+        assert write(conn, ev, [tick(m, 100.0)]).fast_path
 
 
 def test_append_path_writes_exactly_what_the_general_path_writes(
@@ -52,7 +52,7 @@ def test_append_path_writes_exactly_what_the_general_path_writes(
     appended = 0
     for i in range(0, len(ticks), 16):
         fast.submit(ticks[i:i + 16])
-        appended += fast.flush().appended
+        appended += fast.flush().fast_batches
     with psycopg.connect(db_url, autocommit=True) as conn:
         stored = conn.execute("SELECT time, symbol, price, volume_24h, source FROM ticks"
                               " ORDER BY time").fetchall()
@@ -62,7 +62,7 @@ def test_append_path_writes_exactly_what_the_general_path_writes(
     general = pipeline(db_url, tmp_path / "general.txt")
     for i in range(0, len(ticks), 16):
         general.submit(ticks[i:i + 16])
-        assert general.flush().appended == 0
+        assert general.flush().fast_batches == 0
     with psycopg.connect(db_url, autocommit=True) as conn:
         again = conn.execute("SELECT time, symbol, price, volume_24h, source FROM ticks"
                              " ORDER BY time").fetchall()
@@ -98,14 +98,14 @@ def test_binary_copy_stores_every_value_exactly(conn: Conn, rows: list[tuple[Any
 def test_not_taken_for_what_the_cache_cannot_prove_new(writer: Conn) -> None:
     ev = Evaluator(DEFAULT_RULES, 3600.0)
     warm(writer, ev)
-    assert not write(writer, ev, [tick(12, 100.0, symbol="ethereum")]).appended  # not cached
-    assert write(writer, ev, [tick(12, 100.0), tick(13, 5.0, symbol="ethereum")]).appended
-    assert not write(writer, ev, [tick(12, 100.0)]).appended  # not newer: a duplicate
-    assert not write(writer, ev, [tick(5.5, 100.0)]).appended  # older: a backfill
-    assert not write(writer, ev, [tick(13, 100.0), tick(13, 100.0)]).appended  # twice
-    assert write(writer, ev, [tick(14, 100.0), tick(15, 100.0)]).appended
+    assert not write(writer, ev, [tick(12, 100.0, symbol="ethereum")]).fast_path  # not cached
+    assert write(writer, ev, [tick(12, 100.0), tick(13, 5.0, symbol="ethereum")]).fast_path
+    assert not write(writer, ev, [tick(12, 100.0)]).fast_path  # not newer: a duplicate
+    assert not write(writer, ev, [tick(5.5, 100.0)]).fast_path  # older: a backfill
+    assert not write(writer, ev, [tick(13, 100.0), tick(13, 100.0)]).fast_path  # twice
+    assert write(writer, ev, [tick(14, 100.0), tick(15, 100.0)]).fast_path
     rules_off = Evaluator((), 3600.0)
-    assert not write(writer, rules_off, [tick(16, 100.0)]).appended  # no cache without rules
+    assert not write(writer, rules_off, [tick(16, 100.0)]).fast_path  # no cache without rules
 
 
 def test_another_writers_insert_is_checked_before_the_cache_is_trusted_again(
@@ -118,9 +118,9 @@ def test_another_writers_insert_is_checked_before_the_cache_is_trusted_again(
                       " FROM generate_series(12, 39) AS m", (tick(0, 1).time,))
     with capture_logs() as logs:
         result = write(writer, ev, [tick(40, 150.0)])  # 3x of the true average, not of ours
-    assert not result.appended and result.events == 1
+    assert not result.fast_path and result.events == 1
     assert any(e["event"] == "window_reloaded" for e in logs)
-    assert write(writer, ev, [tick(41, 30.0)]).appended  # checked: trusted again
+    assert write(writer, ev, [tick(41, 30.0)]).fast_path  # checked: trusted again
 
 
 def test_a_duplicate_that_races_the_proof_is_redone_the_general_way(
@@ -140,7 +140,7 @@ def test_a_duplicate_that_races_the_proof_is_redone_the_general_way(
 
     monkeypatch.setattr(Evaluator, "appendable", then_another_writer)
     result = write(writer, ev, [tick(12, 100.0), tick(13, 400.0)])
-    assert (result.new, result.duplicates, result.appended) == (1, 1, False)
+    assert (result.new, result.duplicates, result.fast_path) == (1, 1, False)
     with writer.cursor() as cur:
         rows = cur.execute("SELECT price, source FROM ticks WHERE time >= %s ORDER BY time",
                            (tick(12, 1).time,)).fetchall()
@@ -164,7 +164,7 @@ def test_another_sessions_update_or_delete_drops_the_cache(
         other.execute(change, (tick(6, 1).time,) if "%s" in change else None)
     with capture_logs() as logs:
         result = write(writer, ev, [tick(12, 100.0)])
-    assert not result.appended
+    assert not result.fast_path
     assert any(e["event"] == "window_cache_dropped" for e in logs)
     # Reloaded from the database: the window holds what the other session left, and ours.
     price_avg, samples = ev.series["bitcoin"].stats(micros(tick(13, 1).time))[0][:2]
@@ -176,8 +176,8 @@ def test_a_new_connection_checks_the_cache_first(db_url: str, writer: Conn) -> N
     ev = Evaluator(DEFAULT_RULES[:1], 3600.0)
     warm(writer, ev)
     with store.connect(db_url) as again:  # a reconnect: notifications may have been missed
-        assert not write(again, ev, [tick(12, 100.0)]).appended
-        assert write(again, ev, [tick(13, 100.0)]).appended
+        assert not write(again, ev, [tick(12, 100.0)]).fast_path
+        assert write(again, ev, [tick(13, 100.0)]).fast_path
 
 
 def test_writers_of_other_symbols_do_not_slow_each_other(db_url: str, writer: Conn) -> None:
@@ -189,14 +189,14 @@ def test_writers_of_other_symbols_do_not_slow_each_other(db_url: str, writer: Co
         many = [f"coin-{i:05d}-{'x' * 20}" for i in range(2000)]  # > 8000 bytes of names
         write(other, theirs, [tick(0, 1.0, symbol=s) for s in many])
         for m in range(1, 4):
-            assert write(other, theirs, [tick(m, 1.0, symbol=s) for s in many]).appended
-            assert write(writer, ours, [tick(11 + m, 100.0)]).appended
+            assert write(other, theirs, [tick(m, 1.0, symbol=s) for s in many]).fast_path
+            assert write(writer, ours, [tick(11 + m, 100.0)]).fast_path
         # Now they write one of ours too: that symbol is checked once, the rest is not.
         write(other, theirs, [tick(20, 100.0, symbol="bitcoin")])
-    assert write(writer, ours, [tick(15, 100.0, symbol="ethereum")]).appended is False  # new
-    assert write(writer, ours, [tick(16, 100.0, symbol="ethereum")]).appended
-    assert not write(writer, ours, [tick(21, 100.0)]).appended  # bitcoin: checked first
-    assert write(writer, ours, [tick(22, 100.0), tick(17, 1.0, symbol="ethereum")]).appended
+    assert write(writer, ours, [tick(15, 100.0, symbol="ethereum")]).fast_path is False  # new
+    assert write(writer, ours, [tick(16, 100.0, symbol="ethereum")]).fast_path
+    assert not write(writer, ours, [tick(21, 100.0)]).fast_path  # bitcoin: checked first
+    assert write(writer, ours, [tick(22, 100.0), tick(17, 1.0, symbol="ethereum")]).fast_path
 
 
 def test_announcements_fit_the_payload_limit() -> None:
