@@ -12,9 +12,9 @@ import pytest
 from structlog.testing import capture_logs
 
 from cryptomonitor import alerts, replay
-from cryptomonitor.evaluator import Series, bits_needed, exact_sum, mean, micros, units
 from cryptomonitor.models import Tick
 from cryptomonitor.rules import DEFAULT_RULES
+from cryptomonitor.windows import Series, bits_needed, exact_sum, mean, micros, units
 from tests import pgserver
 from tests.helpers import lines, pipeline, tick
 from tests.oracle import copy_ticks

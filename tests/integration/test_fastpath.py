@@ -17,9 +17,10 @@ from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
 from cryptomonitor import copybinary, queries, replay, store
-from cryptomonitor.evaluator import Evaluator, micros
+from cryptomonitor.evaluator import Evaluator
 from cryptomonitor.models import Tick
 from cryptomonitor.rules import DEFAULT_RULES
+from cryptomonitor.windows import micros
 from tests.helpers import lines, pipeline, tick
 from tests.paths import FIXTURES
 
