@@ -35,15 +35,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
-import weakref
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import psycopg
 import structlog
 
-from cryptomonitor import alerts, queries
+from cryptomonitor import alerts, coherence, queries
 from cryptomonitor.models import Tick
 from cryptomonitor.rules import Rule
 from cryptomonitor.windows import Series, from_micros, micros
@@ -54,9 +52,6 @@ log = structlog.get_logger(__name__)
 Connection = psycopg.Connection[tuple[Any, ...]]
 Key = tuple[str, str]  # (rule name, symbol)
 
-#: The channel migration 0007's trigger notifies after every statement that changes ticks.
-TICKS_CHANNEL = "cryptomonitor_ticks"
-_PAYLOAD_BYTES = 7900  # PostgreSQL refuses a notification payload of 8000 bytes or more
 
 
 class StaleWindow(Exception):
@@ -85,9 +80,7 @@ class Evaluator:
                       for rule in self.rules]
         # Cached symbols another session may have written since this cache last checked.
         self.unverified: set[str] = set()
-        self._heard: set[str] = set()  # operations other sessions did on ticks (see watch)
-        self._heard_symbols: set[str] = set()  # symbols other writers inserted ticks of
-        self._watched: weakref.WeakSet[Connection] = weakref.WeakSet()
+        self.hearing = coherence.Hearing()  # other sessions' changes to ticks
 
     def forget(self, symbols: Iterable[str]) -> None:
         """Drop the cache of `symbols` (after a failed transaction, or another writer)."""
@@ -98,51 +91,25 @@ class Evaluator:
                 self._stored.pop((rule.name, symbol), None)
 
     def watch(self, conn: Connection) -> None:
-        """Listen on `conn` for other sessions' changes to ticks (migration 0007's trigger).
+        """Listen on `conn` for other sessions' changes to ticks (`cryptomonitor.coherence`).
 
         A connection not watched before may have missed notifications: every cached symbol
         is checked again (`unverified`) before the cache is trusted.
         """
-        if not self.rules or conn in self._watched:
-            return
-        conn.execute(queries.get("listen_ticks_written"))
-        own = conn.info.backend_pid
-
-        def heard(notify: psycopg.Notify) -> None:
-            if notify.channel == TICKS_CHANNEL and notify.pid != own:
-                self._hear(notify.payload)
-
-        conn.add_notify_handler(heard)
-        self._watched.add(conn)
-        self.unverified.update(self.series)
-
-    def _hear(self, payload: str) -> None:
-        """Note another session's change to ticks: 'INSERT ["sym", ...]' from a CryptoMonitor
-        writer (see `announcement`), or the trigger's bare operation, which may concern any
-        symbol. Acted on at the next batch (`_take_notifications`)."""
-        operation, _, symbols = payload.partition(" ")
-        if operation == "INSERT" and symbols:
-            try:
-                named = json.loads(symbols)
-            except ValueError:
-                named = None
-            if isinstance(named, list) and all(isinstance(x, str) for x in named):
-                self._heard_symbols.update(named)
-                return
-        self._heard.add(operation)
+        if self.rules and self.hearing.watch(conn):
+            self.unverified.update(self.series)
 
     def _take_notifications(self) -> None:
         """Act on what other sessions did: inserted ticks are checked against the database
         (`sync`) before a symbol's cache is trusted; an update, delete or truncate may
         have changed anything, so the whole cache is dropped."""
-        if self._heard_symbols:
-            self.unverified.update(self._heard_symbols.intersection(self.series))
-            self._heard_symbols = set()
-        if not self._heard:
+        symbols, operations = self.hearing.take()
+        if symbols:
+            self.unverified.update(symbols.intersection(self.series))
+        if not operations:
             return
-        heard, self._heard = self._heard, set()
-        if heard - {"INSERT"}:
-            log.warning("window_cache_dropped", operations=sorted(heard),
+        if operations - {"INSERT"}:
+            log.warning("window_cache_dropped", operations=sorted(operations),
                         reason="another session changed or removed ticks")
             self.reloads += len(self.series)
             self.forget(list(self.series))
@@ -150,25 +117,10 @@ class Evaluator:
             self.unverified.update(self.series)
 
     def announcement(self, ticks: Sequence[Tick]) -> list[str]:
-        """The notifications naming the symbols of `ticks`, for other writers' caches; each
-        under PostgreSQL's 8000-byte payload limit (a longer symbol: the bare 'INSERT')."""
+        """The notifications naming the symbols of `ticks`, for other writers' caches."""
         if not self.rules:
             return []
-        payloads: list[str] = []
-        chunk: list[str] = []
-        size = 0
-        for symbol in dict.fromkeys(t.symbol for t in ticks):
-            length = len(json.dumps(symbol).encode())
-            if length > _PAYLOAD_BYTES:
-                return ["INSERT"]
-            if size + length + 2 > _PAYLOAD_BYTES:  # + the ", " that separates it
-                payloads.append("INSERT " + json.dumps(chunk))
-                chunk, size = [], 0
-            chunk.append(symbol)
-            size += length + 2
-        if chunk:
-            payloads.append("INSERT " + json.dumps(chunk))
-        return payloads
+        return coherence.announcement(t.symbol for t in ticks)
 
     def appendable(self, ticks: Sequence[Tick]) -> bool:
         """True if the cache proves every tick new: each symbol cached and checked since any

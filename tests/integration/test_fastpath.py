@@ -207,9 +207,9 @@ def test_announcements_fit_the_payload_limit() -> None:
     assert len(payloads) > 1 and all(len(p.encode()) < 8000 for p in payloads)
     heard = Evaluator(DEFAULT_RULES[:1], 3600.0)
     for p in payloads:
-        heard._hear(p)
-    assert heard._heard_symbols == set(names) and not heard._heard
+        heard.hearing.hear(p)
+    assert heard.hearing.symbols == set(names) and not heard.hearing.operations
     assert ev.announcement([tick(0, 1.0, symbol="y" * 9000)]) == ["INSERT"]  # any symbol
-    heard._hear("INSERT")
-    heard._hear("INSERT not json")
-    assert heard._heard == {"INSERT"}
+    heard.hearing.hear("INSERT")
+    heard.hearing.hear("INSERT not json")
+    assert heard.hearing.operations == {"INSERT"}
