@@ -220,6 +220,16 @@ class ReplaySummary:
     alerts: int = 0
     seconds: float = 0.0
 
+    def flush(self, pipeline: Pipeline, lost: str) -> None:
+        """Store what `pipeline` holds and count it; DatabaseUnavailable(`lost`) when the
+        database went away (a batch job stops there, unlike `run`, which buffers)."""
+        result = pipeline.flush()
+        if not result.database_ok:
+            raise DatabaseUnavailable(lost)
+        self.stored += result.new
+        self.duplicates += result.duplicates
+        self.alerts += result.events
+
 
 def run_demo(settings: Settings, stop: threading.Event, *, hours: float = 24.0,
              follow: bool = False, batch_size: int = 2000) -> ReplaySummary:
@@ -230,13 +240,8 @@ def run_demo(settings: Settings, stop: threading.Event, *, hours: float = 24.0,
     started = time.monotonic()
 
     def flush() -> None:
-        result = pipeline.flush()
-        if not result.database_ok:
-            raise DatabaseUnavailable("database went away during the demo; run it again: "
-                                      "it continues where it stopped")
-        summary.stored += result.new
-        summary.duplicates += result.duplicates
-        summary.alerts += result.events
+        summary.flush(pipeline, "database went away during the demo; run it again: it "
+                                "continues where it stopped")
 
     def write(start: dict[str, dt.datetime], end: dt.datetime) -> None:
         stream = heapq.merge(*(demo.ticks(s, start[s], end) for s in demo.FILES),
@@ -282,13 +287,8 @@ def replay_file(settings: Settings, path: pathlib.Path, symbol: str, stop: threa
     started = time.monotonic()
 
     def flush() -> None:
-        result = pipeline.flush()
-        if not result.database_ok:
-            raise DatabaseUnavailable("database went away during the replay; run it again: "
-                                      "stored ticks are skipped")
-        summary.stored += result.new
-        summary.duplicates += result.duplicates
-        summary.alerts += result.events
+        summary.flush(pipeline, "database went away during the replay; run it again: stored "
+                                "ticks are skipped")
 
     try:
         stream = replay.paced(replay.ticks(replay.read_bars(path, skip, limit), symbol), speed)
