@@ -146,25 +146,25 @@ def human_duration(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
+def change_pct(e: Event) -> float:
+    """How far the value is from the window average, in percent of the average."""
+    return (e.value - e.window_avg) / e.window_avg * 100
+
+
 def describe(e: Event) -> str:
     """The human part of a line: what moved, by how much, against which average."""
-    window = human_duration(e.window_seconds)
-    avg = human_number(e.window_avg)
-    change = (e.value - e.window_avg) / e.window_avg * 100
-    direction = "above" if change >= 0 else "below"
+    head = f"{e.symbol} {e.metric} {human_number(e.value)} is"
+    average = f"its {human_duration(e.window_seconds)} average {human_number(e.window_avg)}"
+    change = change_pct(e)
     if e.condition == "ratio_above":
         ratio = f"{e.value / e.window_avg:.2f}x"
         if e.event == RESOLVED:
-            return (f"{e.symbol} {e.metric} {human_number(e.value)} is back under "
-                    f"{e.threshold:g}x its {window} average {avg} (now {ratio})")
-        return (f"{e.symbol} {e.metric} {human_number(e.value)} is {ratio} its {window} "
-                f"average {avg}")
-    limit = f"{e.threshold * 100:g}%"
+            return f"{head} back under {e.threshold:g}x {average} (now {ratio})"
+        return f"{head} {ratio} {average}"
+    moved = f"{abs(change):.1f}% {'above' if change >= 0 else 'below'}"
     if e.event == RESOLVED:
-        return (f"{e.symbol} {e.metric} {human_number(e.value)} is back within {limit} of its "
-                f"{window} average {avg} (now {abs(change):.1f}% {direction})")
-    return (f"{e.symbol} {e.metric} {human_number(e.value)} is {abs(change):.1f}% {direction} "
-            f"its {window} average {avg}")
+        return f"{head} back within {e.threshold * 100:g}% of {average} (now {moved})"
+    return f"{head} {moved} {average}"
 
 
 def format_line(e: Event) -> str:
@@ -173,10 +173,9 @@ def format_line(e: Event) -> str:
     ``TIME EVENT SYMBOL METRIC <the rest of the sentence> | key=value ...``: a sentence for
     people, whose first four words are fixed fields, then the figures for programs.
     """
-    change = (e.value - e.window_avg) / e.window_avg * 100
     fields = (
         ("rule", e.rule), ("value", format_number(e.value)),
-        ("avg", format_number(e.window_avg, AVG_DIGITS)), ("change_pct", f"{change:+.2f}"),
+        ("avg", format_number(e.window_avg, AVG_DIGITS)), ("change_pct", f"{change_pct(e):+.2f}"),
         ("samples", str(e.window_samples)), ("id", short_id(e.alert_id)),
         ("episode", short_id(e.episode_id)), ("v", str(LINE_FORMAT)),
     )
