@@ -17,8 +17,10 @@ at ``/`` (Lightweight Charts 5.2.1, vendored; see static/README.md).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import enum
+import functools
 import importlib.resources
 import threading
 import time
@@ -159,6 +161,10 @@ class Service:
         with self.pool.connection() as conn:
             return conn.execute(queries.get(name), params or {}).fetchall()
 
+    def ranked(self) -> dict[str, tuple[Any, ...]]:
+        """The whole ranking by symbol, shared for the ranking's ttl."""
+        return self.ranking.get(lambda: self.fetch("api_ranking"))
+
     def latest_or_404(self, symbol: str) -> tuple[Any, ...]:
         rows = self.fetch("api_latest", {"symbol": symbol})
         if not rows:
@@ -250,7 +256,7 @@ def _rank(row: tuple[Any, ...]) -> apimodels.Rank:
 @router.get("/rank", summary="Every symbol's rank by 24-hour price standard deviation",
             responses={503: ERRORS[503]})
 def ranking(svc: Svc) -> apimodels.Ranking:
-    rows = svc.ranking.get(lambda: svc.fetch("api_ranking")).values()
+    rows = svc.ranked().values()
     return apimodels.Ranking(ranking=sorted((_rank(r) for r in rows), key=lambda r: r.rank))
 
 
@@ -258,7 +264,7 @@ def ranking(svc: Svc) -> apimodels.Ranking:
             responses=ERRORS)
 def rank(svc: Svc, symbol: str) -> apimodels.Rank:
     symbol = _symbol(symbol)
-    row = svc.ranking.get(lambda: svc.fetch("api_ranking")).get(symbol)
+    row = svc.ranked().get(symbol)
     if row is None:
         svc.latest_or_404(symbol)
         raise fastapi.HTTPException(404, f"{symbol!r} has no ticks in the last 24 hours")
@@ -288,11 +294,8 @@ def recent_alerts(
                                     "limit": limit + 1})
     events = [alerts.Event(*row) for row in rows]
     return apimodels.Alerts(truncated=len(events) > limit, alerts=[
-        apimodels.Alert(alert_id=str(e.alert_id), event=e.event, time=_iso(e.time), rule=e.rule,
-                        symbol=e.symbol, metric=e.metric, value=e.value,
-                        window_avg=e.window_avg, window_samples=e.window_samples,
-                        window_seconds=e.window_seconds, condition=e.condition,
-                        threshold=e.threshold, episode_id=str(e.episode_id))
+        apimodels.Alert(**{**dataclasses.asdict(e), "time": _iso(e.time),
+                           "alert_id": str(e.alert_id), "episode_id": str(e.episode_id)})
         for e in events[:limit]])
 
 
@@ -325,9 +328,14 @@ async def live() -> apimodels.Live:
     return apimodels.Live(status="ok", version=__version__)
 
 
-def _dashboard() -> HTMLResponse:
+@functools.cache
+def _dashboard_page() -> str:
     page = importlib.resources.files("cryptomonitor") / "static" / "dashboard" / "index.html"
-    return HTMLResponse(page.read_text(encoding="utf-8"))
+    return page.read_text(encoding="utf-8")
+
+
+def _dashboard() -> HTMLResponse:
+    return HTMLResponse(_dashboard_page())
 
 
 def _swagger_ui() -> HTMLResponse:
