@@ -172,7 +172,7 @@ class Option:
 OPTIONS: tuple[Option, ...] = (
     Option("database_url", "DATABASE_URL", _database_url, "",
            "libpq URL of the database; unset: the PG* variables", secret=True),
-    Option("source", PREFIX + "SOURCE", lambda text: _source(text), "coingecko",
+    Option("source", PREFIX + "SOURCE", _source, "coingecko",
            "where prices come from: coingecko, or binance (spot pairs, no key)"),
     Option("coins", PREFIX + "COINS", _coins, "bitcoin,ethereum,zcash",
            "comma-separated CoinGecko ids (top:N: the N biggest) or Binance pairs (*: all)"),

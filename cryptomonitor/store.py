@@ -50,7 +50,8 @@ _REFUSALS = (
      "the server's pg_hba.conf does not let this host/role/database in: add a line for it"),
     (re.compile(r"no password supplied|(?:Peer|Ident) authentication failed"),
      "give the password (PGPASSWORD, DATABASE_URL, ~/.pgpass), or connect over the local "
-     "socket as your own role (DATABASE_URL=postgresql:///cryptomonitor, peer authentication)"),
+     "socket as your own role (peer authentication; Debian's socket: "
+     "DATABASE_URL='postgresql:///cryptomonitor?host=/var/run/postgresql')"),
 )
 
 
