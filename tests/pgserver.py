@@ -155,10 +155,12 @@ def _docker_has(image: str) -> bool:
 @contextlib.contextmanager
 def container(image: str) -> Iterator[Server]:
     # No Ryuk (its image cannot be pulled everywhere: the container is removed on exit anyway).
-    # The published port is reached on loopback: testcontainers would otherwise aim at the
-    # bridge's gateway when it believes it runs inside a container.
+    # The published port is reached on loopback: where testcontainers believes it runs inside
+    # a container (these machines) it would aim at the bridge's gateway, a private address,
+    # even with a localhost host override; the connection mode says "the docker host" instead.
     os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
     os.environ.setdefault("TESTCONTAINERS_HOST_OVERRIDE", "127.0.0.1")
+    os.environ.setdefault("TESTCONTAINERS_CONNECTION_MODE", "docker_host")
     try:
         from testcontainers.community.postgres import PostgresContainer
     except ImportError:  # testcontainers before the community/ layout
@@ -168,6 +170,9 @@ def container(image: str) -> Iterator[Server]:
     db.with_command("postgres " + " ".join(f"-c {setting}" for setting in FAST))
     with db:
         url = db.get_connection_url()
+        host = psycopg.conninfo.conninfo_to_dict(url).get("host")
+        if host not in ("127.0.0.1", "localhost"):  # the tests talk to loopback only
+            raise RuntimeError(f"the test container is reached at {host}, not on loopback")
         yield Server(url, f"container {image} on {url.rsplit('@', 1)[1]}")
 
 
