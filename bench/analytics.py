@@ -22,6 +22,7 @@ from collections.abc import Iterator
 
 import psycopg
 
+from bench import cluster
 from cryptomonitor import migrations
 
 BENCH_DB = "cryptomonitor_bench"
@@ -75,10 +76,8 @@ def server(args: argparse.Namespace) -> Iterator[str]:
     if args.dsn:
         yield args.dsn
         return
-    from tests import pgserver
-
-    with pgserver.local_cluster(pathlib.Path(args.local_cluster), "auto") as s:
-        yield s.url
+    with cluster.local_cluster(pathlib.Path(args.local_cluster)) as url:
+        yield url
 
 
 @contextlib.contextmanager

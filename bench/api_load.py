@@ -24,9 +24,9 @@ from collections.abc import Iterator
 import psycopg
 import requests
 
+from bench import cluster
 from bench.analytics import add_server_arguments, bench_database, load, server
 from cryptomonitor import migrations
-from tests import pgserver
 
 ENDPOINTS = {
     "/rank/{symbol}": "/rank/{symbol}",
@@ -38,7 +38,7 @@ ENDPOINTS = {
 
 @contextlib.contextmanager
 def api_server(url: str) -> Iterator[str]:
-    port = pgserver.free_port()
+    port = cluster.free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CRYPTOMONITOR_")}
     env.update(DATABASE_URL=url, CRYPTOMONITOR_LOG_LEVEL="warning")
     proc = subprocess.Popen([sys.executable, "-m", "cryptomonitor", "api", "--api-host",

@@ -14,7 +14,7 @@ Printed side by side, per N, in one run on one server:
   (staged, guarded, INSERT ... ON CONFLICT: a restart's first poll, or another writer);
 - a raw COPY of the same number of rows into the same table (the median of 3), and
   pipeline / COPY;
-- the alert check's cost per tick (CPU time in `Evaluator.judge`, fast path), and p50/p99
+- the alert check's cost per tick (CPU time in `AlertEngine.judge`, fast path), and p50/p99
   from a tick's arrival (its poll handed to the pipeline) to its alert line written and
   fsynced;
 - the child process's peak RSS.
@@ -46,7 +46,7 @@ from typing import Any
 import psycopg
 
 from bench.analytics import add_server_arguments, bench_database, server
-from cryptomonitor import alertfile, migrations, store
+from cryptomonitor import alertfile, database, migrations
 from cryptomonitor.models import Tick
 from cryptomonitor.pipeline import Pipeline
 from cryptomonitor.rules import DEFAULT_RULES
@@ -100,7 +100,7 @@ def drive(pipeline: Pipeline, answers: list[dict[str, Any]], coins: list[str],
     latencies: list[float] = []
     ticks = events = fast_batches = 0
     judged = [0.0]
-    judge = pipeline.evaluator.judge
+    judge = pipeline.writer.engine.judge
 
     def timed_judge(batch: Sequence[Tick]) -> Any:
         started = time.process_time()
@@ -109,7 +109,7 @@ def drive(pipeline: Pipeline, answers: list[dict[str, Any]], coins: list[str],
         finally:
             judged[0] += time.process_time() - started
 
-    pipeline.evaluator.judge = timed_judge  # type: ignore[method-assign,assignment]
+    pipeline.writer.engine.judge = timed_judge  # type: ignore[method-assign,assignment]
     # The first poll loads each symbol's last hour into the alert windows: a one-time cost at
     # start-up, timed on its own; the rate is the sustained one after it.
     warm = time.perf_counter()
@@ -167,10 +167,10 @@ def child(url: str, n: int, seconds: int, history: int) -> dict[str, Any]:
             # collector from walking them (a full pass over them is a ~20 ms pause).
             gc.freeze()
             path = pathlib.Path(tmp) / f"alerts-{label}.txt"
-            pipeline = Pipeline(store.Database(url), alertfile.AlertFile(path), DEFAULT_RULES,
+            pipeline = Pipeline(database.Database(url), alertfile.AlertFile(path), DEFAULT_RULES,
                                 3600.0, buffer_max_ticks=max(100_000, 2 * n))
             if label == "general":  # as if the cache could never prove a batch new
-                pipeline.evaluator.appendable = lambda ticks: False  # type: ignore[method-assign]
+                pipeline.writer.engine.proves_new = lambda ticks: False  # type: ignore[method-assign]
             try:
                 out[label] = drive(pipeline, answers, coins, now)
             finally:

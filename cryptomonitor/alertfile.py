@@ -24,7 +24,7 @@ import psycopg
 import structlog
 from psycopg.rows import class_row
 
-from cryptomonitor import alerts, failpoints, queries, store
+from cryptomonitor import alerts, database, queries
 from cryptomonitor.exceptions import ConfigError
 
 log = structlog.get_logger(__name__)
@@ -68,9 +68,6 @@ class AlertFile:
         try:
             for line in lines:
                 data = (line + "\n").encode("utf-8")
-                if failpoints.armed("alert_line_partial"):
-                    os.write(fd, data[: len(data) // 2])
-                    failpoints.crash()
                 written = os.write(fd, data)
                 if written != len(data):
                     raise OSError(f"short write to {self.path}: {written} of {len(data)} bytes")
@@ -108,31 +105,31 @@ class AlertFile:
             return set()
 
 
-def _unwritten(conn: store.Connection, limit: int) -> list[alerts.Event]:
+def _unwritten(conn: database.Connection, limit: int) -> list[alerts.Event]:
     try:
         with conn.cursor(row_factory=class_row(alerts.Event)) as cur:
             return cur.execute(queries.get("unwritten_alerts"), {"limit": limit}).fetchall()
     except psycopg.Error as exc:
-        raise store.translate(exc) from exc
+        raise database.translate(exc) from exc
 
 
-def _mark_written(conn: store.Connection, events: list[alerts.Event]) -> None:
+def _mark_written(conn: database.Connection, events: list[alerts.Event]) -> None:
     try:
         with conn.transaction():
             conn.execute(queries.get("mark_alerts_written"),
                          {"alert_ids": [e.alert_id for e in events]})
     except psycopg.Error as exc:
-        raise store.translate(exc) from exc
+        raise database.translate(exc) from exc
 
 
 @contextlib.contextmanager
-def _outbox_lock(conn: store.Connection) -> Iterator[None]:
+def _outbox_lock(conn: database.Connection) -> Iterator[None]:
     """Held while alerts move from the outbox to a file: another process delivering at the
     same moment (a `demo` beside a running `run`) would read the same unwritten events."""
     try:
         conn.execute(queries.get("lock_outbox"))
     except psycopg.Error as exc:
-        raise store.translate(exc) from exc
+        raise database.translate(exc) from exc
     try:
         yield
     finally:
@@ -140,13 +137,13 @@ def _outbox_lock(conn: store.Connection) -> Iterator[None]:
             conn.execute(queries.get("unlock_outbox"))
 
 
-def recover(conn: store.Connection, alert_file: AlertFile) -> int:
+def recover(conn: database.Connection, alert_file: AlertFile) -> int:
     """Reconcile the file with the outbox after a crash; return the events found already written."""
     with _outbox_lock(conn):
         return _recover(conn, alert_file)
 
 
-def _recover(conn: store.Connection, alert_file: AlertFile) -> int:
+def _recover(conn: database.Connection, alert_file: AlertFile) -> int:
     removed = alert_file.repair_tail()
     if removed:
         log.warning("alerts_file_partial_line_removed", path=str(alert_file.path), bytes=removed)
@@ -162,17 +159,16 @@ def _recover(conn: store.Connection, alert_file: AlertFile) -> int:
     return len(already)
 
 
-def deliver(conn: store.Connection, alert_file: AlertFile, batch: int = 1000) -> int:
+def deliver(conn: database.Connection, alert_file: AlertFile, batch: int = 1000) -> int:
     """Append every unwritten event to the file, oldest first; return how many were written."""
     with _outbox_lock(conn):
         return _deliver(conn, alert_file, batch)
 
 
-def _deliver(conn: store.Connection, alert_file: AlertFile, batch: int) -> int:
+def _deliver(conn: database.Connection, alert_file: AlertFile, batch: int) -> int:
     total = 0
     while events := _unwritten(conn, limit=batch):
         alert_file.append([alerts.format_line(e) for e in events])
-        failpoints.hit("alert_lines_appended")
         _mark_written(conn, events)
         total += len(events)
         for e in events:

@@ -1,10 +1,11 @@
 """How a writer's alert cache hears other sessions change `ticks`: LISTEN/NOTIFY.
 
-Migration 0007's trigger notifies ``cryptomonitor_ticks`` after every statement that changes
-``ticks``, with the operation as payload (``INSERT``, ``UPDATE``, ``DELETE``, ``TRUNCATE``);
+Migration 0008's trigger notifies ``cryptomonitor_ticks_changed`` after every statement that
+changes ``ticks``, with the operation as payload (``INSERT``, ``UPDATE``, ``DELETE``,
+``TRUNCATE``);
 a CryptoMonitor writer announces its own inserts itself, naming the symbols
 (``INSERT ["bitcoin", ...]``, see `announcement`), so that writers of other symbols can keep
-trusting their caches. `Hearing` collects what was heard; `cryptomonitor.evaluator` acts on
+trusting their caches. `Hearing` collects what was heard; `cryptomonitor.engine` acts on
 it before its next batch. Notifications arrive when the connection next talks to the server
 (a batch's BEGIN brings them in).
 """
@@ -20,8 +21,8 @@ import psycopg
 
 from cryptomonitor import queries
 
-#: The channel migration 0007's trigger notifies after every statement that changes ticks.
-TICKS_CHANNEL = "cryptomonitor_ticks"
+#: The channel migration 0008's trigger notifies after every statement that changes ticks.
+CHANNEL = "cryptomonitor_ticks_changed"
 PAYLOAD_BYTES = 7900  # PostgreSQL refuses a notification payload of 8000 bytes or more
 
 Connection = psycopg.Connection[tuple[Any, ...]]
@@ -40,11 +41,11 @@ class Hearing:
         notifications: the caller checks its whole cache again)."""
         if conn in self._watched:
             return False
-        conn.execute(queries.get("listen_ticks_written"))
+        conn.execute(queries.get("listen_ticks_changed"))
         own = conn.info.backend_pid
 
         def heard(notify: psycopg.Notify) -> None:
-            if notify.channel == TICKS_CHANNEL and notify.pid != own:
+            if notify.channel == CHANNEL and notify.pid != own:
                 self.hear(notify.payload)
 
         conn.add_notify_handler(heard)

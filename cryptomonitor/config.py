@@ -10,111 +10,23 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import math
 import pathlib
-import re
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import psycopg
 
+from cryptomonitor import values
 from cryptomonitor.exceptions import ConfigError
 
 PREFIX = "CRYPTOMONITOR_"
 DEFAULT_COINGECKO_URL = "https://api.coingecko.com/api/v3"
 
-_COIN_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
-_CURRENCY = re.compile(r"^[a-z]{2,10}$")
-_DURATION = re.compile(r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+))\s*(ms|s|m|h|d)?\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
-
-
-def parse_duration(text: str) -> float:
-    """Seconds from ``"30"``, ``"0.5"``, ``"250ms"``, ``"5m"``, ``"1h"``, ``"1d"``; must be > 0."""
-    match = _DURATION.match(text)
-    if not match:
-        raise ValueError(f"{text!r} is not a duration (examples: 30, 0.5, 250ms, 5m, 1h)")
-    seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-    if not (seconds > 0 and math.isfinite(seconds)):
-        raise ValueError(f"{text!r} must be a positive duration")
-    return seconds
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a number") from None
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{text!r} must be a positive number")
-    return value
-
-
-def _coins(text: str) -> tuple[str, ...]:
-    coins = tuple(dict.fromkeys(c.strip().lower() for c in text.split(",") if c.strip()))
-    if not coins:
-        raise ValueError("at least one coin id is needed")
-    special = [c for c in coins if c == "*" or c.startswith("top:")]
-    if special:
-        if len(coins) > 1:
-            raise ValueError(f"{special[0]!r} stands alone, not in a list of ids")
-        if special[0].startswith("top:") and not (
-                special[0][4:].isdigit() and 0 < int(special[0][4:]) <= 20_000):
-            raise ValueError(f"{special[0]!r}: expected top:N with N from 1 to 20000")
-        return coins
-    bad = [c for c in coins if not _COIN_ID.match(c)]
-    if bad:
-        raise ValueError(f"{', '.join(map(repr, bad))} not CoinGecko ids (like bitcoin, zcash)")
-    return coins
-
-
-def _currency(text: str) -> str:
-    value = text.strip().lower()
-    if not _CURRENCY.match(value):
-        raise ValueError(f"{text!r} is not a currency code (like usd, eur, btc)")
-    return value
-
-
-def _http_url(text: str) -> str:
-    parsed = urllib.parse.urlsplit(text.strip())
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise ValueError(f"{text!r} is not an http(s) URL")
-    return text.strip().rstrip("/")
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise ValueError(f"{text!r} must be a positive whole number")
-    return value
-
-
-def _port(text: str) -> int:
-    value = int(text)
-    if not 1 <= value <= 65535:
-        raise ValueError(f"{text!r} is not a TCP port (1-65535)")
-    return value
-
-
-def _choice(*choices: str) -> Callable[[str], str]:
-    def parse(text: str) -> str:
-        value = text.strip().lower()
-        if value not in choices:
-            raise ValueError(f"{text!r} is not one of {', '.join(choices)}")
-        return value
-
-    return parse
-
-
 def _source(text: str) -> str:
     from cryptomonitor.sources.registry import SOURCES  # it imports Settings from here
 
-    return _choice(*SOURCES)(text)
-
-
-def _optional_text(text: str) -> str | None:
-    return text.strip() or None
+    return values.choice(*SOURCES)(text)
 
 
 def _database_url(text: str) -> str | None:
@@ -129,28 +41,6 @@ def _database_url(text: str) -> str | None:
         raise ValueError("not a libpq URL (postgresql://user:password@host:5432/dbname) or "
                          "key=value string (host=... dbname=...)") from None
     return value
-
-
-def _optional_duration(text: str) -> float | None:
-    """A duration, or None for ``off``."""
-    return None if text.strip().lower() in ("off", "") else parse_duration(text)
-
-
-#: Raw-tick retention shorter than this would let ohlcv_1d's refresh window (30 days) see
-#: dropped chunks, and the daily candles lose rows.
-MIN_TICKS_RETENTION = 31 * 86400.0
-
-
-def _retention(text: str) -> float | None:
-    value = _optional_duration(text)
-    if value is not None and value < MIN_TICKS_RETENTION:
-        raise ValueError(f"{text!r} is shorter than 31d, the refresh window of the daily "
-                         "candles plus a day: candles would lose rows")
-    return value
-
-
-def _optional_path(text: str) -> pathlib.Path | None:
-    return pathlib.Path(text) if text.strip() else None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -174,50 +64,50 @@ OPTIONS: tuple[Option, ...] = (
            "libpq URL of the database; unset: the PG* variables", secret=True),
     Option("source", PREFIX + "SOURCE", _source, "coingecko",
            "where prices come from: coingecko, or binance (spot pairs, no key)"),
-    Option("coins", PREFIX + "COINS", _coins, "bitcoin,ethereum,zcash",
+    Option("coins", PREFIX + "COINS", values.coins, "bitcoin,ethereum,zcash",
            "comma-separated CoinGecko ids (top:N: the N biggest) or Binance pairs (*: all)"),
-    Option("vs_currency", PREFIX + "VS_CURRENCY", _currency, "usd",
+    Option("vs_currency", PREFIX + "VS_CURRENCY", values.currency, "usd",
            "currency prices and volumes are quoted in"),
-    Option("poll_interval", PREFIX + "POLL_INTERVAL", parse_duration, "30",
+    Option("poll_interval", PREFIX + "POLL_INTERVAL", values.parse_duration, "30",
            "seconds between polls (fractions and 250ms/5m/1h allowed)"),
-    Option("coingecko_url", PREFIX + "COINGECKO_URL", _http_url, DEFAULT_COINGECKO_URL,
+    Option("coingecko_url", PREFIX + "COINGECKO_URL", values.http_url, DEFAULT_COINGECKO_URL,
            "CoinGecko API base URL (pro plans: https://pro-api.coingecko.com/api/v3)"),
-    Option("coingecko_api_key", PREFIX + "COINGECKO_API_KEY", _optional_text, "",
+    Option("coingecko_api_key", PREFIX + "COINGECKO_API_KEY", values.optional_text, "",
            "CoinGecko demo or pro key; the header follows the URL's host", secret=True),
-    Option("coingecko_rate", PREFIX + "COINGECKO_RATE", _positive_float, "10",
+    Option("coingecko_rate", PREFIX + "COINGECKO_RATE", values.positive_float, "10",
            "CoinGecko requests per minute at most (your plan's limit: 30 demo, 500+ pro)"),
-    Option("binance_url", PREFIX + "BINANCE_URL", _http_url, "https://api.binance.com",
+    Option("binance_url", PREFIX + "BINANCE_URL", values.http_url, "https://api.binance.com",
            "Binance spot API base URL"),
-    Option("http_timeout", PREFIX + "HTTP_TIMEOUT", parse_duration, "10",
+    Option("http_timeout", PREFIX + "HTTP_TIMEOUT", values.parse_duration, "10",
            "seconds to wait for the API to connect and to answer"),
-    Option("http_attempts", PREFIX + "HTTP_ATTEMPTS", _positive_int, "4",
+    Option("http_attempts", PREFIX + "HTTP_ATTEMPTS", values.positive_int, "4",
            "attempts per poll on connection errors, 408, 429 and 5xx"),
     Option("alerts_file", PREFIX + "ALERTS_FILE", pathlib.Path, "alerts/alerts.txt",
            "file alert lines are appended to"),
-    Option("rules_file", PREFIX + "RULES_FILE", _optional_path, "",
+    Option("rules_file", PREFIX + "RULES_FILE", values.optional_path, "",
            "TOML file of alert rules; unset: the built-in default rules"),
-    Option("alert_repeat_interval", PREFIX + "ALERT_REPEAT_INTERVAL", parse_duration, "1h",
+    Option("alert_repeat_interval", PREFIX + "ALERT_REPEAT_INTERVAL", values.parse_duration, "1h",
            "a condition still true after this long is reported again"),
-    Option("buffer_max_ticks", PREFIX + "BUFFER_MAX_TICKS", _positive_int, "100000",
+    Option("buffer_max_ticks", PREFIX + "BUFFER_MAX_TICKS", values.positive_int, "100000",
            "ticks held in memory while the database is down; past it the oldest are dropped"),
-    Option("db_wait", PREFIX + "DB_WAIT", parse_duration, "60",
+    Option("db_wait", PREFIX + "DB_WAIT", values.parse_duration, "60",
            "seconds to wait at start-up for the database to accept connections"),
-    Option("compress_after", PREFIX + "COMPRESS_AFTER", _optional_duration, "7d",
+    Option("compress_after", PREFIX + "COMPRESS_AFTER", values.optional_duration, "7d",
            "TimescaleDB: compress tick chunks older than this (off: never)"),
-    Option("ticks_retention", PREFIX + "TICKS_RETENTION", _retention, "365d",
+    Option("ticks_retention", PREFIX + "TICKS_RETENTION", values.retention, "365d",
            "TimescaleDB: drop raw tick chunks older than this, candles stay (off: keep all)"),
-    Option("timescaledb", PREFIX + "TIMESCALEDB", _choice("auto", "on", "off"), "auto",
+    Option("timescaledb", PREFIX + "TIMESCALEDB", values.choice("auto", "on", "off"), "auto",
            "use TimescaleDB: auto (when installed), on (required) or off"),
     Option("api_host", PREFIX + "API_HOST", str.strip, "127.0.0.1",
            "address the REST API listens on (0.0.0.0: every interface)"),
-    Option("api_port", PREFIX + "API_PORT", _port, "8000", "port the REST API listens on"),
-    Option("api_stale_after", PREFIX + "API_STALE_AFTER", parse_duration, "5m",
+    Option("api_port", PREFIX + "API_PORT", values.port, "8000", "port the REST API listens on"),
+    Option("api_stale_after", PREFIX + "API_STALE_AFTER", values.parse_duration, "5m",
            "/health answers 503 when the newest tick is older than this"),
-    Option("api_rank_ttl", PREFIX + "API_RANK_TTL", _optional_duration, "10s",
+    Option("api_rank_ttl", PREFIX + "API_RANK_TTL", values.optional_duration, "10s",
            "the volatility ranking is recomputed at most this often (off: every request)"),
-    Option("log_level", PREFIX + "LOG_LEVEL", _choice("debug", "info", "warning", "error"),
+    Option("log_level", PREFIX + "LOG_LEVEL", values.choice("debug", "info", "warning", "error"),
            "info", "lowest level logged"),
-    Option("log_format", PREFIX + "LOG_FORMAT", _choice("auto", "json", "console"), "auto",
+    Option("log_format", PREFIX + "LOG_FORMAT", values.choice("auto", "json", "console"), "auto",
            "json, console, or auto (console on a terminal, JSON otherwise)"),
 )
 OPTIONS_BY_FIELD = {o.field: o for o in OPTIONS}

@@ -1,8 +1,8 @@
 """Ticks in PostgreSQL's binary COPY format.
 
-`store` sends a batch with ``COPY ticks ... FROM STDIN (FORMAT binary)`` in a few blocks
-written at once, so that the server inserts it while this process judges the batch against
-the alert rules (see ``store._append``).
+The fast path (`repository.IngestRepository.append`) sends a batch with ``COPY ticks ...
+FROM STDIN (FORMAT binary)`` in a few blocks written at once, so that the server inserts it
+while this process judges the batch against the alert rules.
 
 The format (PostgreSQL docs, "COPY", "Binary Format"): an 11-byte signature, two int32 header
 fields (flags, extension length: 0, 0), then per row an int16 field count and per field an

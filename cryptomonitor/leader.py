@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import psycopg
 import structlog
 
-from cryptomonitor import queries, store
+from cryptomonitor import database, queries
 from cryptomonitor.exceptions import DatabaseUnavailable
 
 log = structlog.get_logger(__name__)
@@ -38,14 +38,14 @@ class Leadership:
         self.name = name
         self._conninfo = conninfo
         self._idle_timeout_ms = max(1000, int(idle_timeout * 1000))
-        self._conn: store.Connection | None = None
+        self._conn: database.Connection | None = None
         self.state = "standby"  # "leader", "provisional" (lock session lost) or "standby"
         self._announced = False
 
     def poll_allowed(self) -> bool:
         try:
             if self._conn is None or self._conn.closed:
-                self._conn = store.connect(self._conninfo, connect_timeout=5)
+                self._conn = database.connect(self._conninfo, connect_timeout=5)
                 # A holder cut off from the database (partition, frozen host) stops touching
                 # its session: the server ends the session, and frees the lock, after this.
                 self._conn.execute(queries.get("leader_session_timeout"),

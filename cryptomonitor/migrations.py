@@ -18,7 +18,7 @@ import re
 import psycopg
 import structlog
 
-from cryptomonitor import queries, store
+from cryptomonitor import database, queries
 from cryptomonitor.exceptions import MigrationError
 
 log = structlog.get_logger(__name__)
@@ -93,7 +93,7 @@ def _has_code(statement: str) -> bool:
     return bool(without_comments.strip())
 
 
-def migrate(conn: store.Connection, timescaledb: str = "auto") -> list[int]:
+def migrate(conn: database.Connection, timescaledb: str = "auto") -> list[int]:
     """Bring the database to the newest schema; return the versions applied now.
 
     `conn` must be in autocommit mode. `timescaledb` is ``auto`` (use it when the server can
@@ -131,7 +131,7 @@ PRIVILEGES = ("the owner of the database (it creates tables in schema public and
               "and cryptomonitor_writer made beforehand")
 
 
-def _privilege_message(conn: store.Connection, pending: list[Migration],
+def _privilege_message(conn: database.Connection, pending: list[Migration],
                        exc: psycopg.Error) -> str:
     versions = ", ".join(str(m.version) for m in pending) or "all"
     user = conn.info.user
@@ -148,7 +148,7 @@ def _privilege_message(conn: store.Connection, pending: list[Migration],
             f"{exc}{' (' + diag + ')' if diag else ''}. migrate needs {PRIVILEGES}")
 
 
-def _apply(conn: store.Connection, migration: Migration, flavour: str) -> None:
+def _apply(conn: database.Connection, migration: Migration, flavour: str) -> None:
     record = (queries.get("record_migration"),
               {"version": migration.version, "name": migration.name, "flavour": flavour})
     log.info("migration_start", version=migration.version, name=migration.name)
@@ -162,12 +162,12 @@ def _apply(conn: store.Connection, migration: Migration, flavour: str) -> None:
         conn.execute(*record)
 
 
-def _scalar(conn: store.Connection, name: str) -> object:
+def _scalar(conn: database.Connection, name: str) -> object:
     row = conn.execute(queries.get(name)).fetchone()
     return None if row is None else row[0]
 
 
-def _flavour(conn: store.Connection, wanted: str) -> str:
+def _flavour(conn: database.Connection, wanted: str) -> str:
     recorded = current_flavour(conn)
     if recorded is not None:
         if wanted == "on" and recorded != "timescaledb":
@@ -199,14 +199,14 @@ def _flavour(conn: store.Connection, wanted: str) -> str:
     return "postgres"
 
 
-def _timescaledb_loadable(conn: store.Connection) -> bool:
+def _timescaledb_loadable(conn: database.Connection) -> bool:
     row = conn.execute(queries.get("timescaledb_loadable")).fetchone()
     assert row is not None
     created, installed, preloaded = row
     return bool(created) or (bool(installed) and bool(preloaded))
 
 
-def current_flavour(conn: store.Connection) -> str | None:
+def current_flavour(conn: database.Connection) -> str | None:
     """The flavour the database was migrated with, or None before the first migration."""
     try:
         row = conn.execute(queries.get("schema_flavour")).fetchone()

@@ -15,11 +15,11 @@ from collections.abc import Iterable, Sequence
 
 import structlog
 
-from cryptomonitor import alertfile, store
-from cryptomonitor.evaluator import Evaluator
+from cryptomonitor import alertfile, database
 from cryptomonitor.exceptions import DatabaseError, DatabaseUnavailable
 from cryptomonitor.models import Tick
 from cryptomonitor.rules import Rule
+from cryptomonitor.writer import BatchWriter
 
 log = structlog.get_logger(__name__)
 
@@ -29,19 +29,19 @@ class FlushResult:
     new: int = 0
     duplicates: int = 0
     events: int = 0
-    fast_batches: int = 0  # batches that took the fast path (store._append)
+    fast_batches: int = 0  # batches that took the fast path (see cryptomonitor.writer)
     lines_written: int = 0
     buffered: int = 0
     database_ok: bool = True
 
 
 class Pipeline:
-    def __init__(self, db: store.Database, alert_file: alertfile.AlertFile,
+    def __init__(self, db: database.Database, alert_file: alertfile.AlertFile,
                  rules: Sequence[Rule], repeat_interval: float,
                  buffer_max_ticks: int = 100_000, batch_size: int = 5000) -> None:
         self.db = db
         self.alert_file = alert_file
-        self.evaluator = Evaluator(rules, repeat_interval)
+        self.writer = BatchWriter(rules, repeat_interval)
         self.buffer_max_ticks = buffer_max_ticks
         self.batch_size = batch_size
         self._buffer: collections.deque[Tick] = collections.deque()
@@ -74,7 +74,7 @@ class Pipeline:
             while self._buffer:
                 batch = list(itertools.islice(self._buffer, self.batch_size))
                 try:
-                    written = store.write_ticks(conn, batch, self.evaluator)
+                    written = self.writer.write(conn, batch)
                 except DatabaseUnavailable:
                     raise
                 except DatabaseError as exc:

@@ -5,7 +5,7 @@ the settings: a changed setting takes effect on the next start (by a role that m
 them: the owner), and an unchanged one needs no privilege. Retention drops whole chunks of
 raw ticks only; the candles (continuous aggregates) keep their rows, because retention must
 exceed the longest refresh window (30 days, ohlcv_1d), outside which the aggregates are never
-recomputed (config.MIN_TICKS_RETENTION enforces it).
+recomputed (values.MIN_TICKS_RETENTION enforces it).
 On plain PostgreSQL the candles are views over ticks, so neither policy applies there: both are
 skipped with a log line.
 """
@@ -15,13 +15,13 @@ from __future__ import annotations
 import psycopg
 import structlog
 
-from cryptomonitor import migrations, queries, store
+from cryptomonitor import database, migrations, queries
 from cryptomonitor.exceptions import MigrationError
 
 log = structlog.get_logger(__name__)
 
 
-def apply(conn: store.Connection, compress_after: float | None,
+def apply(conn: database.Connection, compress_after: float | None,
           retention: float | None) -> None:
     """Install (or replace, or remove) the compression and retention policies of ``ticks``."""
     if migrations.current_flavour(conn) != "timescaledb":
@@ -50,7 +50,7 @@ def apply(conn: store.Connection, compress_after: float | None,
              changed=True)
 
 
-def _replace(conn: store.Connection, compress_after: float | None,
+def _replace(conn: database.Connection, compress_after: float | None,
              retention: float | None) -> None:
     with conn.transaction():
         conn.execute(queries.get("remove_compression_policy"))

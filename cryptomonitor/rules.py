@@ -20,7 +20,7 @@ import tomllib
 from collections.abc import Iterable
 from typing import Any
 
-from cryptomonitor import config
+from cryptomonitor import values
 from cryptomonitor.exceptions import ConfigError
 
 METRICS = ("price", "volume_24h")
@@ -120,8 +120,8 @@ def _build(table: dict[str, Any]) -> Rule:
     enabled = table.get("enabled", True)
     if not isinstance(enabled, bool):
         raise ValueError(f"enabled {enabled!r} must be true or false")
-    return Rule(name, metric, config.parse_duration(str(window)), condition, float(threshold),
-                min_samples, enabled)
+    return Rule(name, metric, values.parse_duration(str(window)), condition,
+                float(threshold), min_samples, enabled)
 
 
 def _check_unique(path: pathlib.Path, rules: Iterable[Rule]) -> None:

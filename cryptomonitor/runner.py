@@ -19,13 +19,13 @@ import tenacity
 
 from cryptomonitor import (
     alertfile,
+    database,
     demo,
     leader,
     migrations,
     policies,
     replay,
     rules,
-    store,
 )
 from cryptomonitor.config import Settings
 from cryptomonitor.exceptions import (
@@ -40,7 +40,7 @@ from cryptomonitor.sources import registry
 log = structlog.get_logger(__name__)
 
 
-def wait_for_database(settings: Settings, stop: threading.Event) -> store.Connection:
+def wait_for_database(settings: Settings, stop: threading.Event) -> database.Connection:
     """Connect, retrying for up to ``settings.db_wait`` seconds; DatabaseUnavailable after.
 
     A refusal (no such database or role, wrong password) is not retried: DatabaseRefused.
@@ -61,7 +61,7 @@ def wait_for_database(settings: Settings, stop: threading.Event) -> store.Connec
         reraise=True,
     )
     try:
-        return retrying(store.connect, settings.conninfo)
+        return retrying(database.connect, settings.conninfo)
     except DatabaseRefused:
         raise
     except DatabaseUnavailable as exc:
@@ -80,12 +80,12 @@ def start_pipeline(settings: Settings, stop: threading.Event) -> Pipeline:
     try:
         migrations.migrate(conn, settings.timescaledb)
         policies.apply(conn, settings.compress_after, settings.ticks_retention)
-        store.check_currency(conn, settings.vs_currency)
+        database.check_currency(conn, settings.vs_currency)
         alertfile.recover(conn, alert_file)
     finally:
         conn.close()
     log.info("ready", rules=[r.name for r in active_rules], alerts_file=str(settings.alerts_file))
-    return Pipeline(store.Database(settings.conninfo), alert_file, active_rules,
+    return Pipeline(database.Database(settings.conninfo), alert_file, active_rules,
                     settings.alert_repeat_interval, settings.buffer_max_ticks)
 
 
@@ -258,7 +258,7 @@ def run_demo(settings: Settings, stop: threading.Event, *, hours: float = 24.0,
         conn = pipeline.db.connection()
         start = {}
         for symbol in demo.FILES:
-            newest = store.newest_tick(conn, symbol)
+            newest = database.newest_tick(conn, symbol)
             start[symbol] = now - dt.timedelta(hours=hours)
             if newest is not None:
                 start[symbol] = max(start[symbol], newest + dt.timedelta(microseconds=1))

@@ -1,4 +1,4 @@
-"""Trailing windows with exact sums: the arithmetic under the alert check (`evaluator`).
+"""Trailing windows with exact sums: the arithmetic under the alert check (`engine`).
 
 Each symbol keeps the ticks of its longest window in compact arrays (integer microseconds, so
 the window edges are exact) with running sums per window: a new tick in time order costs O(1)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import datetime as dt
 import pathlib
 
-from cryptomonitor import alertfile, store
+from cryptomonitor import alertfile, database
 from cryptomonitor.models import Tick
 from cryptomonitor.pipeline import Pipeline
 from cryptomonitor.rules import DEFAULT_RULES, Rule
@@ -23,8 +23,8 @@ _open: list[Pipeline] = []
 
 def pipeline(url: str, path: pathlib.Path, rules: tuple[Rule, ...] = DEFAULT_RULES,
              repeat: float = 3600.0, buffer_max: int = 100_000) -> Pipeline:
-    """A pipeline closed at the end of the test (see conftest's _close_pipelines)."""
-    p = Pipeline(store.Database(url), alertfile.AlertFile(path), rules, repeat, buffer_max)
+    """A pipeline closed at the end of the test (see tests/plugins/isolation.py)."""
+    p = Pipeline(database.Database(url), alertfile.AlertFile(path), rules, repeat, buffer_max)
     _open.append(p)
     return p
 

@@ -1,4 +1,5 @@
--- Ingest: the batch writer (store.py) and the alert cache (evaluator.py).
+-- Ingest: the statements of a batch of ticks (cryptomonitor/repository.py), the alert
+-- cache's notifications (coherence.py) and the fetcher's start-up facts (database.py).
 -- Named queries (`-- name: x`), loaded by cryptomonitor/queries.py; names are unique across
 -- the files of sql/app/.
 
@@ -32,7 +33,7 @@ ON CONFLICT (symbol, time) DO NOTHING
 RETURNING symbol, time;
 
 -- name: window_ticks
--- The alert evaluator's warm-up: the recent ticks of the symbols it has not seen yet, one row
+-- The alert engine's warm-up: the recent ticks of the symbols it has not seen yet, one row
 -- per symbol, oldest first, times in exact integer microseconds (extract returns numeric),
 -- NaN for a missing volume.
 SELECT symbol,
@@ -45,7 +46,7 @@ GROUP BY symbol;
 
 -- name: ticks_between
 -- Symbols of the batch with a tick stored after the newest the writer knows and before the
--- batch's: stored by another writer (see cryptomonitor/evaluator.py).
+-- batch's: stored by another writer (see cryptomonitor/engine.py).
 -- LATERAL ... LIMIT 1 keeps it one index probe per row: the temporary table has no
 -- statistics, and with EXISTS the planner may hash-join a scan of every tick instead.
 SELECT DISTINCT b.symbol
@@ -56,21 +57,21 @@ CROSS JOIN LATERAL (SELECT FROM ticks t
 WHERE b.known IS NOT NULL;
 
 -- name: alert_states
-SELECT rule, symbol, firing, episode_id, last_notified, last_evaluated
+SELECT rule, symbol, firing, episode_id, last_notified, last_changed
 FROM alert_state
 WHERE symbol = ANY(%(symbols)s::text[]);
 
 -- name: save_alert_states
--- Written only when an alert opens, repeats or resolves: last_evaluated is that tick's time.
-INSERT INTO alert_state (rule, symbol, firing, episode_id, last_notified, last_evaluated)
+-- Written only when an alert opens, repeats or resolves: last_changed is that tick's time.
+INSERT INTO alert_state (rule, symbol, firing, episode_id, last_notified, last_changed)
 SELECT * FROM unnest(%(rules)s::text[], %(symbols)s::text[], %(firing)s::boolean[],
                      %(episodes)s::uuid[], %(notified)s::timestamptz[],
-                     %(evaluated)s::timestamptz[])
+                     %(changed)s::timestamptz[])
 ON CONFLICT (rule, symbol) DO UPDATE SET
     firing = EXCLUDED.firing,
     episode_id = EXCLUDED.episode_id,
     last_notified = EXCLUDED.last_notified,
-    last_evaluated = EXCLUDED.last_evaluated;
+    last_changed = EXCLUDED.last_changed;
 
 -- name: insert_alerts
 INSERT INTO alerts (alert_id, event, time, rule, symbol, metric, value, window_avg,
@@ -82,19 +83,20 @@ SELECT * FROM unnest(
     %(threshold)s::float8[], %(episode_id)s::uuid[])
 ON CONFLICT (alert_id) DO NOTHING;
 
--- name: listen_ticks_written
--- A writer's alert-window cache hears other sessions' changes to ticks (migration 0007), and
--- announces its own inserts itself (announce_ticks), so the trigger stays quiet for them.
-LISTEN cryptomonitor_ticks;
-SET cryptomonitor.announces = on;
+-- name: listen_ticks_changed
+-- A writer's alert-window cache hears other sessions' changes to ticks (migration 0008's
+-- trigger), and announces its own inserts itself (announce_ticks_changed), so the trigger
+-- stays quiet for them.
+LISTEN cryptomonitor_ticks_changed;
+SET cryptomonitor.ticks_changed_announced = on;
 
--- name: announce_ticks
+-- name: announce_ticks_changed
 -- In the transaction that inserted them: which symbols got ticks ('INSERT ["a", "b"]', split
 -- to stay under PostgreSQL's 8000-byte payload limit). Sent at commit, like the trigger's.
-SELECT pg_notify('cryptomonitor_ticks', payload) FROM unnest(%(payloads)s::text[]) AS payload;
+SELECT pg_notify('cryptomonitor_ticks_changed', payload) FROM unnest(%(payloads)s::text[]) AS payload;
 
 -- name: copy_ticks
--- The fast path of a batch the writer's cache proves new (cryptomonitor/store.py: _append):
+-- The fast path of a batch the writer's cache proves new (cryptomonitor/writer.py):
 -- straight into ticks, no staging, no ON CONFLICT. A duplicate fails the whole COPY
 -- (unique_violation) and the batch is redone the idempotent way.
 COPY ticks (time, symbol, price, volume_24h, source) FROM STDIN (FORMAT binary);

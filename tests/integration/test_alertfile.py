@@ -11,7 +11,7 @@ import threading
 import psycopg
 import pytest
 
-from cryptomonitor import alertfile, alerts, store
+from cryptomonitor import alertfile, alerts
 from tests.helpers import lines, pipeline, tick
 
 
@@ -19,8 +19,7 @@ def _raise_alert(db_url: str, path: pathlib.Path) -> None:
     """Store ticks that raise two alerts, without delivering them (a crash before the write)."""
     p = pipeline(db_url, path)
     with psycopg.connect(db_url, autocommit=True) as conn:
-        store.write_ticks(conn, [tick(m, 100.0) for m in range(20)] + [tick(20, 400.0)],
-                          p.evaluator)
+        p.writer.write(conn, [tick(m, 100.0) for m in range(20)] + [tick(20, 400.0)])
 
 
 def test_stored_but_unwritten_alert_is_written_at_next_start(db_url: str,
@@ -163,8 +162,8 @@ def test_two_processes_delivering_at_once_write_each_line_once(db_url: str,
     path = tmp_path / "alerts.txt"
     p = pipeline(db_url, path)
     with psycopg.connect(db_url, autocommit=True) as conn:
-        store.write_ticks(conn, [tick(m, 100.0 + (m % 2) * 50) for m in range(120)] +
-                          [tick(120, 900.0)], p.evaluator)
+        p.writer.write(conn, [tick(m, 100.0 + (m % 2) * 50) for m in range(120)] +
+                          [tick(120, 900.0)])
         pending = len(alertfile._unwritten(conn, 10_000))
     assert pending >= 2
     start = threading.Barrier(2)

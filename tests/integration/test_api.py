@@ -17,7 +17,7 @@ import psycopg_pool
 import pytest
 from fastapi.testclient import TestClient
 
-from cryptomonitor import alerts, api
+from cryptomonitor import alerts, api, apiservice
 from cryptomonitor.models import Tick
 from tests import oracle
 from tests.helpers import pipeline
@@ -262,7 +262,7 @@ def test_the_pool_retries_a_lost_database_at_least_every_two_seconds() -> None:
     for now in range(10):
         attempt.update_delay(float(now))
         delays.append(attempt.delay)
-    assert delays[0] < 1.2 and max(delays) == api.MAX_RECONNECT_DELAY == 2.0
+    assert delays[0] < 1.2 and max(delays) == apiservice.MAX_RECONNECT_DELAY == 2.0
 
 
 @hypothesis.settings(max_examples=150, deadline=None,

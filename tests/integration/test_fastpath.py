@@ -1,4 +1,4 @@
-"""The append path (store._append): a batch the cache proves new is COPied straight into
+"""The fast path (cryptomonitor.writer): a batch the cache proves new is COPied straight into
 ticks and judged while the server inserts it. It must give exactly what the general path
 gives, and step aside whenever the cache cannot prove the batch new: other writers (heard
 through migration 0007's trigger), a new connection, a duplicate that raced the proof."""
@@ -16,11 +16,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
-from cryptomonitor import copybinary, queries, replay, store
-from cryptomonitor.evaluator import Evaluator
+from cryptomonitor import coherence, copybinary, database, queries, replay
+from cryptomonitor.engine import AlertEngine
 from cryptomonitor.models import Tick
 from cryptomonitor.rules import DEFAULT_RULES
 from cryptomonitor.windows import micros
+from cryptomonitor.writer import BatchWriter, WriteResult
 from tests.helpers import lines, pipeline, tick
 from tests.paths import FIXTURES
 
@@ -30,16 +31,16 @@ Conn = psycopg.Connection[tuple[Any, ...]]
 
 @pytest.fixture
 def writer(db_url: str) -> Iterator[Conn]:
-    conn = store.connect(db_url)
+    conn = database.connect(db_url)
     yield conn
     conn.close()
 
 
-def write(conn: Conn, ev: Evaluator, ticks: list[Tick]) -> store.WriteResult:
-    return store.write_ticks(conn, ticks, ev)
+def write(conn: Conn, ev: BatchWriter, ticks: list[Tick]) -> WriteResult:
+    return ev.write(conn, ticks)
 
 
-def warm(conn: Conn, ev: Evaluator, minutes: int = 12) -> None:
+def warm(conn: Conn, ev: BatchWriter, minutes: int = 12) -> None:
     """Cache bitcoin: the first batch loads it (general path), the next ones append."""
     assert not write(conn, ev, [tick(0, 100.0)]).fast_path
     for m in range(1, minutes):
@@ -59,7 +60,7 @@ def test_append_path_writes_exactly_what_the_general_path_writes(
                               " ORDER BY time").fetchall()
         conn.execute("TRUNCATE ticks, alerts, alert_state")
     assert appended == len(ticks) // 16 - 1  # all but the first batch, which loads the cache
-    monkeypatch.setattr(Evaluator, "appendable", lambda self, ticks: False)
+    monkeypatch.setattr(AlertEngine, "proves_new", lambda self, ticks: False)
     general = pipeline(db_url, tmp_path / "general.txt")
     for i in range(0, len(ticks), 16):
         general.submit(ticks[i:i + 16])
@@ -97,7 +98,7 @@ def test_binary_copy_stores_every_value_exactly(conn: Conn, rows: list[tuple[Any
 
 
 def test_not_taken_for_what_the_cache_cannot_prove_new(writer: Conn) -> None:
-    ev = Evaluator(DEFAULT_RULES, 3600.0)
+    ev = BatchWriter(DEFAULT_RULES, 3600.0)
     warm(writer, ev)
     assert not write(writer, ev, [tick(12, 100.0, symbol="ethereum")]).fast_path  # not cached
     assert write(writer, ev, [tick(12, 100.0), tick(13, 5.0, symbol="ethereum")]).fast_path
@@ -105,13 +106,13 @@ def test_not_taken_for_what_the_cache_cannot_prove_new(writer: Conn) -> None:
     assert not write(writer, ev, [tick(5.5, 100.0)]).fast_path  # older: a backfill
     assert not write(writer, ev, [tick(13, 100.0), tick(13, 100.0)]).fast_path  # twice
     assert write(writer, ev, [tick(14, 100.0), tick(15, 100.0)]).fast_path
-    rules_off = Evaluator((), 3600.0)
+    rules_off = BatchWriter((), 3600.0)
     assert not write(writer, rules_off, [tick(16, 100.0)]).fast_path  # no cache without rules
 
 
 def test_another_writers_insert_is_checked_before_the_cache_is_trusted_again(
         db_url: str, writer: Conn) -> None:
-    ev = Evaluator(DEFAULT_RULES[:1], 3600.0)  # price_3x_1h
+    ev = BatchWriter(DEFAULT_RULES[:1], 3600.0)  # price_3x_1h
     warm(writer, ev)
     with psycopg.connect(db_url, autocommit=True) as other:  # drags the average down
         other.execute("INSERT INTO ticks (time, symbol, price, source)"
@@ -126,20 +127,20 @@ def test_another_writers_insert_is_checked_before_the_cache_is_trusted_again(
 
 def test_a_duplicate_that_races_the_proof_is_redone_the_general_way(
         db_url: str, writer: Conn, monkeypatch: pytest.MonkeyPatch) -> None:
-    ev = Evaluator(DEFAULT_RULES[:1], 3600.0)
+    ev = BatchWriter(DEFAULT_RULES[:1], 3600.0)
     warm(writer, ev)
-    proved = Evaluator.appendable
+    proved = AlertEngine.proves_new
 
-    def then_another_writer(self: Evaluator, ticks: list[Tick]) -> bool:
+    def then_another_writer(self: AlertEngine, ticks: list[Tick]) -> bool:
         answer = proved(self, ticks)
         if answer:  # after our BEGIN and proof: its notification comes too late to stop us
             with psycopg.connect(db_url, autocommit=True) as other:
                 other.execute("INSERT INTO ticks (time, symbol, price, source)"
                               " VALUES (%s, 'bitcoin', 500.0, 'other')", (tick(12, 1).time,))
-            monkeypatch.setattr(Evaluator, "appendable", proved)
+            monkeypatch.setattr(AlertEngine, "proves_new", proved)
         return answer
 
-    monkeypatch.setattr(Evaluator, "appendable", then_another_writer)
+    monkeypatch.setattr(AlertEngine, "proves_new", then_another_writer)
     result = write(writer, ev, [tick(12, 100.0), tick(13, 400.0)])
     assert (result.new, result.duplicates, result.fast_path) == (1, 1, False)
     with writer.cursor() as cur:
@@ -159,7 +160,7 @@ def test_a_duplicate_that_races_the_proof_is_redone_the_general_way(
 ])
 def test_another_sessions_update_or_delete_drops_the_cache(
         db_url: str, writer: Conn, change: str) -> None:
-    ev = Evaluator(DEFAULT_RULES[:1], 3600.0)
+    ev = BatchWriter(DEFAULT_RULES[:1], 3600.0)
     warm(writer, ev)
     with psycopg.connect(db_url, autocommit=True) as other:
         other.execute(change, (tick(6, 1).time,) if "%s" in change else None)
@@ -168,25 +169,25 @@ def test_another_sessions_update_or_delete_drops_the_cache(
     assert not result.fast_path
     assert any(e["event"] == "window_cache_dropped" for e in logs)
     # Reloaded from the database: the window holds what the other session left, and ours.
-    price_avg, samples = ev.series["bitcoin"].stats(micros(tick(13, 1).time))[0][:2]
+    price_avg, samples = ev.engine.series["bitcoin"].stats(micros(tick(13, 1).time))[0][:2]
     expected = {"UPDATE": (2500.0 / 13, 13), "DELETE": (100.0, 7), "TRUNCATE": (100.0, 1)}
     assert (price_avg, samples) == expected[change.split()[0]]
 
 
 def test_a_new_connection_checks_the_cache_first(db_url: str, writer: Conn) -> None:
-    ev = Evaluator(DEFAULT_RULES[:1], 3600.0)
+    ev = BatchWriter(DEFAULT_RULES[:1], 3600.0)
     warm(writer, ev)
-    with store.connect(db_url) as again:  # a reconnect: notifications may have been missed
+    with database.connect(db_url) as again:  # a reconnect: notifications may have been missed
         assert not write(again, ev, [tick(12, 100.0)]).fast_path
         assert write(again, ev, [tick(13, 100.0)]).fast_path
 
 
 def test_writers_of_other_symbols_do_not_slow_each_other(db_url: str, writer: Conn) -> None:
-    # Shards (docs/scaling.md): several writers, disjoint symbols, one database. Each names
-    # the symbols it inserted; the others' caches need no check for those.
-    ours, theirs = Evaluator(DEFAULT_RULES[:1], 3600.0), Evaluator(DEFAULT_RULES[:1], 3600.0)
+    # Shards (docs/benchmarks.md, "Past one machine"): several writers, disjoint symbols, one
+    # database. Each names the symbols it inserted; the others' caches need no check for those.
+    ours, theirs = BatchWriter(DEFAULT_RULES[:1], 3600.0), BatchWriter(DEFAULT_RULES[:1], 3600.0)
     warm(writer, ours)
-    with store.connect(db_url) as other:
+    with database.connect(db_url) as other:
         many = [f"coin-{i:05d}-{'x' * 20}" for i in range(2000)]  # > 8000 bytes of names
         write(other, theirs, [tick(0, 1.0, symbol=s) for s in many])
         for m in range(1, 4):
@@ -201,15 +202,14 @@ def test_writers_of_other_symbols_do_not_slow_each_other(db_url: str, writer: Co
 
 
 def test_announcements_fit_the_payload_limit() -> None:
-    ev = Evaluator(DEFAULT_RULES[:1], 3600.0)
     names = [f"s{i}-é" for i in range(3000)] + ["s0-é"]  # repeated: named once
-    payloads = ev.announcement([tick(0, 1.0, symbol=s) for s in names])
+    payloads = coherence.announcement(names)
     assert len(payloads) > 1 and all(len(p.encode()) < 8000 for p in payloads)
-    heard = Evaluator(DEFAULT_RULES[:1], 3600.0)
+    heard = coherence.Hearing()
     for p in payloads:
-        heard.hearing.hear(p)
-    assert heard.hearing.symbols == set(names) and not heard.hearing.operations
-    assert ev.announcement([tick(0, 1.0, symbol="y" * 9000)]) == ["INSERT"]  # any symbol
-    heard.hearing.hear("INSERT")
-    heard.hearing.hear("INSERT not json")
-    assert heard.hearing.operations == {"INSERT"}
+        heard.hear(p)
+    assert heard.symbols == set(names) and not heard.operations
+    assert coherence.announcement(["y" * 9000]) == ["INSERT"]  # concerns any symbol
+    heard.hear("INSERT")
+    heard.hear("INSERT not json")
+    assert heard.operations == {"INSERT"}

@@ -121,15 +121,14 @@ def test_policies_are_installed_replaced_and_removed(conn: psycopg.Connection) -
 
 @pytest.mark.timescaledb
 def test_insert_into_a_compressed_chunk_stays_idempotent(conn: psycopg.Connection) -> None:
-    from cryptomonitor import store
-    from cryptomonitor.evaluator import Evaluator
     from cryptomonitor.rules import DEFAULT_RULES
+    from cryptomonitor.writer import BatchWriter
     from tests.helpers import tick
 
     batch = [tick(m, 100.0) for m in range(5)]
-    store.write_ticks(conn, batch, Evaluator(DEFAULT_RULES, 3600))
+    BatchWriter(DEFAULT_RULES, 3600).write(conn, batch)
     conn.execute("SELECT compress_chunk(c) FROM show_chunks('ticks') c")
-    again = store.write_ticks(conn, [*batch, tick(6, 101.0)], Evaluator(DEFAULT_RULES, 3600))
+    again = BatchWriter(DEFAULT_RULES, 3600).write(conn, [*batch, tick(6, 101.0)])
     assert (again.new, again.duplicates) == (1, 5)
     assert conn.execute("SELECT count(*) FROM ticks").fetchone() == (6,)
 

@@ -7,16 +7,16 @@ import pathlib
 import psycopg
 import pytest
 
-from cryptomonitor import alerts, store
-from cryptomonitor.evaluator import Evaluator
+from cryptomonitor import alerts, database
 from cryptomonitor.rules import DEFAULT_RULES
+from cryptomonitor.writer import BatchWriter
 from tests.helpers import T0, lines, pipeline, tick
 
 
 def test_write_is_idempotent(conn: psycopg.Connection) -> None:
     batch = [tick(0, 100), tick(1, 101), tick(1, 101)]  # a repeated answer inside one batch
-    first = store.write_ticks(conn, batch, Evaluator(DEFAULT_RULES, 3600))
-    second = store.write_ticks(conn, batch, Evaluator(DEFAULT_RULES, 3600))
+    first = BatchWriter(DEFAULT_RULES, 3600).write(conn, batch)
+    second = BatchWriter(DEFAULT_RULES, 3600).write(conn, batch)
     assert (first.new, first.duplicates) == (2, 1)
     assert (second.new, second.duplicates) == (0, 3)
     assert conn.execute("SELECT count(*) FROM ticks").fetchone() == (2,)
@@ -109,7 +109,7 @@ def test_outage_buffers_then_stores_everything(db_url: str, tmp_path: pathlib.Pa
     result = p.flush()
     assert not result.database_ok and result.buffered == 10
     p.db.close()
-    p.db = store.Database(db_url)  # the database is back
+    p.db = database.Database(db_url)  # the database is back
     p.submit([tick(10, 100.0)])
     result = p.flush()
     assert result.database_ok and result.new == 11 and result.buffered == 0

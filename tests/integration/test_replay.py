@@ -13,7 +13,7 @@ import threading
 import psycopg
 import pytest
 
-from cryptomonitor import alerts, config, runner
+from cryptomonitor import alerts, config, runner, values
 from cryptomonitor.exceptions import ReplayError
 from tests import oracle
 from tests.helpers import lines
@@ -115,7 +115,7 @@ def test_replay_a_day_matches_independent_computation(db_url: str, tmp_path: pat
 
     rules = tomllib.loads(RULES_TOML)["rule"]
     for r in rules:
-        r["window"] = config.parse_duration(r["window"])
+        r["window"] = values.parse_duration(r["window"])
     expected = oracle_alerts(ticks, rules)
     got = sorted(
         (f["time"], f["event"], f["rule"], float(f["value"]), float(f["avg"]), int(f["samples"]))

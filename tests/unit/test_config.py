@@ -4,7 +4,7 @@ import pathlib
 
 import pytest
 
-from cryptomonitor import config
+from cryptomonitor import config, values
 from cryptomonitor.exceptions import ConfigError
 from tests.paths import ROOT
 
@@ -34,7 +34,7 @@ def test_environment_then_flag_overrides() -> None:
 @pytest.mark.parametrize(("text", "seconds"), [("30", 30), ("0.25", 0.25), ("250ms", 0.25),
                                                ("5m", 300), ("1h", 3600), ("1d", 86400)])
 def test_durations(text: str, seconds: float) -> None:
-    assert config.parse_duration(text) == seconds
+    assert values.parse_duration(text) == seconds
 
 
 @pytest.mark.parametrize(("env", "named"), [

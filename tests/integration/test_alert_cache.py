@@ -3,9 +3,7 @@ themselves restarted: same numbers whatever the order, the batch boundaries or t
 
 from __future__ import annotations
 
-import datetime as dt
 import pathlib
-import random
 
 import psycopg
 import pytest
@@ -14,7 +12,7 @@ from structlog.testing import capture_logs
 from cryptomonitor import alerts, replay
 from cryptomonitor.models import Tick
 from cryptomonitor.rules import DEFAULT_RULES
-from cryptomonitor.windows import Series, bits_needed, exact_sum, mean, micros, units
+from cryptomonitor.windows import Series, micros
 from tests import pgserver
 from tests.helpers import lines, pipeline, tick
 from tests.oracle import copy_ticks
@@ -26,19 +24,6 @@ WINDOWS = (300, 3600)
 
 def day_ticks(bars: int = 1440) -> list[Tick]:
     return list(replay.ticks(replay.read_bars(DAY, 0, bars), "btc"))
-
-
-def test_exact_sums_give_the_correctly_rounded_mean() -> None:
-    values = [0.1, 0.2, 0.3, 1e16, -1e16, 3.0]
-    k = max(map(bits_needed, values))
-    assert mean(sum(units(v, k) for v in values), len(values), k) == (0.1 + 0.2 + 0.3 + 3.0) / 6
-    assert mean(units(0.1, 60) * 3, 3, 60) == 0.1  # float sums give 0.10000000000000002
-    assert mean(0, 0) is None
-    total, k2 = exact_sum(values, 0)
-    assert total == sum(units(v, k2) for v in values)
-    tiny_and_huge = [5e-324, 1e308]  # the fallback when scaling would overflow
-    total, k3 = exact_sum(tiny_and_huge, 0)
-    assert mean(total, 2, k3) == 5e307
 
 
 def test_windows_equal_sql_trailing_window_on_a_real_day(conn: psycopg.Connection) -> None:
@@ -59,31 +44,6 @@ def test_windows_equal_sql_trailing_window_on_a_real_day(conn: psycopg.Connectio
             assert p == pytest.approx(ep, rel=1e-12) if n else ep is None
             assert v == pytest.approx(ev, rel=1e-12) if m else ev is None
         series.add(micros(t.time), t.price, t.volume_24h)
-
-
-def test_any_arrival_order_gives_the_same_numbers() -> None:
-    ticks = day_ticks(120)
-    in_order = Series(w * 1_000_000 for w in WINDOWS)
-    for t in ticks:
-        in_order.add(micros(t.time), t.price, t.volume_24h)
-    shuffled = Series(w * 1_000_000 for w in WINDOWS)
-    mixed = ticks[:]
-    random.Random(7).shuffle(mixed)
-    for t in mixed:
-        shuffled.add(micros(t.time), t.price, t.volume_24h)
-    probe = micros(ticks[-1].time) + 1
-    assert shuffled.stats(probe) == in_order.stats(probe)  # exact: identical floats
-    for t in ticks[::37]:
-        assert shuffled.stats_at(micros(t.time)) == in_order.stats_at(micros(t.time))
-
-
-def test_missing_volume_counts_only_for_price() -> None:
-    s = Series([60_000_000])
-    base = micros(dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
-    s.add(base, 10.0, None)
-    s.add(base + 1_000_000, 20.0, 4.0)
-    assert s.stats(base + 2_000_000) == [(15.0, 2, 4.0, 1)]
-    assert s.stats(base + 61_000_000) == [(20.0, 1, 4.0, 1)]  # the first tick left the window
 
 
 def _run(url: str, path: pathlib.Path, ticks: list[Tick], batch: int,
@@ -151,8 +111,8 @@ def test_a_failed_transaction_leaves_nothing_in_the_cache(db_url: str,
         conn.execute("ALTER TABLE ticks ADD CONSTRAINT no_spikes CHECK (price < 300)")
     p.submit([tick(12, 400.0)])
     assert p.flush().new == 0 and p.rejected_by_database == 1
-    assert "btc" not in p.evaluator.series and "bitcoin" not in p.evaluator.series
+    assert "btc" not in p.writer.engine.series and "bitcoin" not in p.writer.engine.series
     p.submit([tick(13, 100.0)])
     assert p.flush().new == 1
     # The 1-hour window holds the 12 first ticks and the 14th, not the rejected 13th.
-    assert p.evaluator.series["bitcoin"].stats(micros(tick(14, 1).time))[1][1] == 13
+    assert p.writer.engine.series["bitcoin"].stats(micros(tick(14, 1).time))[1][1] == 13

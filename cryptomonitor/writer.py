@@ -1,0 +1,127 @@
+"""The batch writer: one transaction per batch of ticks, plan -> write -> judge -> save.
+
+Data flows one way: the writer asks the alert engine (`cryptomonitor.engine`, pure) what it
+knows, has the repository (`cryptomonitor.repository`, all the SQL) write the ticks, has the
+engine judge the new ones, and the repository save the events and alert states, all in ONE
+transaction: the ticks and the events they raise are committed together or not at all. The
+events then wait in the ``alerts`` table (an outbox) for delivery (`cryptomonitor.alertfile`).
+
+Two paths (docs/design.md, "The fast path"):
+
+- **fast**, for a batch the engine proves new: one binary COPY straight into ``ticks``, judged
+  while the server inserts it;
+- **general**, for anything else (a restart's first poll, a backfill, a duplicate, another
+  writer of the same symbols): staged in a temporary table, checked against the cache, loaded
+  where the cache lacks a symbol, inserted idempotently (``ON CONFLICT DO NOTHING``).
+
+If another writer raced this one (`repository.AlreadyStored`, or a stored tick the cache does
+not know), the symbols concerned are reloaded and the batch is started again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterable, Sequence
+
+import psycopg
+
+from cryptomonitor import coherence
+from cryptomonitor.database import Connection, translate
+from cryptomonitor.engine import AlertEngine, Judgement
+from cryptomonitor.exceptions import DatabaseUnavailable
+from cryptomonitor.models import Tick
+from cryptomonitor.repository import AlreadyStored, IngestRepository
+from cryptomonitor.rules import Rule
+
+ATTEMPTS = 3  # a batch raced by other writers this many times in a row waits for the next flush
+
+
+@dataclasses.dataclass(frozen=True)
+class WriteResult:
+    new: int
+    duplicates: int
+    events: int
+    fast_path: bool = False  # the batch took the fast path
+
+
+class BatchWriter:
+    """Writes batches of ticks with their alert events; holds the engine and what it hears."""
+
+    def __init__(self, rules: Sequence[Rule], repeat_interval: float) -> None:
+        self.engine = AlertEngine(rules, repeat_interval)
+        self.hearing = coherence.Hearing()
+
+    def write(self, conn: Connection, ticks: Sequence[Tick]) -> WriteResult:
+        """Store `ticks` (skipping those already stored) and raise the alert events of the
+        new ones, in one transaction. If it fails, the engine forgets the batch's symbols (its
+        cache must not hold what was rolled back)."""
+        if not ticks:
+            return WriteResult(0, 0, 0)
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                return self._write(IngestRepository(conn), ticks)
+            except AlreadyStored as exc:  # another writer: reload its symbols, start again
+                self.engine.forget(exc.symbols)
+                if attempt == ATTEMPTS:  # retryable: the pipeline keeps the batch
+                    raise DatabaseUnavailable(
+                        f"alert windows keep changing under this writer: {exc}") from exc
+            except psycopg.Error as exc:
+                self.engine.forget(t.symbol for t in ticks)
+                raise translate(exc) from exc
+            except BaseException:
+                self.engine.forget(t.symbol for t in ticks)
+                raise
+        raise AssertionError("unreachable")
+
+    def _write(self, repo: IngestRepository, ticks: Sequence[Tick]) -> WriteResult:
+        engine = self.engine
+        repo.prepare_session()
+        if engine.active and self.hearing.watch(repo.conn):
+            engine.distrust()  # a connection not watched before may have missed notifications
+        with repo.conn.transaction():  # its BEGIN brings in other sessions' notifications
+            engine.heard(*self.hearing.take())
+            if engine.proves_new(ticks):  # plan
+                new, fast = len(ticks), True
+                judgement = repo.append(ticks, lambda: engine.judge(ticks))  # write + judge
+            else:
+                (new, judgement), fast = self._insert(repo, ticks), False
+            repo.save(judgement)  # save
+            if engine.active:
+                repo.announce(coherence.announcement(t.symbol for t in ticks))
+        engine.saved(judgement)
+        return WriteResult(new, len(ticks) - new, len(judgement.events), fast)
+
+    def _insert(self, repo: IngestRepository, ticks: Sequence[Tick]) -> tuple[int, Judgement]:
+        """The general path: staged, checked against the cache, inserted idempotently."""
+        engine = self.engine
+        repo.stage(ticks, engine.newest_known(ticks) if engine.active else None)
+        if engine.active:
+            engine.heard(*self.hearing.take())  # what arrived while the batch was sent
+            engine.checked(ticks, repo.touched_by_others())
+            if (missing := engine.to_load(ticks)) is not None:
+                symbols, since = missing
+                engine.load(symbols, repo.window_ticks(symbols, since),
+                            repo.alert_states(symbols))
+        inserted = repo.insert_staged()
+        new, already = _split(ticks, inserted)
+        if stale := engine.stale(already):
+            raise AlreadyStored(stale)
+        return len(new), engine.judge(new)
+
+
+def _split(ticks: Iterable[Tick], inserted: set[tuple[str, dt.datetime]],
+           ) -> tuple[list[Tick], list[Tick]]:
+    """The ticks inserted now (oldest first), and those stored before. A batch may hold one
+    (symbol, time) twice: the first one counts, the other is neither."""
+    new, already = [], []
+    seen = set()
+    for t in ticks:
+        key = (t.symbol, t.time)
+        if key in inserted and key not in seen:
+            new.append(t)
+        elif key not in inserted:
+            already.append(t)
+        seen.add(key)
+    new.sort(key=lambda t: (t.time, t.symbol))
+    return new, already

@@ -1,0 +1,56 @@
+"""The trailing windows' arithmetic (cryptomonitor.windows), alone: exact sums, any order."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+from cryptomonitor import replay
+from cryptomonitor.models import Tick
+from cryptomonitor.windows import Series, bits_needed, exact_sum, mean, micros, units
+from tests.paths import FIXTURES
+
+DAY = FIXTURES / "BTCUSDT_1m_2025-05-30_day1.csv"
+WINDOWS = (300, 3600)
+
+
+def day_ticks(bars: int) -> list[Tick]:
+    return list(replay.ticks(replay.read_bars(DAY, 0, bars), "btc"))
+
+
+def test_exact_sums_give_the_correctly_rounded_mean() -> None:
+    values = [0.1, 0.2, 0.3, 1e16, -1e16, 3.0]
+    k = max(map(bits_needed, values))
+    assert mean(sum(units(v, k) for v in values), len(values), k) == (0.1 + 0.2 + 0.3 + 3.0) / 6
+    assert mean(units(0.1, 60) * 3, 3, 60) == 0.1  # float sums give 0.10000000000000002
+    assert mean(0, 0) is None
+    total, k2 = exact_sum(values, 0)
+    assert total == sum(units(v, k2) for v in values)
+    tiny_and_huge = [5e-324, 1e308]  # the fallback when scaling would overflow
+    total, k3 = exact_sum(tiny_and_huge, 0)
+    assert mean(total, 2, k3) == 5e307
+
+
+def test_any_arrival_order_gives_the_same_numbers() -> None:
+    ticks = day_ticks(120)
+    in_order = Series(w * 1_000_000 for w in WINDOWS)
+    for t in ticks:
+        in_order.add(micros(t.time), t.price, t.volume_24h)
+    shuffled = Series(w * 1_000_000 for w in WINDOWS)
+    mixed = ticks[:]
+    random.Random(7).shuffle(mixed)
+    for t in mixed:
+        shuffled.add(micros(t.time), t.price, t.volume_24h)
+    probe = micros(ticks[-1].time) + 1
+    assert shuffled.stats(probe) == in_order.stats(probe)  # exact: identical floats
+    for t in ticks[::37]:
+        assert shuffled.stats_at(micros(t.time)) == in_order.stats_at(micros(t.time))
+
+
+def test_missing_volume_counts_only_for_price() -> None:
+    s = Series([60_000_000])
+    base = micros(dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    s.add(base, 10.0, None)
+    s.add(base + 1_000_000, 20.0, 4.0)
+    assert s.stats(base + 2_000_000) == [(15.0, 2, 4.0, 1)]
+    assert s.stats(base + 61_000_000) == [(20.0, 1, 4.0, 1)]  # the first tick left the window
