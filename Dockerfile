@@ -28,14 +28,16 @@ LABEL org.opencontainers.image.title="cryptomonitor" \
       org.opencontainers.image.source="https://github.com/cryptomonitor/cryptomonitor"
 RUN groupadd --system --gid 10001 cryptomonitor \
  && useradd --system --uid 10001 --gid 10001 --home-dir /app --shell /usr/sbin/nologin cryptomonitor \
- && mkdir -p /app/alerts \
- && chown 10001:10001 /app/alerts
+ && mkdir -p /app/alerts /app/spool \
+ && chown 10001:10001 /app/alerts \
+ && chmod 1777 /app/spool
 COPY --from=build /opt/venv /opt/venv
 COPY rules.example.toml /app/rules.example.toml
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
-    CRYPTOMONITOR_ALERTS_FILE=/app/alerts/alerts.txt
+    CRYPTOMONITOR_ALERTS_FILE=/app/alerts/alerts.txt \
+    CRYPTOMONITOR_SPOOL_DIR=/app/spool
 WORKDIR /app
 USER 10001:10001
 # Exec form: the Python process is PID 1's only child of note and receives SIGTERM directly.

@@ -19,7 +19,16 @@ from collections.abc import Callable, Sequence
 
 import structlog
 
-from cryptomonitor import __version__, alertfile, config, logs, migrations, policies, runner
+from cryptomonitor import (
+    __version__,
+    alertfile,
+    config,
+    jobs,
+    logs,
+    migrations,
+    policies,
+    runner,
+)
 from cryptomonitor.exceptions import ConfigError, CryptoMonitorError, DatabaseRefused
 
 log = structlog.get_logger(__name__)
@@ -28,7 +37,8 @@ COMMON = ("database_url", "timescaledb", "compress_after", "ticks_retention", "d
           "log_level", "log_format")
 RUN = (*COMMON, "source", "coins", "vs_currency", "poll_interval", "coingecko_url",
        "coingecko_api_key", "coingecko_rate", "binance_url", "http_timeout", "http_attempts",
-       "alerts_file", "rules_file", "alert_repeat_interval", "buffer_max_ticks")
+       "alerts_file", "rules_file", "alert_repeat_interval", "buffer_max_ticks", "spool_dir",
+       "spool_max_bytes")
 API = ("database_url", "timescaledb", "db_wait", "api_host", "api_port", "api_stale_after",
        "api_rank_ttl", "log_level", "log_format")
 MIGRATE = (*COMMON, "alerts_file")
@@ -173,13 +183,13 @@ def _run(settings: config.Settings, args: argparse.Namespace) -> int:
 
 
 def _replay(settings: config.Settings, args: argparse.Namespace) -> int:
-    runner.replay_file(settings, args.file, args.symbol, _stop_on_signals(), speed=args.speed,
+    jobs.replay_file(settings, args.file, args.symbol, _stop_on_signals(), speed=args.speed,
                        skip=args.skip, limit=args.limit, batch_size=args.batch)
     return 0
 
 
 def _demo(settings: config.Settings, args: argparse.Namespace) -> int:
-    summary = runner.run_demo(settings, _stop_on_signals(), hours=args.hours,
+    summary = jobs.run_demo(settings, _stop_on_signals(), hours=args.hours,
                               follow=args.follow)
     print(f"demo: {summary.stored} ticks stored for demo-btc, demo-eth, demo-doge "
           f"({summary.duplicates} already there), {summary.alerts} alerts "

@@ -90,6 +90,10 @@ OPTIONS: tuple[Option, ...] = (
            "a condition still true after this long is reported again"),
     Option("buffer_max_ticks", PREFIX + "BUFFER_MAX_TICKS", values.positive_int, "100000",
            "ticks held in memory while the database is down; past it the oldest are dropped"),
+    Option("spool_dir", PREFIX + "SPOOL_DIR", values.optional_dir, "spool",
+           "run: every poll's ticks are kept here on disk until stored (off: in memory only)"),
+    Option("spool_max_bytes", PREFIX + "SPOOL_MAX_BYTES", values.byte_size, "256MB",
+           "the spool's bound; past it the oldest ticks are dropped, counted and logged"),
     Option("db_wait", PREFIX + "DB_WAIT", values.parse_duration, "60",
            "seconds to wait at start-up for the database to accept connections"),
     Option("compress_after", PREFIX + "COMPRESS_AFTER", values.optional_duration, "7d",
@@ -132,6 +136,8 @@ class Settings:
     rules_file: pathlib.Path | None
     alert_repeat_interval: float
     buffer_max_ticks: int
+    spool_dir: pathlib.Path | None
+    spool_max_bytes: int
     db_wait: float
     compress_after: float | None
     ticks_retention: float | None

@@ -1,9 +1,16 @@
-"""Ticks in, rows and alert lines out: a bounded buffer in front of the database.
+"""Ticks in, rows and alert lines out: a buffer in front of the database.
 
-Sources hand ticks to `Pipeline.submit`; `Pipeline.flush` writes the buffer in batches, then
-appends the resulting alert lines to the alerts file. While the database is unreachable the
-ticks wait in memory, up to ``buffer_max_ticks``; past it the OLDEST are dropped, counted and
-logged. Nothing is dropped silently.
+Sources hand ticks to `Pipeline.submit`; `Pipeline.flush` writes what is buffered in batches
+(`cryptomonitor.writer`), then appends the resulting alert lines to the alerts file. Two
+buffers:
+
+- `cryptomonitor.spool.Spool` (``run``): every poll's ticks are on disk, fsynced, before
+  `submit` returns, and leave the spool only once committed: a crash during an outage loses
+  nothing; bounded in bytes, the oldest dropped, counted and logged past the bound;
+- `MemoryBuffer` (replays, the demo, a run with the spool off): in memory, up to
+  ``buffer_max_ticks``; past it the OLDEST are dropped, counted and logged.
+
+Nothing is dropped silently.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import collections
 import dataclasses
 import itertools
 from collections.abc import Iterable, Sequence
+from typing import Protocol
 
 import structlog
 
@@ -19,9 +27,56 @@ from cryptomonitor import alertfile, database
 from cryptomonitor.exceptions import DatabaseError, DatabaseUnavailable
 from cryptomonitor.models import Tick
 from cryptomonitor.rules import Rule
+from cryptomonitor.spool import Spool
 from cryptomonitor.writer import BatchWriter
 
 log = structlog.get_logger(__name__)
+
+
+class Buffer(Protocol):
+    """Ticks waiting for the database, oldest first."""
+
+    dropped: int  # ticks dropped past the bound, since start
+
+    @property
+    def pending(self) -> int: ...
+
+    def append(self, ticks: Sequence[Tick]) -> None: ...
+
+    def peek(self, max_ticks: int) -> tuple[list[Tick], int]: ...
+
+    def commit(self, token: int) -> None: ...
+
+
+class MemoryBuffer:
+    """Ticks in memory, at most `max_ticks`: past it the oldest are dropped and counted."""
+
+    def __init__(self, max_ticks: int) -> None:
+        self.max_ticks = max_ticks
+        self.dropped = 0
+        self._ticks: collections.deque[Tick] = collections.deque()
+
+    @property
+    def pending(self) -> int:
+        return len(self._ticks)
+
+    def append(self, ticks: Sequence[Tick]) -> None:
+        self._ticks.extend(ticks)
+        overflow = len(self._ticks) - self.max_ticks
+        if overflow > 0:
+            for _ in range(overflow):
+                self._ticks.popleft()
+            self.dropped += overflow
+            log.error("buffer_overflow_dropped_oldest", dropped=overflow,
+                      dropped_total=self.dropped, bound=self.max_ticks)
+
+    def peek(self, max_ticks: int) -> tuple[list[Tick], int]:
+        batch = list(itertools.islice(self._ticks, max_ticks))
+        return batch, len(batch)
+
+    def commit(self, token: int) -> None:
+        for _ in range(token):
+            self._ticks.popleft()
 
 
 @dataclasses.dataclass
@@ -38,14 +93,14 @@ class FlushResult:
 class Pipeline:
     def __init__(self, db: database.Database, alert_file: alertfile.AlertFile,
                  rules: Sequence[Rule], repeat_interval: float,
-                 buffer_max_ticks: int = 100_000, batch_size: int = 5000) -> None:
+                 buffer_max_ticks: int = 100_000, batch_size: int = 5000,
+                 spool: Spool | None = None) -> None:
         self.db = db
         self.alert_file = alert_file
         self.writer = BatchWriter(rules, repeat_interval)
-        self.buffer_max_ticks = buffer_max_ticks
         self.batch_size = batch_size
-        self._buffer: collections.deque[Tick] = collections.deque()
-        self.dropped = 0
+        self.spool = spool
+        self.buffer: Buffer = spool if spool is not None else MemoryBuffer(buffer_max_ticks)
         self.rejected_by_database = 0
         # Alerts may wait in the outbox: at start (a crash, another process), after a failed
         # delivery. Otherwise only this pipeline's own new events need delivering.
@@ -53,26 +108,30 @@ class Pipeline:
 
     @property
     def buffered(self) -> int:
-        return len(self._buffer)
+        return self.buffer.pending
+
+    @property
+    def dropped(self) -> int:
+        return self.buffer.dropped
 
     def submit(self, ticks: Iterable[Tick]) -> None:
-        """Queue ticks for the next flush; drop (and count) the oldest beyond the bound."""
-        self._buffer.extend(ticks)
-        overflow = len(self._buffer) - self.buffer_max_ticks
-        if overflow > 0:
-            for _ in range(overflow):
-                self._buffer.popleft()
-            self.dropped += overflow
-            log.error("buffer_overflow_dropped_oldest", dropped=overflow,
-                      dropped_total=self.dropped, bound=self.buffer_max_ticks)
+        """Queue ticks for the next flush (with a spool: on disk when this returns; OSError
+        if the disk refuses them, and they are not queued)."""
+        batch = ticks if isinstance(ticks, list) else list(ticks)
+        self.buffer.append(batch)
+
+    def close(self) -> None:
+        self.db.close()
+        if self.spool is not None:
+            self.spool.close()
 
     def flush(self) -> FlushResult:
         """Write the buffer and deliver alert lines. A database outage leaves the rest buffered."""
         result = FlushResult()
         try:
             conn = self.db.connection()
-            while self._buffer:
-                batch = list(itertools.islice(self._buffer, self.batch_size))
+            while self.buffer.pending:
+                batch, token = self.buffer.peek(self.batch_size)
                 try:
                     written = self.writer.write(conn, batch)
                 except DatabaseUnavailable:
@@ -88,8 +147,7 @@ class Pipeline:
                     result.duplicates += written.duplicates
                     result.events += written.events
                     result.fast_batches += written.fast_path
-                for _ in batch:
-                    self._buffer.popleft()
+                self.buffer.commit(token)
             if result.events or self._undelivered:  # else the outbox query finds nothing
                 self._undelivered = True
                 result.lines_written = alertfile.deliver(conn, self.alert_file)
@@ -97,9 +155,9 @@ class Pipeline:
         except DatabaseUnavailable as exc:
             self.db.reset()
             result.database_ok = False
-            log.warning("database_unavailable", error=str(exc), buffered=len(self._buffer))
+            log.warning("database_unavailable", error=str(exc), buffered=self.buffer.pending)
         except OSError as exc:
             # The events stay unwritten in the alerts table and are delivered on a later flush.
             log.error("alerts_file_write_failed", path=str(self.alert_file.path), error=str(exc))
-        result.buffered = len(self._buffer)
+        result.buffered = self.buffer.pending
         return result

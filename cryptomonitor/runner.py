@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import heapq
-import pathlib
 import threading
 import time
 
@@ -20,12 +18,11 @@ import tenacity
 from cryptomonitor import (
     alertfile,
     database,
-    demo,
     leader,
     migrations,
     policies,
-    replay,
     rules,
+    spool,
 )
 from cryptomonitor.config import Settings
 from cryptomonitor.exceptions import (
@@ -71,22 +68,35 @@ def wait_for_database(settings: Settings, stop: threading.Event) -> database.Con
             f"server running, and does {where} point at it?") from exc
 
 
-def start_pipeline(settings: Settings, stop: threading.Event) -> Pipeline:
-    """Everything a run or replay needs before the first tick; raises a CryptoMonitorError."""
+def start_pipeline(settings: Settings, stop: threading.Event,
+                   with_spool: bool = False) -> Pipeline:
+    """Everything a run or replay needs before the first tick; raises a CryptoMonitorError.
+
+    `with_spool` (``run``): ticks wait on disk in ``settings.spool_dir`` (unless off), and
+    what a previous process left there is stored first."""
     alert_file = alertfile.AlertFile(settings.alerts_file)
     alert_file.check_writable()
-    active_rules = rules.load(settings.rules_file)
-    conn = wait_for_database(settings, stop)
+    buffer = None
+    if with_spool and settings.spool_dir is not None:
+        buffer = spool.Spool(settings.spool_dir, settings.spool_max_bytes,
+                             memory_ticks=settings.buffer_max_ticks)
     try:
-        migrations.migrate(conn, settings.timescaledb)
-        policies.apply(conn, settings.compress_after, settings.ticks_retention)
-        database.check_currency(conn, settings.vs_currency)
-        alertfile.recover(conn, alert_file)
-    finally:
-        conn.close()
+        active_rules = rules.load(settings.rules_file)
+        conn = wait_for_database(settings, stop)
+        try:
+            migrations.migrate(conn, settings.timescaledb)
+            policies.apply(conn, settings.compress_after, settings.ticks_retention)
+            database.check_currency(conn, settings.vs_currency)
+            alertfile.recover(conn, alert_file)
+        finally:
+            conn.close()
+    except BaseException:
+        if buffer is not None:
+            buffer.close()  # its ticks stay on disk for the next start
+        raise
     log.info("ready", rules=[r.name for r in active_rules], alerts_file=str(settings.alerts_file))
     return Pipeline(database.Database(settings.conninfo), alert_file, active_rules,
-                    settings.alert_repeat_interval, settings.buffer_max_ticks)
+                    settings.alert_repeat_interval, settings.buffer_max_ticks, spool=buffer)
 
 
 def http_deadline(settings: Settings) -> float:
@@ -102,7 +112,8 @@ def make_source(settings: Settings) -> registry.Source:
 class RunSummary:
     polls: int
     answered: int  # polls the source answered
-    unstored: int  # ticks still in memory at the end (the database was down)
+    unstored: int  # ticks not stored at the end (the database was down)
+    spooled: bool  # ... and they wait on disk for the next start
     standby: bool  # --once found another replica polling
     once: bool  # a bounded run (--once): nothing fetched is a failure
     last_error: str | None  # the source's last error
@@ -114,7 +125,8 @@ class RunSummary:
         A long-running `run` stopped by SIGTERM succeeded even if the source never answered
         (that was logged at every poll); `run --once` that fetched nothing did not."""
         if self.unstored:
-            return f"{self.unstored} fetched ticks could not be stored (database unavailable)"
+            return (f"{self.unstored} fetched ticks could not be stored (database unavailable)"
+                    + ("; they wait in the spool for the next start" if self.spooled else ""))
         if self.once and self.polls and not self.answered and not self.standby:
             return (f"the source answered no poll ({self.last_error}); offline, "
                     "`cryptomonitor demo` writes a real day of data instead")
@@ -133,7 +145,7 @@ def run(settings: Settings, stop: threading.Event, max_polls: int | None = None)
     skips the missed ones rather than bursting. A failing source or database is logged and
     the loop goes on; ticks wait in the pipeline's buffer for the database.
     """
-    pipeline = start_pipeline(settings, stop)
+    pipeline = start_pipeline(settings, stop, with_spool=True)
     source = make_source(settings)
     leadership = leader.Leadership(
         settings.conninfo, leader.lock_name(source.name, settings.vs_currency, settings.coins),
@@ -182,7 +194,12 @@ def run(settings: Settings, stop: threading.Event, max_polls: int | None = None)
                 answered += 1
                 fresh = [t for t in result.ticks if last_seen.get(t.symbol) != t.time]
                 last_seen.update((t.symbol, t.time) for t in fresh)
-                pipeline.submit(fresh)
+                try:
+                    pipeline.submit(fresh)
+                except OSError as exc:  # the spool's disk refused them (full, read-only)
+                    pipeline.buffer.dropped += len(fresh)
+                    log.error("spool_write_failed", ticks_dropped=len(fresh), error=str(exc),
+                              directory=str(settings.spool_dir))
                 fields = {"fetched": len(result.ticks),
                           "unchanged": len(result.ticks) - len(fresh),
                           "rejected": len(result.rejected), "missing": len(result.missing)}
@@ -204,104 +221,12 @@ def run(settings: Settings, stop: threading.Event, max_polls: int | None = None)
         if pipeline.buffered:
             pipeline.flush()
         unstored = pipeline.buffered
+        spooled = pipeline.spool is not None
         if unstored:
-            log.error("stopped_with_unstored_ticks", ticks=unstored)
-        pipeline.db.close()
+            log.error("stopped_with_unstored_ticks", ticks=unstored,
+                      kept_in=str(settings.spool_dir) if spooled else "memory: lost")
+        pipeline.close()
         leadership.close()
         log.info("run_stop", polls=polls, answered=answered)
-    return RunSummary(polls, answered, unstored, standby, max_polls is not None, last_error)
-
-
-@dataclasses.dataclass
-class ReplaySummary:
-    ticks: int = 0
-    stored: int = 0
-    duplicates: int = 0
-    alerts: int = 0
-    seconds: float = 0.0
-
-    def flush(self, pipeline: Pipeline, lost: str) -> None:
-        """Store what `pipeline` holds and count it; DatabaseUnavailable(`lost`) when the
-        database went away (a batch job stops there, unlike `run`, which buffers)."""
-        result = pipeline.flush()
-        if not result.database_ok:
-            raise DatabaseUnavailable(lost)
-        self.stored += result.new
-        self.duplicates += result.duplicates
-        self.alerts += result.events
-
-
-def run_demo(settings: Settings, stop: threading.Event, *, hours: float = 24.0,
-             follow: bool = False, batch_size: int = 2000) -> ReplaySummary:
-    """Write the demo's ticks (see `cryptomonitor.demo`) up to now; with `follow`, go on in
-    real time (a tick per symbol every 15 s) until `stop` is set."""
-    pipeline = start_pipeline(settings, stop)
-    summary = ReplaySummary()
-    started = time.monotonic()
-
-    def flush() -> None:
-        summary.flush(pipeline, "database went away during the demo; run it again: it "
-                                "continues where it stopped")
-
-    def write(start: dict[str, dt.datetime], end: dt.datetime) -> None:
-        stream = heapq.merge(*(demo.ticks(s, start[s], end) for s in demo.FILES),
-                             key=lambda t: t.time)
-        for tick in stream:
-            pipeline.submit([tick])
-            summary.ticks += 1
-            if pipeline.buffered >= batch_size:
-                flush()
-        flush()
-
-    try:
-        now = dt.datetime.now(dt.UTC)
-        conn = pipeline.db.connection()
-        start = {}
-        for symbol in demo.FILES:
-            newest = database.newest_tick(conn, symbol)
-            start[symbol] = now - dt.timedelta(hours=hours)
-            if newest is not None:
-                start[symbol] = max(start[symbol], newest + dt.timedelta(microseconds=1))
-        write(start, now)
-        log.info("demo_history", symbols=list(demo.FILES), ticks=summary.ticks,
-                 stored=summary.stored, alerts=summary.alerts,
-                 seconds=round(time.monotonic() - started, 1))
-        while follow and not stop.is_set():
-            stop.wait(15 - time.time() % 15 + 0.05)  # just after the next tick time
-            later = dt.datetime.now(dt.UTC)
-            write(dict.fromkeys(demo.FILES, now), later)
-            now = later
-    finally:
-        pipeline.db.close()
-    summary.seconds = time.monotonic() - started
-    log.info("demo_done", symbols=list(demo.FILES), **dataclasses.asdict(summary))
-    return summary
-
-
-def replay_file(settings: Settings, path: pathlib.Path, symbol: str, stop: threading.Event, *,
-                speed: float | None = None, skip: int = 0, limit: int | None = None,
-                batch_size: int = 2000) -> ReplaySummary:
-    """Feed the bars of `path` through the pipeline as `symbol`; stop early when `stop` is set."""
-    pipeline = start_pipeline(settings, stop)
-    summary = ReplaySummary()
-    started = time.monotonic()
-
-    def flush() -> None:
-        summary.flush(pipeline, "database went away during the replay; run it again: stored "
-                                "ticks are skipped")
-
-    try:
-        stream = replay.paced(replay.ticks(replay.read_bars(path, skip, limit), symbol), speed)
-        for tick in stream:
-            pipeline.submit([tick])
-            summary.ticks += 1
-            if speed is not None or pipeline.buffered >= batch_size:
-                flush()
-            if stop.is_set():
-                break
-        flush()
-    finally:
-        pipeline.db.close()
-    summary.seconds = time.monotonic() - started
-    log.info("replay_done", path=str(path), symbol=symbol, **dataclasses.asdict(summary))
-    return summary
+    return RunSummary(polls, answered, unstored, spooled, standby, max_polls is not None,
+                      last_error)

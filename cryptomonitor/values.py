@@ -121,3 +121,24 @@ def optional_path(text: str) -> pathlib.Path | None:
     return pathlib.Path(text) if text.strip() else None
 
 
+
+
+_SIZE = re.compile(r"^\s*(\d+)\s*(B|KB|MB|GB|KiB|MiB|GiB)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "kib": 2**10,
+               "mib": 2**20, "gib": 2**30}
+
+
+def byte_size(text: str) -> int:
+    """Bytes from ``"1048576"``, ``"512MB"``, ``"1GiB"``; at least 1 MB."""
+    match = _SIZE.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not a size (examples: 256MB, 1GiB, 1048576)")
+    size = int(match.group(1)) * _SIZE_UNITS[(match.group(2) or "").lower()]
+    if size < 10**6:
+        raise ValueError(f"{text!r} is less than 1MB")
+    return size
+
+
+def optional_dir(text: str) -> pathlib.Path | None:
+    """A directory, or None for ``off``."""
+    return None if text.strip().lower() in ("off", "") else pathlib.Path(text.strip())

@@ -4,16 +4,25 @@ nothing of the developer's CRYPTOMONITOR_*, PG* or CMTEST_* settings leaks in.""
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
+import pathlib
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
+
+#: Each process gets a spool directory of its own under this one (removed at exit), unless
+#: the test names one (to see a restarted fetcher find what the killed one left).
+_SPOOLS = pathlib.Path(tempfile.mkdtemp(prefix="cmtest-spools-"))
+atexit.register(shutil.rmtree, _SPOOLS, True)
 
 
 def env(**extra: str) -> dict[str, str]:
@@ -21,7 +30,7 @@ def env(**extra: str) -> dict[str, str]:
             if not k.startswith(("CRYPTOMONITOR_", "PG", "CMTEST_")) and k != "DATABASE_URL"}
     # The fake API has no plan to protect: polls as fast as the tests ask.
     return {**base, "CRYPTOMONITOR_LOG_FORMAT": "json", "CRYPTOMONITOR_COINGECKO_RATE": "1e6",
-            **extra}
+            "CRYPTOMONITOR_SPOOL_DIR": tempfile.mkdtemp(dir=_SPOOLS), **extra}
 
 
 def cli(*args: str, timeout: float = 60, **extra: str) -> subprocess.CompletedProcess[str]:

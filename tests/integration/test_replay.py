@@ -13,7 +13,7 @@ import threading
 import psycopg
 import pytest
 
-from cryptomonitor import alerts, config, runner, values
+from cryptomonitor import alerts, config, jobs, values
 from cryptomonitor.exceptions import ReplayError
 from tests import oracle
 from tests.helpers import lines
@@ -103,7 +103,7 @@ def test_replay_a_day_matches_independent_computation(db_url: str, tmp_path: pat
     settings = config.load({"DATABASE_URL": db_url, "CRYPTOMONITOR_RULES_FILE": str(rules_file),
                             "CRYPTOMONITOR_ALERTS_FILE": str(alerts_file),
                             "CRYPTOMONITOR_ALERT_REPEAT_INTERVAL": str(REPEAT)})
-    summary = runner.replay_file(settings, DAY_CSV, "btc", threading.Event(), batch_size=700)
+    summary = jobs.replay_file(settings, DAY_CSV, "btc", threading.Event(), batch_size=700)
     ticks = oracle.bar_ticks(oracle.read_bars(DAY_CSV))
     assert summary.ticks == summary.stored == len(ticks) == 4 * 1440
 
@@ -128,7 +128,7 @@ def test_replay_a_day_matches_independent_computation(db_url: str, tmp_path: pat
     assert summary.alerts == len(got)
 
     # Replaying the same file again stores nothing new and writes no line twice.
-    again = runner.replay_file(settings, DAY_CSV, "btc", threading.Event())
+    again = jobs.replay_file(settings, DAY_CSV, "btc", threading.Event())
     assert again.stored == 0 and again.duplicates == len(ticks)
     assert len(lines(alerts_file)) == len(got)
 
