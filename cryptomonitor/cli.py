@@ -9,6 +9,7 @@ refuses the connection: no such database or role, wrong password), 1 for any oth
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import pathlib
 import re
@@ -30,6 +31,7 @@ from cryptomonitor import (
     runner,
 )
 from cryptomonitor.exceptions import ConfigError, CryptoMonitorError, DatabaseRefused
+from cryptomonitor.sources import history
 
 log = structlog.get_logger(__name__)
 
@@ -38,7 +40,7 @@ COMMON = ("database_url", "timescaledb", "compress_after", "ticks_retention", "d
 RUN = (*COMMON, "source", "coins", "vs_currency", "poll_interval", "coingecko_url",
        "coingecko_api_key", "coingecko_rate", "binance_url", "http_timeout", "http_attempts",
        "alerts_file", "rules_file", "alert_repeat_interval", "buffer_max_ticks", "spool_dir",
-       "spool_max_bytes")
+       "spool_max_bytes", "backfill_horizon")
 API = ("database_url", "timescaledb", "db_wait", "api_host", "api_port", "api_stale_after",
        "api_rank_ttl", "log_level", "log_format")
 MIGRATE = (*COMMON, "alerts_file")
@@ -95,6 +97,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_replay, fields=REPLAY)
 
     p = commands.add_parser(
+        "backfill", help="fetch a past period from the source's history (no alerts)",
+        description="Store the source's history of the coins over [--from, --to): CoinGecko "
+        "market_chart/range (5-minutely within the last day, hourly up to 90 days, daily "
+        "beyond), Binance 1-minute klines. Raises no alert; resumes after the newest tick an "
+        "interrupted run stored; on TimescaleDB refreshes the candles of the period.")
+    p.add_argument("--from", dest="start", required=True, type=_when, metavar="TIME",
+                   help="ISO 8601 (2025-06-01T00:00Z; without a zone: UTC)")
+    p.add_argument("--to", dest="end", type=_when, default=None, metavar="TIME",
+                   help="ISO 8601; default: now")
+    _add_settings(p, RUN)
+    p.set_defaults(handler=_backfill, fields=RUN)
+
+    p = commands.add_parser(
         "demo", help="fill the database with a real day of market data that ends now (offline)",
         description="Write the ticks of a real day of BTC, ETH and DOGE 1-minute candles "
         "(shipped with the package) as demo-btc, demo-eth and demo-doge, shifted to end now, "
@@ -113,6 +128,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_settings(p, API)
     p.set_defaults(handler=_api, fields=API)
     return parser
+
+
+def _when(text: str) -> dt.datetime:
+    try:
+        value = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text[:40]!r} is not an ISO 8601 time (like 2025-06-01T00:00Z)") from None
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def _positive_float(text: str) -> float:
@@ -185,6 +209,19 @@ def _run(settings: config.Settings, args: argparse.Namespace) -> int:
 def _replay(settings: config.Settings, args: argparse.Namespace) -> int:
     jobs.replay_file(settings, args.file, args.symbol, _stop_on_signals(), speed=args.speed,
                        skip=args.skip, limit=args.limit, batch_size=args.batch)
+    return 0
+
+
+def _backfill(settings: config.Settings, args: argparse.Namespace) -> int:
+    end = args.end or dt.datetime.now(dt.UTC)
+    if args.start >= end:
+        raise ConfigError("--from: must be before --to (default: now)")
+    symbols = history.symbols_with_history(settings.coins)
+    if not symbols:
+        raise ConfigError("CRYPTOMONITOR_COINS: name the coins to backfill (not * or top:N)")
+    summary = jobs.backfill_period(settings, _stop_on_signals(), args.start, end, symbols)
+    print(f"backfill: {summary.stored} ticks stored ({summary.ticks} fetched in "
+          f"{summary.requests} requests) for {', '.join(symbols)}", file=sys.stderr)
     return 0
 
 

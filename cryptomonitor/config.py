@@ -94,6 +94,9 @@ OPTIONS: tuple[Option, ...] = (
            "run: every poll's ticks are kept here on disk until stored (off: in memory only)"),
     Option("spool_max_bytes", PREFIX + "SPOOL_MAX_BYTES", values.byte_size, "256MB",
            "the spool's bound; past it the oldest ticks are dropped, counted and logged"),
+    Option("backfill_horizon", PREFIX + "BACKFILL_HORIZON", values.optional_duration, "1d",
+           "run: at start, fetch from the source's history the gap since each coin's newest "
+           "tick, this far back at most (off: never)"),
     Option("db_wait", PREFIX + "DB_WAIT", values.parse_duration, "60",
            "seconds to wait at start-up for the database to accept connections"),
     Option("compress_after", PREFIX + "COMPRESS_AFTER", values.optional_duration, "7d",
@@ -138,6 +141,7 @@ class Settings:
     buffer_max_ticks: int
     spool_dir: pathlib.Path | None
     spool_max_bytes: int
+    backfill_horizon: float | None
     db_wait: float
     compress_after: float | None
     ticks_retention: float | None

@@ -236,6 +236,15 @@ class AlertEngine:
                 events.append(event)
         return Judgement(events, changed)
 
+    def hold(self, ticks: Sequence[Tick]) -> Judgement:
+        """Hold `ticks` in the windows of their cached symbols without judging them (a
+        backfill: history raises no alert, but the live ticks after it count it)."""
+        for tick in ticks:
+            series = self.series.get(tick.symbol)
+            if series is not None:
+                series.add(micros(tick.time), tick.price, tick.volume_24h)
+        return NOTHING
+
     def saved(self, judgement: Judgement) -> None:
         """The judgement's states are stored (in the transaction about to commit)."""
         for key, st in judgement.changed.items():

@@ -15,11 +15,12 @@ import time
 
 import structlog
 
-from cryptomonitor import database, demo, replay
+from cryptomonitor import backfill, database, demo, replay
 from cryptomonitor.config import Settings
 from cryptomonitor.exceptions import DatabaseUnavailable
 from cryptomonitor.pipeline import Pipeline
-from cryptomonitor.runner import start_pipeline
+from cryptomonitor.runner import make_source, start_pipeline
+from cryptomonitor.sources import registry
 
 log = structlog.get_logger(__name__)
 
@@ -116,4 +117,18 @@ def replay_file(settings: Settings, path: pathlib.Path, symbol: str, stop: threa
         pipeline.close()
     summary.seconds = time.monotonic() - started
     log.info("replay_done", path=str(path), symbol=symbol, **dataclasses.asdict(summary))
+    return summary
+
+
+def backfill_period(settings: Settings, stop: threading.Event, start: dt.datetime,
+                    end: dt.datetime, symbols: list[str]) -> backfill.BackfillSummary:
+    """`cryptomonitor backfill`: the source's history of `symbols` in [start, end)."""
+    pipeline = start_pipeline(settings, stop)
+    try:
+        history = registry.history_of(settings, make_source(settings))
+        summary = backfill.run(pipeline, history, dict.fromkeys(symbols, (start, end)), stop,
+                               always_refresh=True)
+    finally:
+        pipeline.close()
+    log.info("backfill_done", source=history.name, **dataclasses.asdict(summary))
     return summary

@@ -125,6 +125,23 @@ class Pipeline:
         if self.spool is not None:
             self.spool.close()
 
+    def store_history(self, ticks: Sequence[Tick]) -> FlushResult:
+        """Store backfilled ticks after what is buffered, in batches, raising no alert; not
+        spooled (their source keeps them). Raises DatabaseUnavailable on an outage."""
+        result = self.flush()
+        if not result.database_ok:
+            raise DatabaseUnavailable("database unavailable during a backfill")
+        conn = self.db.connection()
+        for i in range(0, len(ticks), self.batch_size):
+            try:
+                written = self.writer.write(conn, ticks[i:i + self.batch_size], judge=False)
+            except DatabaseUnavailable:
+                self.db.reset()
+                raise
+            result.new += written.new
+            result.duplicates += written.duplicates
+        return result
+
     def flush(self) -> FlushResult:
         """Write the buffer and deliver alert lines. A database outage leaves the rest buffered."""
         result = FlushResult()

@@ -12,11 +12,13 @@ import datetime as dt
 import threading
 import time
 
+import psycopg
 import structlog
 import tenacity
 
 from cryptomonitor import (
     alertfile,
+    backfill,
     database,
     leader,
     migrations,
@@ -27,12 +29,13 @@ from cryptomonitor import (
 from cryptomonitor.config import Settings
 from cryptomonitor.exceptions import (
     ConfigError,
+    DatabaseError,
     DatabaseRefused,
     DatabaseUnavailable,
     SourceError,
 )
 from cryptomonitor.pipeline import Pipeline
-from cryptomonitor.sources import registry
+from cryptomonitor.sources import history, registry
 
 log = structlog.get_logger(__name__)
 
@@ -97,6 +100,26 @@ def start_pipeline(settings: Settings, stop: threading.Event,
     log.info("ready", rules=[r.name for r in active_rules], alerts_file=str(settings.alerts_file))
     return Pipeline(database.Database(settings.conninfo), alert_file, active_rules,
                     settings.alert_repeat_interval, settings.buffer_max_ticks, spool=buffer)
+
+
+def fill_gap(settings: Settings, pipeline: Pipeline, source: registry.Source,
+             stop: threading.Event) -> None:
+    """Backfill each symbol's gap since its newest stored tick, back to at most
+    CRYPTOMONITOR_BACKFILL_HORIZON; a failure is logged and polling goes on."""
+    symbols = history.symbols_with_history(settings.coins)
+    if settings.backfill_horizon is None or not symbols:
+        return
+    try:
+        periods = backfill.gaps(pipeline.db.connection(), symbols, dt.datetime.now(dt.UTC),
+                                settings.backfill_horizon, min_gap=2 * settings.poll_interval)
+        if periods:
+            summary = backfill.run(pipeline, registry.history_of(settings, source), periods,
+                                   stop)
+            log.info("gap_backfilled", symbols=sorted(periods), stored=summary.stored,
+                     requests=summary.requests)
+    except (SourceError, DatabaseError, psycopg.Error) as exc:
+        log.warning("gap_backfill_failed", error=str(exc),
+                    hint="`cryptomonitor backfill --from ... --to ...` fills it later")
 
 
 def http_deadline(settings: Settings) -> float:
@@ -166,6 +189,7 @@ def run(settings: Settings, stop: threading.Event, max_polls: int | None = None)
                     "limit, or poll less often")
     log.info("run_start", source=source.name, coins=list(settings.coins),
              poll_interval_s=settings.poll_interval, effective_poll_interval_s=round(effective, 3))
+    gap_filled = False
     try:
         while not stop.is_set():
             started = time.monotonic()
@@ -178,6 +202,9 @@ def run(settings: Settings, stop: threading.Event, max_polls: int | None = None)
                 next_at = started + settings.poll_interval
                 stop.wait(settings.poll_interval)
                 continue
+            if not gap_filled:  # once, as the poller: the time this job was not polling
+                gap_filled = True
+                fill_gap(settings, pipeline, source, stop)
             fields: dict[str, object] = {"fetched": 0, "unchanged": 0, "rejected": 0,
                                          "missing": 0}
             try:

@@ -52,15 +52,16 @@ class BatchWriter:
         self.engine = AlertEngine(rules, repeat_interval)
         self.hearing = coherence.Hearing()
 
-    def write(self, conn: Connection, ticks: Sequence[Tick]) -> WriteResult:
+    def write(self, conn: Connection, ticks: Sequence[Tick], judge: bool = True) -> WriteResult:
         """Store `ticks` (skipping those already stored) and raise the alert events of the
         new ones, in one transaction. If it fails, the engine forgets the batch's symbols (its
-        cache must not hold what was rolled back)."""
+        cache must not hold what was rolled back). `judge` False (a backfill): stored and
+        counted in the windows, but no rule runs on them."""
         if not ticks:
             return WriteResult(0, 0, 0)
         for attempt in range(1, ATTEMPTS + 1):
             try:
-                return self._write(IngestRepository(conn), ticks)
+                return self._write(IngestRepository(conn), ticks, judge)
             except AlreadyStored as exc:  # another writer: reload its symbols, start again
                 self.engine.forget(exc.symbols)
                 if attempt == ATTEMPTS:  # retryable: the pipeline keeps the batch
@@ -74,8 +75,9 @@ class BatchWriter:
                 raise
         raise AssertionError("unreachable")
 
-    def _write(self, repo: IngestRepository, ticks: Sequence[Tick]) -> WriteResult:
+    def _write(self, repo: IngestRepository, ticks: Sequence[Tick], judge: bool) -> WriteResult:
         engine = self.engine
+        check = engine.judge if judge else engine.hold
         repo.prepare_session()
         if engine.active and self.hearing.watch(repo.conn):
             engine.distrust()  # a connection not watched before may have missed notifications
@@ -83,16 +85,17 @@ class BatchWriter:
             engine.heard(*self.hearing.take())
             if engine.proves_new(ticks):  # plan
                 new, fast = len(ticks), True
-                judgement = repo.append(ticks, lambda: engine.judge(ticks))  # write + judge
+                judgement = repo.append(ticks, lambda: check(ticks))  # write + judge
             else:
-                (new, judgement), fast = self._insert(repo, ticks), False
+                (new, judgement), fast = self._insert(repo, ticks, judge), False
             repo.save(judgement)  # save
             if engine.active:
                 repo.announce(coherence.announcement(t.symbol for t in ticks))
         engine.saved(judgement)
         return WriteResult(new, len(ticks) - new, len(judgement.events), fast)
 
-    def _insert(self, repo: IngestRepository, ticks: Sequence[Tick]) -> tuple[int, Judgement]:
+    def _insert(self, repo: IngestRepository, ticks: Sequence[Tick],
+                judge: bool) -> tuple[int, Judgement]:
         """The general path: staged, checked against the cache, inserted idempotently."""
         engine = self.engine
         repo.stage(ticks, engine.newest_known(ticks) if engine.active else None)
@@ -107,7 +110,7 @@ class BatchWriter:
         new, already = _split(ticks, inserted)
         if stale := engine.stale(already):
             raise AlreadyStored(stale)
-        return len(new), engine.judge(new)
+        return len(new), engine.judge(new) if judge else engine.hold(new)
 
 
 def _split(ticks: Iterable[Tick], inserted: set[tuple[str, dt.datetime]],

@@ -47,6 +47,13 @@ def api_key_header(base_url: str) -> str:
     return "x-cg-pro-api-key" if host == PRO_HOST else "x-cg-demo-api-key"
 
 
+def headers(base_url: str, api_key: str | None) -> dict[str, str]:
+    out = {"Accept": "application/json", "User-Agent": "cryptomonitor"}
+    if api_key:
+        out[api_key_header(base_url)] = api_key
+    return out
+
+
 def request_params(coins: Sequence[str], vs_currency: str) -> dict[str, str]:
     return {
         "ids": ",".join(coins),
@@ -148,9 +155,7 @@ class CoinGecko:
         self.markets_url = base_url.rstrip("/") + MARKETS
         self.coins = tuple(coins)
         self.vs_currency = vs_currency
-        self.headers = {"Accept": "application/json", "User-Agent": "cryptomonitor"}
-        if api_key:
-            self.headers[api_key_header(base_url)] = api_key
+        self.headers = headers(base_url, api_key)
         self.client = client
 
     def _requests(self) -> list[tuple[str, dict[str, str]]]:

@@ -12,7 +12,7 @@ from typing import Protocol
 
 from cryptomonitor.config import Settings
 from cryptomonitor.models import ParseResult
-from cryptomonitor.sources import binance, coingecko
+from cryptomonitor.sources import binance, coingecko, history
 from cryptomonitor.sources.http import JsonClient
 
 
@@ -28,6 +28,9 @@ class Source(Protocol):
     @property
     def requests_per_poll(self) -> int: ...
 
+    @property
+    def client(self) -> JsonClient: ...  # paced by the API's rate limit; its history shares it
+
     def fetch(self) -> ParseResult:
         """One poll: the ticks, the refused values and the symbols missing from the answer.
 
@@ -41,16 +44,22 @@ class Spec:
     build: Callable[[Settings, JsonClient], Source]
     #: Seconds between two requests at the least (the API's rate limit for this user).
     min_interval: Callable[[Settings], float]
+    #: Its history endpoint, for backfills, on the same (paced) client.
+    history: Callable[[Settings, JsonClient], history.History]
 
 
 SOURCES: dict[str, Spec] = {
     coingecko.NAME: Spec(
         build=lambda s, client: coingecko.CoinGecko(
             s.coingecko_url, s.coins, s.vs_currency, s.coingecko_api_key, client),
-        min_interval=lambda s: 60.0 / s.coingecko_rate),  # the plan's requests a minute
+        min_interval=lambda s: 60.0 / s.coingecko_rate,  # the plan's requests a minute
+        history=lambda s, client: history.CoinGeckoHistory(
+            s.coingecko_url, s.vs_currency, coingecko.headers(s.coingecko_url,
+                                                              s.coingecko_api_key), client)),
     binance.NAME: Spec(
         build=lambda s, client: binance.Binance(s.binance_url, s.coins, client),
-        min_interval=lambda s: 0.0),  # one request of weight 80 a poll: far inside 6,000/min
+        min_interval=lambda s: 0.0,  # one request of weight 80 a poll: far inside 6,000/min
+        history=lambda s, client: history.BinanceHistory(s.binance_url, client)),
 }
 
 
@@ -65,3 +74,8 @@ def build(settings: Settings, timeout_deadline: float) -> Source:
 def shortest_poll(settings: Settings, source: Source) -> float:
     """The shortest time a poll can take under the source's rate limit."""
     return source.requests_per_poll * SOURCES[settings.source].min_interval(settings)
+
+
+def history_of(settings: Settings, source: Source) -> history.History:
+    """The configured source's history endpoint, sharing its client (and rate limit)."""
+    return SOURCES[settings.source].history(settings, source.client)

@@ -104,3 +104,21 @@ COPY ticks (time, symbol, price, volume_24h, source) FROM STDIN (FORMAT binary);
 -- name: newest_tick
 -- The newest stored tick of one symbol (the demo continues after it).
 SELECT max(time) FROM ticks WHERE symbol = %(symbol)s;
+
+-- name: newest_ticks
+-- Backfill at start-up: the newest stored tick of each symbol (NULL: none), one index probe
+-- per symbol.
+SELECT s, (SELECT max(time) FROM ticks WHERE symbol = s)
+FROM unnest(%(symbols)s::text[]) AS s;
+
+-- name: newest_backfilled
+-- Where an interrupted backfill of one symbol resumes: its newest tick from the history
+-- source inside the range.
+SELECT max(time) FROM ticks
+WHERE symbol = %(symbol)s AND source = %(source)s AND time >= %(start)s AND time < %(end)s;
+
+-- name: refresh_candles
+-- TimescaleDB: materialize one continuous aggregate over a backfilled range (the owner of the
+-- aggregates may; the policies cover the last day, 7 days and 30 days on their own).
+CALL refresh_continuous_aggregate(%(view)s::regclass, %(start)s::timestamptz,
+                                  %(end)s::timestamptz);

@@ -1,0 +1,161 @@
+"""The sources' history endpoints, for backfilling gaps (`cryptomonitor.backfill`).
+
+- CoinGecko ``/coins/{id}/market_chart/range?vs_currency=usd&from=UNIX&to=UNIX``: ``prices``
+  and ``total_volumes`` as ``[[unix ms, value], ...]``. Its granularity is automatic: 5-minutely
+  for a range within the last day, hourly up to 90 days, daily beyond. So the last day is asked
+  in one request and older time in 90-day requests (hourly points).
+- Binance ``/api/v3/klines?symbol=BTCUSDT&interval=1m&startTime=MS&endTime=MS&limit=1000``:
+  1-minute candles ``[open time, open, high, low, close, volume, close time, ...]``; a tick is
+  the close at the close time. No rolling 24-hour volume exists there: NULL.
+
+Backfilled ticks carry their own source name (``coingecko-history``, ``binance-history``). Every
+value passes the same checks as live ticks (`validation.checked_tick`); requests go through the
+source's own client, so its rate limit holds for both.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from typing import Protocol
+
+from cryptomonitor.exceptions import ResponseError
+from cryptomonitor.models import Rejection, Tick
+from cryptomonitor.sources import binance, coingecko
+from cryptomonitor.sources.http import JsonClient
+from cryptomonitor.sources.validation import checked_tick, plausible
+
+DAY = dt.timedelta(days=1)
+HOURLY_SPAN = dt.timedelta(days=90)
+KLINES_LIMIT = 1000
+MINUTE_MS = 60_000
+
+Chunk = tuple[dt.datetime, dt.datetime]
+
+
+class History(Protocol):
+    """A source's past: the ticks of one symbol in [start, end), a request at a time."""
+
+    name: str  # stored as ticks.source
+
+    def chunks(self, start: dt.datetime, end: dt.datetime, now: dt.datetime) -> list[Chunk]: ...
+
+    def fetch(self, symbol: str, chunk: Chunk, now: dt.datetime) -> list[Tick]: ...
+
+
+def _epoch_ms(raw: object, now: dt.datetime) -> dt.datetime | str:
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        return "not a time in milliseconds"
+    try:
+        stamp = dt.datetime.fromtimestamp(raw / 1000, dt.UTC)
+    except (OverflowError, OSError, ValueError):
+        return "out of range"
+    return plausible(stamp, now)
+
+
+def parse_market_chart(payload: object, symbol: str, source: str, chunk: Chunk,
+                       now: dt.datetime) -> list[Tick]:
+    """The ticks of a ``market_chart/range`` answer inside `chunk` (volumes joined by time)."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("prices"), list):
+        raise ResponseError("expected a JSON object with a 'prices' list (market_chart/range)")
+    volumes = {}
+    for point in payload.get("total_volumes") or []:
+        if isinstance(point, list) and len(point) == 2:
+            volumes[repr(point[0])] = point[1]
+    ticks: list[Tick] = []
+    rejected: list[Rejection] = []
+    for point in payload["prices"]:
+        if not isinstance(point, list) or len(point) != 2:
+            rejected.append(Rejection(symbol, "prices", point, "not a [time, price] pair"))
+            continue
+        entry = {"t": point[0], "p": point[1], "v": volumes.get(repr(point[0]))}
+        tick = checked_tick(symbol, source, entry, rejected, now, price="p", time="t",
+                            volume="v", number=coingecko._number, moment=_epoch_ms)
+        if tick is not None and chunk[0] <= tick.time < chunk[1]:
+            ticks.append(tick)
+    return ticks
+
+
+class CoinGeckoHistory:
+    name = "coingecko-history"
+
+    def __init__(self, base_url: str, vs_currency: str, headers: dict[str, str],
+                 client: JsonClient) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.vs_currency = vs_currency
+        self.headers = headers
+        self.client = client
+
+    def chunks(self, start: dt.datetime, end: dt.datetime, now: dt.datetime) -> list[Chunk]:
+        out: list[Chunk] = []
+        recent = max(start, now - DAY)
+        cursor = start
+        while cursor < min(end, recent):
+            out.append((cursor, min(cursor + HOURLY_SPAN, recent, end)))
+            cursor = out[-1][1]
+        if end > recent:
+            out.append((recent, end))
+        return out
+
+    def fetch(self, symbol: str, chunk: Chunk, now: dt.datetime) -> list[Tick]:
+        params = {"vs_currency": self.vs_currency, "from": str(int(chunk[0].timestamp())),
+                  "to": str(int(chunk[1].timestamp()) + 1), "precision": "full"}
+        payload = self.client.get_json(f"{self.base_url}/coins/{symbol}/market_chart/range",
+                                       params, self.headers)
+        return parse_market_chart(payload, symbol, self.name, chunk, now)
+
+
+def parse_klines(payload: object, symbol: str, source: str, chunk: Chunk,
+                 now: dt.datetime) -> list[Tick]:
+    """The ticks of a ``klines`` answer inside `chunk`: each candle's close at its close time."""
+    if not isinstance(payload, list):
+        raise ResponseError("expected a JSON list of klines")
+    ticks: list[Tick] = []
+    rejected: list[Rejection] = []
+    for kline in payload:
+        if not isinstance(kline, list) or len(kline) < 7:
+            rejected.append(Rejection(symbol, "kline", kline, "not a kline"))
+            continue
+        entry = {"t": kline[6], "p": kline[4]}
+        tick = checked_tick(symbol, source, entry, rejected, now, price="p", time="t",
+                            volume="v", number=binance._decimal, moment=_epoch_ms)
+        if tick is not None and chunk[0] <= tick.time < chunk[1]:
+            ticks.append(tick)
+    return ticks
+
+
+class BinanceHistory:
+    name = "binance-history"
+
+    def __init__(self, base_url: str, client: JsonClient) -> None:
+        self.url = base_url.rstrip("/") + "/api/v3/klines"
+        self.client = client
+
+    def chunks(self, start: dt.datetime, end: dt.datetime, now: dt.datetime) -> list[Chunk]:
+        span = dt.timedelta(minutes=KLINES_LIMIT)
+        out: list[Chunk] = []
+        cursor = start
+        while cursor < end:
+            out.append((cursor, min(cursor + span, end)))
+            cursor = out[-1][1]
+        return out
+
+    def fetch(self, symbol: str, chunk: Chunk, now: dt.datetime) -> list[Tick]:
+        params = {"symbol": symbol.upper(), "interval": "1m", "limit": str(KLINES_LIMIT),
+                  "startTime": str(int(chunk[0].timestamp() * 1000) - MINUTE_MS),
+                  "endTime": str(int(chunk[1].timestamp() * 1000))}
+        payload = self.client.get_json(self.url, params, {"Accept": "application/json"})
+        return parse_klines(payload, symbol, self.name, chunk, now)
+
+
+def ticks_of(history: History, symbol: str, start: dt.datetime, end: dt.datetime,
+             now: dt.datetime) -> Iterator[tuple[int, int, list[Tick]]]:
+    """(chunk number, chunks, ticks) for each request of [start, end), oldest first."""
+    chunks = history.chunks(start, end, now)
+    for i, chunk in enumerate(chunks, 1):
+        yield i, len(chunks), history.fetch(symbol, chunk, now)
+
+
+def symbols_with_history(coins: Sequence[str]) -> list[str]:
+    """The configured symbols a history can be asked for (not ``*`` or ``top:N``)."""
+    return [c for c in coins if c != binance.ALL and not c.startswith("top:")]
