@@ -36,12 +36,11 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from cryptomonitor import __version__, alerts, apimodels, queries
-from cryptomonitor.apiservice import DAY, Service, invalid
+from cryptomonitor import __version__, alerts, apimodels, apiparams, queries
+from cryptomonitor.apiservice import DAY, Service
 
 log = structlog.get_logger(__name__)
 
-MAX_SYMBOL = 100
 MAX_ROWS = 100_000  # points or candles in one answer
 MAX_ALERTS = 10_000
 
@@ -61,35 +60,6 @@ def _iso(t: dt.datetime) -> str:
     return alerts.format_time(t)
 
 
-def _symbol(symbol: str, where: str = "path") -> str:
-    if len(symbol) > MAX_SYMBOL or not symbol.isprintable() or not symbol:
-        raise invalid(where, "symbol", f"a symbol is 1-{MAX_SYMBOL} printable characters")
-    return symbol
-
-
-def _time(text: str | None, name: str) -> dt.datetime | None:
-    """An ISO-8601 time (naive: UTC). Numbers are refused: the spec says date-time."""
-    if text is None:
-        return None
-    try:
-        if len(text) > 40 or text.strip().lstrip("+-").replace(".", "", 1).isdigit():
-            raise ValueError
-        value = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise invalid("query", name, "expected an ISO-8601 date-time such as "
-                       "2025-05-30T17:00:00Z") from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    if not dt.datetime(2009, 1, 1, tzinfo=dt.UTC) <= value <= dt.datetime(
-            9999, 1, 1, tzinfo=dt.UTC):
-        raise invalid("query", name, "out of range (2009 to 9999)")
-    return value
-
-
-def _time_query(description: str, alias: str | None = None, deprecated: bool = False) -> Any:
-    return fastapi.Query(alias=alias, deprecated=deprecated, json_schema_extra={
-        "format": "date-time"}, description=f"{description}: an ISO-8601 date-time such as "
-        "2025-05-30T17:00:00Z (without a time zone: UTC)")
 ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": apimodels.Error, "description": "unknown symbol: no tick stored"},
     503: {"model": apimodels.Error, "description": "database unavailable"},
@@ -125,15 +95,15 @@ def symbol_detail(
     symbol: str,
     interval: Annotated[Interval, fastapi.Query(
         description="raw: every tick; 1m, 1h or 1d: OHLCV candles")] = Interval.raw,
-    from_: Annotated[str | None, _time_query("start (default: 24 hours before `to`)",
+    from_: Annotated[str | None, apiparams.time_query("start (default: 24 hours before `to`)",
                                               "from")] = None,
-    to: Annotated[str | None, _time_query("end, excluded (default: now)")] = None,
+    to: Annotated[str | None, apiparams.time_query("end, excluded (default: now)")] = None,
     limit: Annotated[int, fastapi.Query(
         ge=1, le=MAX_ROWS, description=f"points or candles at most (up to {MAX_ROWS:,})")
     ] = MAX_ROWS,
 ) -> apimodels.SymbolDetail:
-    symbol = _symbol(symbol)
-    start, end = svc.period(_time(from_, "from"), _time(to, "to"))
+    symbol = apiparams.symbol(symbol)
+    start, end = svc.period(apiparams.time(from_, "from"), apiparams.time(to, "to"))
     latest = svc.latest_or_404(symbol)
     params = {"symbol": symbol, "start": start, "end": end, "limit": limit + 1}
     n, low, high, avg, stddev = svc.fetch("api_summary", params)[0]
@@ -171,7 +141,7 @@ def ranking(svc: Svc) -> apimodels.Ranking:
 @router.get("/rank/{symbol}", summary="A symbol's rank by 24-hour price standard deviation",
             responses=ERRORS)
 def rank(svc: Svc, symbol: str) -> apimodels.Rank:
-    symbol = _symbol(symbol)
+    symbol = apiparams.symbol(symbol)
     row = svc.ranked().get(symbol)
     if row is None:
         svc.latest_or_404(symbol)
@@ -183,21 +153,21 @@ def rank(svc: Svc, symbol: str) -> apimodels.Rank:
             "first", responses=ERRORS)
 def recent_alerts(
     svc: Svc,
-    from_: Annotated[str | None, _time_query("start (default: 24 hours before `to`)",
+    from_: Annotated[str | None, apiparams.time_query("start (default: 24 hours before `to`)",
                                               "from")] = None,
-    to: Annotated[str | None, _time_query("end, excluded (default: none)")] = None,
-    since: Annotated[str | None, _time_query("the same as from", deprecated=True)] = None,
+    to: Annotated[str | None, apiparams.time_query("end, excluded (default: none)")] = None,
+    since: Annotated[str | None, apiparams.time_query("the same as from", deprecated=True)] = None,
     symbol: Annotated[str | None, fastapi.Query(description="one symbol only")] = None,
     limit: Annotated[int, fastapi.Query(
         ge=1, le=MAX_ALERTS, description=f"alerts at most (up to {MAX_ALERTS:,})")] = 1000,
 ) -> apimodels.Alerts:
-    start = _time(from_, "from") or _time(since, "since")
-    end = _time(to, "to")
+    start = apiparams.time(from_, "from") or apiparams.time(since, "since")
+    end = apiparams.time(to, "to")
     if start is None:
         start = (end or dt.datetime.now(dt.UTC)) - DAY
     end = end or dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
     if symbol is not None:
-        svc.latest_or_404(_symbol(symbol, "query"))
+        svc.latest_or_404(apiparams.symbol(symbol, "query"))
     rows = svc.fetch("api_alerts", {"start": start, "end": end, "symbol": symbol,
                                     "limit": limit + 1})
     events = [alerts.Event(*row) for row in rows]
@@ -205,6 +175,30 @@ def recent_alerts(
         apimodels.Alert(**{**dataclasses.asdict(e), "time": _iso(e.time),
                            "alert_id": str(e.alert_id), "episode_id": str(e.episode_id)})
         for e in events[:limit]])
+
+
+@router.get("/gaps", summary="Holes in the ticks over a period (default: the last 24 hours)",
+            responses=ERRORS)
+def gaps(
+    svc: Svc,
+    from_: Annotated[str | None, apiparams.time_query("start (default: 24 hours before `to`)",
+                                              "from")] = None,
+    to: Annotated[str | None, apiparams.time_query("end, excluded (default: now)")] = None,
+    symbol: Annotated[str | None, fastapi.Query(description="one symbol only")] = None,
+    min_seconds: Annotated[float, fastapi.Query(
+        gt=0, le=86_400 * 31, description="a gap is longer than this (default 300: ten polls "
+        "at the default 30 s)")] = 300.0,
+    limit: Annotated[int, fastapi.Query(ge=1, le=MAX_ALERTS)] = 1000,
+) -> apimodels.Gaps:
+    if symbol is not None:
+        svc.latest_or_404(apiparams.symbol(symbol, "query"))
+    start, end = svc.period(apiparams.time(from_, "from"), apiparams.time(to, "to"))
+    rows = svc.fetch("api_gaps", {"start": start, "end": end, "symbol": symbol,
+                                  "min_seconds": min_seconds, "limit": limit + 1})
+    listed = [apimodels.Gap(symbol=r[0], start=_iso(r[1]), end=_iso(r[2]), seconds=r[3])
+              for r in rows[:limit]]
+    return apimodels.Gaps(gaps=listed, count=len(listed),
+                          seconds=sum(g.seconds for g in listed), truncated=len(rows) > limit)
 
 
 @router.get("/health", summary="Database reachable and data fresh (503 otherwise)",

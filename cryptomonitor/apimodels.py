@@ -104,6 +104,20 @@ class Alerts(BaseModel):
     truncated: bool = Field(description="true when `limit` cut the list short")
 
 
+class Gap(BaseModel):
+    symbol: str
+    start: Time = Field(description="the last tick before the gap")
+    end: Time = Field(description="the first tick after it (or the period's end, or now)")
+    seconds: float
+
+
+class Gaps(BaseModel):
+    gaps: list[Gap] = Field(description="oldest first per symbol")
+    count: int = Field(description="gaps listed")
+    seconds: float = Field(description="their total length")
+    truncated: bool = Field(description="true when `limit` cut the list short")
+
+
 class Health(BaseModel):
     status: str = Field(description="ok, stale (no tick for stale_after_s) or unavailable")
     database: str = Field(description="ok or unreachable")

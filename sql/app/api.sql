@@ -73,3 +73,24 @@ LIMIT %(limit)s;
 
 -- name: api_newest_tick_age
 SELECT extract(epoch FROM now() - max(time)) FROM ticks WHERE time > now() - INTERVAL '7 days';
+
+-- name: api_gaps
+-- Holes in each symbol's ticks over [start, end): two consecutive ticks further apart than
+-- min_seconds, and the time since a symbol's last tick in the period until `end` (or now).
+-- Symbols: those with a tick in the period.
+WITH t AS (
+    SELECT symbol, time,
+           lag(time) OVER (PARTITION BY symbol ORDER BY time) AS previous
+    FROM ticks
+    WHERE time >= %(start)s AND time < %(end)s
+      AND (%(symbol)s::text IS NULL OR symbol = %(symbol)s)
+), inside AS (
+    SELECT symbol, previous AS gap_start, time AS gap_end FROM t WHERE previous IS NOT NULL
+    UNION ALL
+    SELECT symbol, max(time), least(%(end)s::timestamptz, now()) FROM t GROUP BY symbol
+)
+SELECT symbol, gap_start, gap_end, extract(epoch FROM gap_end - gap_start)::float8
+FROM inside
+WHERE gap_end - gap_start > make_interval(secs => %(min_seconds)s)
+ORDER BY symbol, gap_start
+LIMIT %(limit)s;

@@ -298,3 +298,23 @@ def test_the_dashboard_is_served_with_its_files(client: TestClient) -> None:
                   "/static/lightweight-charts/lightweight-charts.standalone.production.js"):
         assert asset in page.text and client.get(asset).status_code == 200
     assert "http" not in page.text.replace('href="/docs"', "")  # nothing from elsewhere
+
+
+def test_gaps_lists_each_hole_longer_than_asked(db_url: str, client: TestClient) -> None:
+    now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+    minutes = [m for m in range(-120, 0) if not -90 <= m < -60 and not -30 <= m < -25]
+    with psycopg.connect(db_url) as conn:
+        conn.execute("INSERT INTO ticks (time, symbol, price, source)"
+                     " SELECT %s + m * interval '1 minute', 'holey', 1.0, 'test'"
+                     " FROM unnest(%s::int[]) AS m", (now, minutes))
+    body = client.get("/gaps", params={"symbol": "holey", "min_seconds": 240}).json()
+    assert [(g["start"], g["end"], g["seconds"]) for g in body["gaps"]] == [
+        (alerts.format_time(now + dt.timedelta(minutes=a)),
+         alerts.format_time(now + dt.timedelta(minutes=b)), (b - a) * 60.0)
+        for a, b in ((-91, -60), (-31, -25))]
+    assert body["count"] == 2 and body["seconds"] == (31 + 6) * 60.0 and not body["truncated"]
+    assert client.get("/gaps", params={"symbol": "holey", "min_seconds": 400}).json()[
+        "count"] == 1
+    assert client.get("/gaps", params={"symbol": "holey", "limit": 1}).json()["truncated"]
+    assert client.get("/gaps", params={"symbol": "nope"}).status_code == 404
+    assert client.get("/gaps", params={"min_seconds": 0}).status_code == 422

@@ -184,7 +184,7 @@ def test_every_source_module_is_registered_and_selectable() -> None:
     from cryptomonitor.exceptions import ConfigError
     from cryptomonitor.sources import registry
 
-    helpers = {"http", "validation", "registry"}
+    helpers = {"http", "validation", "registry", "history"}
     modules = {m.name for m in pkgutil.iter_modules(sources.__path__)} - helpers
     assert set(registry.SOURCES) == modules
     for name in registry.SOURCES:
