@@ -109,12 +109,13 @@ def fill_gap(settings: Settings, pipeline: Pipeline, source: registry.Source,
     symbols = history.symbols_with_history(settings.coins)
     if settings.backfill_horizon is None or not symbols:
         return
+    past = registry.history_of(settings, source)
     try:
         periods = backfill.gaps(pipeline.db.connection(), symbols, dt.datetime.now(dt.UTC),
-                                settings.backfill_horizon, min_gap=2 * settings.poll_interval)
+                                settings.backfill_horizon,
+                                min_gap=max(2 * settings.poll_interval, past.resolution))
         if periods:
-            summary = backfill.run(pipeline, registry.history_of(settings, source), periods,
-                                   stop)
+            summary = backfill.run(pipeline, past, periods, stop)
             log.info("gap_backfilled", symbols=sorted(periods), stored=summary.stored,
                      requests=summary.requests)
     except (SourceError, DatabaseError, psycopg.Error) as exc:

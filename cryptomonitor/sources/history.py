@@ -37,6 +37,7 @@ class History(Protocol):
     """A source's past: the ticks of one symbol in [start, end), a request at a time."""
 
     name: str  # stored as ticks.source
+    resolution: float  # seconds between its points at best: a shorter gap cannot be filled
 
     def chunks(self, start: dt.datetime, end: dt.datetime, now: dt.datetime) -> list[Chunk]: ...
 
@@ -78,6 +79,7 @@ def parse_market_chart(payload: object, symbol: str, source: str, chunk: Chunk,
 
 class CoinGeckoHistory:
     name = "coingecko-history"
+    resolution = 300.0
 
     def __init__(self, base_url: str, vs_currency: str, headers: dict[str, str],
                  client: JsonClient) -> None:
@@ -126,6 +128,7 @@ def parse_klines(payload: object, symbol: str, source: str, chunk: Chunk,
 
 class BinanceHistory:
     name = "binance-history"
+    resolution = 60.0
 
     def __init__(self, base_url: str, client: JsonClient) -> None:
         self.url = base_url.rstrip("/") + "/api/v3/klines"

@@ -119,6 +119,8 @@ def test_kill_9_during_an_outage_loses_nothing_answered(
     lock = threading.Lock()
 
     def respond(path: str, query: dict[str, str]) -> Answer:
+        if path != "/api/v3/simple/price":  # the gap backfill of a restart: no history here
+            return Answer(404, {"error": "not found"})
         with lock:
             stamp = base + SECONDS_PER_REQUEST * len(served)
             served.append({("bitcoin", stamp), ("ethereum", stamp)})
