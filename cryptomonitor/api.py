@@ -20,7 +20,6 @@ import contextlib
 import dataclasses
 import datetime as dt
 import enum
-import functools
 import importlib.resources
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -32,12 +31,12 @@ import psycopg
 import psycopg_pool
 import structlog
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from cryptomonitor import __version__, alerts, apimodels, apiparams, queries
+from cryptomonitor import __version__, alerts, apimodels, apipages, apiparams, queries
 from cryptomonitor.apiservice import DAY, Service
+from cryptomonitor.metrics import HTTP_SECONDS
 
 log = structlog.get_logger(__name__)
 
@@ -230,24 +229,6 @@ async def live() -> apimodels.Live:
     return apimodels.Live(status="ok", version=__version__)
 
 
-@functools.cache
-def _dashboard_page() -> str:
-    page = importlib.resources.files("cryptomonitor") / "static" / "dashboard" / "index.html"
-    return page.read_text(encoding="utf-8")
-
-
-def _dashboard() -> HTMLResponse:
-    return HTMLResponse(_dashboard_page())
-
-
-def _swagger_ui() -> HTMLResponse:
-    return get_swagger_ui_html(
-        openapi_url="/openapi.json", title="CryptoMonitor API",
-        swagger_js_url="/static/swagger-ui/swagger-ui-bundle.js",
-        swagger_css_url="/static/swagger-ui/swagger-ui.css",
-        swagger_favicon_url="/static/swagger-ui/favicon-32x32.png")
-
-
 def create_app(conninfo: str, stale_after: float = 300.0, pool_size: int = 10,
                pool_timeout: float = 5.0, rank_ttl: float | None = 10.0,
                public_url: str | None = None) -> fastapi.FastAPI:
@@ -274,8 +255,9 @@ def create_app(conninfo: str, stale_after: float = 300.0, pool_size: int = 10,
     app.include_router(router)
     static = importlib.resources.files("cryptomonitor") / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
-    app.add_api_route("/docs", _swagger_ui, include_in_schema=False)
-    app.add_api_route("/", _dashboard, include_in_schema=False)
+    app.add_api_route("/docs", apipages.swagger_ui, include_in_schema=False)
+    app.add_api_route("/", apipages.dashboard, include_in_schema=False)
+    app.add_api_route("/prometheus", apipages.prometheus, include_in_schema=False)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: fastapi.Request, exc: RequestValidationError) -> JSONResponse:
@@ -308,8 +290,12 @@ def create_app(conninfo: str, stale_after: float = 300.0, pool_size: int = 10,
         finally:
             # The healthcheck's liveness probe every few seconds would drown the rest.
             emit = log.debug if request.url.path == "/health/live" else log.info
+            seconds = time.perf_counter() - started
             emit("request", method=request.method, path=request.url.path[:200],
-                 status=status, ms=round((time.perf_counter() - started) * 1000, 1),
+                 status=status, ms=round(seconds * 1000, 1),
                  client=request.client.host if request.client else None)
+            route = request.scope.get("route")  # the template: a bounded label set
+            HTTP_SECONDS.labels(getattr(route, "path", "unmatched"), request.method,
+                                        str(status)).observe(seconds)
 
     return app

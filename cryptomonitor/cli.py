@@ -40,7 +40,7 @@ COMMON = ("database_url", "timescaledb", "compress_after", "ticks_retention", "d
 RUN = (*COMMON, "source", "coins", "vs_currency", "poll_interval", "coingecko_url",
        "coingecko_api_key", "coingecko_rate", "binance_url", "http_timeout", "http_attempts",
        "alerts_file", "rules_file", "alert_repeat_interval", "buffer_max_ticks", "spool_dir",
-       "spool_max_bytes", "backfill_horizon")
+       "spool_max_bytes", "backfill_horizon", "receivers_file", "metrics_addr")
 API = ("database_url", "timescaledb", "db_wait", "api_host", "api_port", "api_stale_after",
        "api_rank_ttl", "log_level", "log_format")
 MIGRATE = (*COMMON, "alerts_file")

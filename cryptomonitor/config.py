@@ -97,6 +97,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("backfill_horizon", PREFIX + "BACKFILL_HORIZON", values.optional_duration, "1d",
            "run: at start, fetch from the source's history the gap since each coin's newest "
            "tick, this far back at most (off: never)"),
+    Option("receivers_file", PREFIX + "RECEIVERS_FILE", values.optional_path, "",
+           "TOML file of alert receivers (webhook, alertmanager, email, chat); unset: the "
+           "alerts file only"),
+    Option("metrics_addr", PREFIX + "METRICS_ADDR", values.optional_address, "127.0.0.1:9108",
+           "run: serve Prometheus metrics on host:port /metrics (off: do not)"),
     Option("db_wait", PREFIX + "DB_WAIT", values.parse_duration, "60",
            "seconds to wait at start-up for the database to accept connections"),
     Option("compress_after", PREFIX + "COMPRESS_AFTER", values.optional_duration, "7d",
@@ -142,6 +147,8 @@ class Settings:
     spool_dir: pathlib.Path | None
     spool_max_bytes: int
     backfill_horizon: float | None
+    receivers_file: pathlib.Path | None
+    metrics_addr: str | None
     db_wait: float
     compress_after: float | None
     ticks_retention: float | None

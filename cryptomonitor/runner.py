@@ -20,7 +20,9 @@ from cryptomonitor import (
     alertfile,
     backfill,
     database,
+    delivery,
     leader,
+    metrics,
     migrations,
     policies,
     rules,
@@ -35,6 +37,7 @@ from cryptomonitor.exceptions import (
     SourceError,
 )
 from cryptomonitor.pipeline import Pipeline
+from cryptomonitor.receivers import settings as receiver_settings
 from cryptomonitor.sources import history, registry
 
 log = structlog.get_logger(__name__)
@@ -169,6 +172,7 @@ def run(settings: Settings, stop: threading.Event, max_polls: int | None = None)
     skips the missed ones rather than bursting. A failing source or database is logged and
     the loop goes on; ticks wait in the pipeline's buffer for the database.
     """
+    receivers = receiver_settings.load(settings.receivers_file, settings.alert_repeat_interval)
     pipeline = start_pipeline(settings, stop, with_spool=True)
     source = make_source(settings)
     leadership = leader.Leadership(
@@ -191,10 +195,15 @@ def run(settings: Settings, stop: threading.Event, max_polls: int | None = None)
     log.info("run_start", source=source.name, coins=list(settings.coins),
              poll_interval_s=settings.poll_interval, effective_poll_interval_s=round(effective, 3))
     gap_filled = False
+    metrics.serve(settings.metrics_addr)
+    deliveries = delivery.start(receivers, settings.conninfo, stop)
     try:
         while not stop.is_set():
             started = time.monotonic()
-            if not leadership.poll_allowed():
+            leading = leadership.poll_allowed()
+            metrics.LEADER.set(leading)
+            if not leading:
+                metrics.POLLS.labels("standby").inc()
                 if pipeline.buffered:  # ticks fetched while we were leader are still stored
                     pipeline.flush()
                 if max_polls is not None:
@@ -209,8 +218,10 @@ def run(settings: Settings, stop: threading.Event, max_polls: int | None = None)
             fields: dict[str, object] = {"fetched": 0, "unchanged": 0, "rejected": 0,
                                          "missing": 0}
             try:
-                result = source.fetch()
+                with metrics.SOURCE_SECONDS.time():
+                    result = source.fetch()
             except SourceError as exc:
+                metrics.POLLS.labels("failed").inc()
                 last_error = str(exc)
                 log.warning("poll_failed", source=source.name, error=last_error)
             else:
@@ -220,8 +231,10 @@ def run(settings: Settings, stop: threading.Event, max_polls: int | None = None)
                         f"price for {', '.join(map(repr, result.missing))}: "
                         f"{source.unknown_hint}")
                 answered += 1
+                metrics.POLLS.labels("answered").inc()
                 fresh = [t for t in result.ticks if last_seen.get(t.symbol) != t.time]
                 last_seen.update((t.symbol, t.time) for t in fresh)
+                metrics.saw_ticks(fresh)
                 try:
                     pipeline.submit(fresh)
                 except OSError as exc:  # the spool's disk refused them (full, read-only)
@@ -233,6 +246,9 @@ def run(settings: Settings, stop: threading.Event, max_polls: int | None = None)
                           "rejected": len(result.rejected), "missing": len(result.missing)}
             flushed = pipeline.flush()
             polls += 1
+            if flushed.events:
+                delivery.wake(deliveries)
+            metrics.record_poll(fields, flushed, time.monotonic() - started, pipeline.dropped)
             log.info("poll", **fields, stored=flushed.new, duplicates=flushed.duplicates,
                      alerts=flushed.events, lines_written=flushed.lines_written,
                      buffered=flushed.buffered, dropped_total=pipeline.dropped,
@@ -255,6 +271,8 @@ def run(settings: Settings, stop: threading.Event, max_polls: int | None = None)
                       kept_in=str(settings.spool_dir) if spooled else "memory: lost")
         pipeline.close()
         leadership.close()
+        for thread in deliveries:  # they stop with `stop`; not past their current send
+            thread.join(timeout=15)
         log.info("run_stop", polls=polls, answered=answered)
     return RunSummary(polls, answered, unstored, spooled, standby, max_polls is not None,
                       last_error)

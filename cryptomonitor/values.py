@@ -142,3 +142,14 @@ def byte_size(text: str) -> int:
 def optional_dir(text: str) -> pathlib.Path | None:
     """A directory, or None for ``off``."""
     return None if text.strip().lower() in ("off", "") else pathlib.Path(text.strip())
+
+
+def optional_address(text: str) -> str | None:
+    """``host:port`` to listen on, or None for ``off``."""
+    value = text.strip()
+    if value.lower() in ("off", ""):
+        return None
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"{text!r} is not host:port (like 127.0.0.1:9108), or off")
+    return value

@@ -30,7 +30,8 @@ def env(**extra: str) -> dict[str, str]:
             if not k.startswith(("CRYPTOMONITOR_", "PG", "CMTEST_")) and k != "DATABASE_URL"}
     # The fake API has no plan to protect: polls as fast as the tests ask.
     return {**base, "CRYPTOMONITOR_LOG_FORMAT": "json", "CRYPTOMONITOR_COINGECKO_RATE": "1e6",
-            "CRYPTOMONITOR_SPOOL_DIR": tempfile.mkdtemp(dir=_SPOOLS), **extra}
+            "CRYPTOMONITOR_SPOOL_DIR": tempfile.mkdtemp(dir=_SPOOLS),
+            "CRYPTOMONITOR_METRICS_ADDR": "off", **extra}
 
 
 def cli(*args: str, timeout: float = 60, **extra: str) -> subprocess.CompletedProcess[str]:

@@ -1,0 +1,107 @@
+"""Prometheus metrics of the fetcher and the API (prometheus-client, the default registry).
+
+Names follow Prometheus conventions: a ``cryptomonitor_`` prefix, units in the name
+(``_seconds``), ``_total`` for counters, label sets bounded (outcome and stage names, receiver
+names from the config, configured symbols). The fetcher serves them on
+CRYPTOMONITOR_METRICS_ADDR (``/metrics``, `serve`); the API at ``/prometheus``.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
+
+import structlog
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+from cryptomonitor.models import Tick
+
+if TYPE_CHECKING:
+    from cryptomonitor.pipeline import FlushResult
+
+log = structlog.get_logger(__name__)
+
+POLLS = Counter("cryptomonitor_polls_total", "Polls of the price source, by outcome "
+                "(answered, failed, standby)", ["outcome"])
+TICKS = Counter("cryptomonitor_ticks_total", "Ticks by stage: fetched, unchanged (same time "
+                "as the last), rejected (invalid), stored, duplicate (already stored)",
+                ["stage"])
+POLL_SECONDS = Histogram("cryptomonitor_poll_duration_seconds",
+                         "One poll: fetch, store, alerts", buckets=(
+                             .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60))
+SOURCE_SECONDS = Histogram("cryptomonitor_source_request_duration_seconds",
+                           "Fetching one poll from the source, retries included", buckets=(
+                               .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60))
+BUFFERED = Gauge("cryptomonitor_buffer_ticks", "Ticks waiting for the database (spool or "
+                 "memory)")
+DROPPED = Counter("cryptomonitor_buffer_dropped_ticks_total", "Ticks dropped past the "
+                  "buffer's bound")
+DATABASE_ERRORS = Counter("cryptomonitor_database_errors_total", "Flushes that found the "
+                          "database unavailable")
+ALERT_EVENTS = Counter("cryptomonitor_alert_events_total", "Alert events raised (ALERT and "
+                       "RESOLVED)")
+ALERT_LINES = Counter("cryptomonitor_alert_lines_written_total", "Lines written to the "
+                      "alerts file")
+DELIVERIES = Counter("cryptomonitor_deliveries_total", "Alert events per receiver, by "
+                     "outcome: delivered, failing (an attempt failed), skipped (route)",
+                     ["receiver", "outcome"])
+DELIVERY_SECONDS = Histogram("cryptomonitor_delivery_duration_seconds", "One successful send "
+                             "to a receiver", ["receiver"])
+RECEIVER_PENDING = Gauge("cryptomonitor_receiver_pending_events", "Events a receiver has not "
+                         "had yet (as of its last look)", ["receiver"])
+NEWEST_TICK_AGE = Gauge("cryptomonitor_newest_tick_age_seconds", "Age of the newest tick "
+                        "fetched, per symbol", ["symbol"])
+LEADER = Gauge("cryptomonitor_leader", "1 while this process is the job's poller")
+HTTP_SECONDS = Histogram("cryptomonitor_http_request_duration_seconds", "API requests, by "
+                         "route template and status", ["route", "method", "status"])
+
+_newest: dict[str, float] = {}
+
+
+def saw_ticks(ticks: Iterable[Tick]) -> None:
+    """Note fetched ticks' times; each symbol's newest age is computed at each scrape."""
+    for tick in ticks:
+        symbol, unix_time = tick.symbol, tick.time.timestamp()
+        if symbol not in _newest:
+            NEWEST_TICK_AGE.labels(symbol).set_function(functools.partial(_age, symbol))
+        _newest[symbol] = max(unix_time, _newest.get(symbol, unix_time))
+
+
+def record_poll(fields: Mapping[str, object], flushed: FlushResult, seconds: float,
+                dropped_total: int) -> None:
+    """One poll's figures (the `poll` log line's) into the metrics."""
+    for stage in ("fetched", "unchanged", "rejected"):
+        TICKS.labels(stage).inc(int(fields.get(stage) or 0))  # type: ignore[call-overload]
+    TICKS.labels("stored").inc(flushed.new)
+    TICKS.labels("duplicate").inc(flushed.duplicates)
+    POLL_SECONDS.observe(seconds)
+    BUFFERED.set(flushed.buffered)
+    if dropped_total > _dropped[0]:
+        DROPPED.inc(dropped_total - _dropped[0])
+        _dropped[0] = dropped_total
+    if not flushed.database_ok:
+        DATABASE_ERRORS.inc()
+    ALERT_EVENTS.inc(flushed.events)
+    ALERT_LINES.inc(flushed.lines_written)
+
+
+_dropped = [0]
+
+
+def _age(symbol: str) -> float:
+    return time.time() - _newest[symbol]
+
+
+def serve(address: str | None) -> None:
+    """Serve /metrics on ``host:port``; a port in use is logged, not fatal."""
+    if address is None:
+        return
+    host, _, port = address.rpartition(":")
+    try:
+        start_http_server(int(port), addr=host or "127.0.0.1")
+    except OSError as exc:
+        log.error("metrics_not_served", address=address, error=str(exc))
+        return
+    log.info("metrics_served", url=f"http://{address}/metrics")

@@ -1,0 +1,56 @@
+"""What every receiver has: a name, a route (which events it takes) and `send`."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Sequence
+from typing import Any, ClassVar, Protocol
+
+from cryptomonitor import alerts
+
+
+class DeliveryError(Exception):
+    """The receiver did not take the events; they are tried again later."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Route:
+    """Which events a receiver takes: empty means all."""
+
+    rules: frozenset[str] = frozenset()
+    symbols: frozenset[str] = frozenset()
+    events: frozenset[str] = frozenset()
+
+    def takes(self, event: alerts.Event) -> bool:
+        return ((not self.rules or event.rule in self.rules)
+                and (not self.symbols or event.symbol in self.symbols)
+                and (not self.events or event.event in self.events))
+
+
+class Receiver(Protocol):
+    kind: ClassVar[str]
+    name: str
+    route: Route
+    #: Events per `send` at most (1: one request or message per event).
+    batch: int
+
+    def send(self, events: Sequence[alerts.Event]) -> None:
+        """Deliver `events` (oldest first); DeliveryError if the receiver did not take them."""
+        ...
+
+
+def event_fields(event: alerts.Event) -> dict[str, Any]:
+    """Every field of the event, JSON-ready, and its alert line (`alert_id`: the idempotency
+    key a receiver de-duplicates by)."""
+    out: dict[str, Any] = {}
+    for field in dataclasses.fields(event):
+        value = getattr(event, field.name)
+        if isinstance(value, uuid.UUID):
+            value = str(value)
+        elif field.name == "time":
+            value = alerts.format_time(value)
+        out[field.name] = value
+    out["line"] = alerts.format_line(event)
+    out["summary"] = alerts.describe(event)
+    return out

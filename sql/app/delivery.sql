@@ -1,0 +1,50 @@
+-- Delivery of alert events to the receivers (cryptomonitor/delivery.py).
+
+-- name: register_receiver
+-- A receiver seen for the first time starts after the newest event in the outbox.
+INSERT INTO receivers (name, kind, since_seq)
+SELECT %(name)s, %(kind)s, coalesce(max(seq), 0) FROM alerts
+ON CONFLICT (name) DO UPDATE SET kind = EXCLUDED.kind;
+
+-- name: lock_receiver
+-- One process delivers to a receiver at a time (replicas of run): a session lock, released
+-- when the process or its connection dies.
+SELECT pg_try_advisory_lock(hashtextextended('cryptomonitor.receiver:' || %(name)s, 0));
+
+-- name: due_events
+-- The events a receiver has not had yet, oldest first: never tried, or failing and due.
+SELECT a.alert_id, a.event, a.time, a.rule, a.symbol, a.metric, a.value, a.window_avg,
+       a.window_samples, a.window_seconds, a.condition, a.threshold, a.episode_id
+FROM alerts a
+JOIN receivers r ON r.name = %(name)s
+LEFT JOIN alert_deliveries d ON d.receiver = r.name AND d.alert_id = a.alert_id
+WHERE a.seq > r.since_seq
+  AND (d.alert_id IS NULL OR (d.status = 'failing' AND d.next_attempt_at <= now()))
+ORDER BY a.seq
+LIMIT %(limit)s;
+
+-- name: record_deliveries
+INSERT INTO alert_deliveries AS d (receiver, alert_id, status, attempts, next_attempt_at,
+                                   last_error)
+SELECT %(name)s, id, %(status)s, 1, %(next_attempt_at)s, %(error)s
+FROM unnest(%(alert_ids)s::uuid[]) AS id
+ON CONFLICT (receiver, alert_id) DO UPDATE SET
+    status = EXCLUDED.status,
+    attempts = d.attempts + 1,
+    last_attempt_at = now(),
+    next_attempt_at = EXCLUDED.next_attempt_at,
+    last_error = EXCLUDED.last_error;
+
+-- name: receiver_status
+-- For /health and the metrics: per receiver, events not yet delivered and the oldest's age.
+SELECT r.name, r.kind,
+       count(a.alert_id) FILTER (WHERE d.status IS NULL OR d.status = 'failing'),
+       extract(epoch FROM now() - min(a.created_at) FILTER (
+           WHERE d.status IS NULL OR d.status = 'failing'))::float8,
+       (array_agg(d.last_error ORDER BY d.last_attempt_at DESC)
+           FILTER (WHERE d.status = 'failing'))[1]
+FROM receivers r
+LEFT JOIN alerts a ON a.seq > r.since_seq
+LEFT JOIN alert_deliveries d ON d.receiver = r.name AND d.alert_id = a.alert_id
+GROUP BY r.name, r.kind
+ORDER BY r.name;
