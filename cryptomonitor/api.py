@@ -205,13 +205,15 @@ def gaps(
             responses={503: {"model": apimodels.Health,
                              "description": "database unreachable, or the data is stale"}})
 async def health(svc: Svc) -> JSONResponse:
-    def newest_age() -> Any:
+    def newest_age() -> tuple[Any, list[tuple[Any, ...]]]:
         with svc.health_pool.connection() as conn:
             row = conn.execute(queries.get("api_newest_tick_age")).fetchone()
-            return row[0] if row else None
+            receivers = conn.execute(queries.get("receiver_status")).fetchall()
+            return (row[0] if row else None), receivers
 
     try:
-        age = await anyio.to_thread.run_sync(newest_age, limiter=svc.health_threads)
+        age, receivers = await anyio.to_thread.run_sync(newest_age,
+                                                        limiter=svc.health_threads)
     except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
         log.warning("health_database_unavailable", error=str(exc))
         body = apimodels.Health(status="unavailable", database="unreachable",
@@ -219,8 +221,11 @@ async def health(svc: Svc) -> JSONResponse:
         return JSONResponse(body.model_dump(), status_code=503)
     age_s = None if age is None else float(age)
     fresh = age_s is not None and age_s <= svc.stale_after
-    body = apimodels.Health(status="ok" if fresh else "stale", database="ok",
-                            newest_tick_age_s=age_s, stale_after_s=svc.stale_after)
+    body = apimodels.Health(
+        status="ok" if fresh else "stale", database="ok", newest_tick_age_s=age_s,
+        stale_after_s=svc.stale_after, receivers=[apimodels.ReceiverHealth(
+            name=r[0], kind=r[1], pending=r[2], oldest_pending_s=r[3], last_error=r[4])
+            for r in receivers])
     return JSONResponse(body.model_dump(), status_code=200 if fresh else 503)
 
 

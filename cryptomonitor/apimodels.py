@@ -118,11 +118,21 @@ class Gaps(BaseModel):
     truncated: bool = Field(description="true when `limit` cut the list short")
 
 
+class ReceiverHealth(BaseModel):
+    name: str
+    kind: str
+    pending: int = Field(description="alert events it has not had yet")
+    oldest_pending_s: float | None = Field(description="how long the oldest has waited")
+    last_error: str | None = Field(description="the last failed attempt's error, if failing")
+
+
 class Health(BaseModel):
     status: str = Field(description="ok, stale (no tick for stale_after_s) or unavailable")
     database: str = Field(description="ok or unreachable")
     newest_tick_age_s: float | None = None
     stale_after_s: float
+    receivers: list[ReceiverHealth] = Field(default=[], description="delivery to each "
+                                            "receiver besides the alerts file")
 
 
 class Live(BaseModel):

@@ -263,3 +263,41 @@ def test_receivers_file_errors_name_the_receiver_and_key(tmp_path: pathlib.Path)
     (only,) = settings.load(path, 3600.0, environ={"HOOK_SECRET": "x"})
     assert isinstance(only, webhook.Webhook)
     assert only.secret == "x"  # noqa: S105
+
+
+def test_a_failing_receiver_shows_in_health(db_url: str, tmp_path: pathlib.Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from cryptomonitor import api
+
+    port = free_port_below_32768()  # nothing listens: connection refused
+    receiver = webhook.Webhook("down", Route(), f"http://127.0.0.1:{port}/hook", timeout=1.0)
+    stop = threading.Event()
+    thread = delivery.Delivery(receiver, db_url, stop)
+    thread.start()
+    time.sleep(0.5)
+    expected = raise_alerts(db_url, tmp_path, spikes=1)
+    thread.wake.set()
+    deadline = time.monotonic() + 10
+    with TestClient(api.create_app(db_url)) as client:
+        while True:
+            (down,) = client.get("/health").json()["receivers"]
+            if down["last_error"] or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+    stop.set()
+    thread.join(10)
+    assert down["name"] == "down" and down["kind"] == "webhook"
+    assert down["pending"] == expected and down["oldest_pending_s"] >= 0
+    assert "ConnectionError" in down["last_error"]
+
+
+def test_the_example_file_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.paths import ROOT
+
+    env = {"OPS_WEBHOOK_SECRET": "x", "SMTP_PASSWORD": "y",
+           "CHAT_URLS": "json://127.0.0.1:9/hook"}
+    loaded = settings.load(ROOT / "receivers.example.toml", 3600.0, environ=env)
+    assert [(r.name, r.kind) for r in loaded] == [
+        ("ops-webhook", "webhook"), ("alertmanager", "alertmanager"), ("ops-mail", "email"),
+        ("chat", "chat")]

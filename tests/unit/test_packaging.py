@@ -47,11 +47,14 @@ def test_no_secret_in_the_image() -> None:
 
 
 def test_image_installs_pinned_requirements_that_match_pyproject() -> None:
-    lock = {line.split("==")[0].lower() for line in (ROOT / "requirements.lock").read_text()
+    def normal(name: str) -> str:  # PEP 503: prometheus_client is prometheus-client
+        return re.sub(r"[-_.]+", "-", name).lower()
+
+    lock = {normal(line.split("==")[0]) for line in (ROOT / "requirements.lock").read_text()
             .splitlines() if "==" in line}
     deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     for dep in deps:
-        assert re.split(r"[\[<>=]", dep)[0].lower() in lock
+        assert normal(re.split(r"[\[<>=]", dep)[0]) in lock
     assert all("==" in line for line in (ROOT / "requirements.lock").read_text().splitlines()
                if line and not line.startswith("#"))
 
@@ -166,3 +169,16 @@ def test_the_minimum_compose_version_is_stated_where_it_is_checked() -> None:
     version = "v{}.{} or later".format(*dockerenv.MIN_COMPOSE[:2])
     assert f"Compose {version}" in " ".join((ROOT / "README.md").read_text().split())
     assert f"Compose **{version}**" in (ROOT / "docs" / "docker.md").read_text()
+
+
+def test_observability_profile_is_optional_pinned_and_scrapes_the_app() -> None:
+    services = COMPOSE["services"]
+    for name in ("prometheus", "alertmanager"):
+        assert services[name]["profiles"] == ["observability"]  # not started by plain `up`
+        assert re.fullmatch(r"\$\{[A-Z_]+:-prom/\w+:v\d+\.\d+\.\d+\}", services[name]["image"])
+        assert all(p.startswith("127.0.0.1:") for p in services[name]["ports"])
+    assert services["app"]["environment"]["CRYPTOMONITOR_METRICS_ADDR"] == "0.0.0.0:9108"
+    scrape = yaml.safe_load((ROOT / "docker/prometheus/prometheus.yml").read_text())
+    targets = {t for job in scrape["scrape_configs"] for c in job["static_configs"]
+               for t in c["targets"]}
+    assert targets == {"app:9108", "api:8000"}
