@@ -17,7 +17,7 @@ COMMENT ON TABLE receivers IS
 
 CREATE TABLE alert_deliveries (
     receiver         text        NOT NULL REFERENCES receivers (name) ON DELETE CASCADE,
-    alert_id         uuid        NOT NULL REFERENCES alerts (alert_id) ON DELETE CASCADE,
+    alert_id         uuid        NOT NULL,  -- no foreign key: TRUNCATE alerts stays possible
     status           text        NOT NULL CHECK (status IN ('delivered', 'failing', 'skipped')),
     attempts         integer     NOT NULL DEFAULT 0,
     first_attempt_at timestamptz NOT NULL DEFAULT now(),
