@@ -37,7 +37,7 @@ def chunks(ticks: list[Tick], size: int) -> list[list[Tick]]:
 
 
 def ours(conn: psycopg.Connection, batches: list[list[Tick]]) -> None:
-    for batch in batches:  # one COPY a batch, as store._append sends a poll
+    for batch in batches:  # one COPY a batch, as the fast path (repository.append) sends a poll
         with conn.cursor() as cur, cur.copy(COPY) as copy:
             for block in copybinary.blocks(batch, 250):
                 copy.write(block)

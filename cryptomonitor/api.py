@@ -36,7 +36,7 @@ from fastapi.staticfiles import StaticFiles
 
 from cryptomonitor import __version__, alerts, apimodels, apipages, apiparams, queries
 from cryptomonitor.apiservice import DAY, Service
-from cryptomonitor.metrics import HTTP_SECONDS
+from cryptomonitor.metrics import HTTP_METHODS, HTTP_SECONDS
 
 log = structlog.get_logger(__name__)
 
@@ -300,7 +300,8 @@ def create_app(conninfo: str, stale_after: float = 300.0, pool_size: int = 10,
                  status=status, ms=round(seconds * 1000, 1),
                  client=request.client.host if request.client else None)
             route = request.scope.get("route")  # the template: a bounded label set
-            HTTP_SECONDS.labels(getattr(route, "path", "unmatched"), request.method,
-                                        str(status)).observe(seconds)
+            method = request.method if request.method in HTTP_METHODS else "other"
+            HTTP_SECONDS.labels(getattr(route, "path", "unmatched"), method,
+                                str(status)).observe(seconds)
 
     return app

@@ -9,6 +9,8 @@ import prometheus_client
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, Response
 
+from cryptomonitor.metrics import API_REGISTRY
+
 
 @functools.cache
 def _dashboard_page() -> str:
@@ -22,7 +24,7 @@ def dashboard() -> HTMLResponse:
 
 def prometheus() -> Response:
     """The API process's Prometheus metrics (``/metrics`` is the tracked market metrics)."""
-    return Response(prometheus_client.generate_latest(),
+    return Response(prometheus_client.generate_latest(API_REGISTRY),
                     media_type=prometheus_client.CONTENT_TYPE_LATEST)
 
 

@@ -5,7 +5,7 @@ gap since each symbol's newest stored tick, back to at most CRYPTOMONITOR_BACKFI
 Backfilled ticks carry the history's source name, raise no alert (they are held in the alert
 windows, so the live ticks after them are judged against them), go through the source's own
 rate-limited client, and are stored chunk by chunk: an interrupted backfill resumes after
-the newest tick it stored. On TimescaleDB the candles of the period are then refreshed
+the last request it stored. On TimescaleDB the candles of the period are then refreshed
 (`refresh_candles`): the aggregates' owner may do it at once; for any other role the
 policies do it within the last 1 day (1-minute), 7 days (1-hour) and 30 days (1-day).
 """
@@ -16,7 +16,7 @@ import dataclasses
 import datetime as dt
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TextIO
 
 import psycopg
@@ -76,25 +76,43 @@ def gaps(conn: database.Connection, symbols: Sequence[str], now: dt.datetime,
 
 def run(pipeline: Pipeline, history: History,
         periods: dict[str, tuple[dt.datetime, dt.datetime]], stop: threading.Event,
-        progress: Progress | None = None, always_refresh: bool = False) -> BackfillSummary:
-    """Fetch and store each symbol's period, oldest first; then refresh the candles (when
-    something was stored, or `always_refresh`). Raises SourceError if the source fails."""
+        progress: Progress | None = None, always_refresh: bool = False,
+        between: Callable[[], object] | None = None) -> BackfillSummary:
+    """Fetch and store each symbol's period, oldest first, recording how far each got (the
+    same backfill run again resumes there); then refresh the candles (when something was
+    stored, or `always_refresh`). `between` runs after each request (the run loop keeps its
+    leader lock alive with it). Raises SourceError or DatabaseError."""
+    try:
+        return _run(pipeline, history, periods, stop, progress or Progress(), always_refresh,
+                    between)
+    except psycopg.Error as exc:
+        pipeline.db.reset()
+        raise database.translate(exc) from exc
+
+
+def _run(pipeline: Pipeline, history: History,
+         periods: dict[str, tuple[dt.datetime, dt.datetime]], stop: threading.Event,
+         progress: Progress, always_refresh: bool,
+         between: Callable[[], object] | None) -> BackfillSummary:
     summary = BackfillSummary()
-    progress = progress or Progress()
     now = dt.datetime.now(dt.UTC)
-    conn = pipeline.db.connection()
     for symbol, (start, end) in periods.items():
-        row = conn.execute(queries.get("newest_backfilled"), {
-            "symbol": symbol, "source": history.name, "start": start, "end": end}).fetchone()
-        resume = row[0] + _US if row and row[0] is not None else start
+        key = {"symbol": symbol, "source": history.name, "start": start, "end": end}
+        row = pipeline.db.connection().execute(queries.get("backfill_done_until"),
+                                               key).fetchone()
+        resume = min(row[0], end) if row else start
         if resume > start:
-            log.info("backfill_resumed", symbol=symbol, after=str(row[0] if row else None))
+            log.info("backfill_resumed", symbol=symbol, source=history.name, at=str(resume))
         stored = 0
-        for done, total, ticks in ticks_of(history, symbol, resume, end, now):
+        for done, total, (_, chunk_end), ticks in ticks_of(history, symbol, resume, end, now):
             summary.requests += 1
             summary.ticks += len(ticks)
             stored += pipeline.store_history(ticks).new
+            pipeline.db.connection().execute(queries.get("backfill_stored_until"),
+                                             {**key, "until": chunk_end})
             progress.show(symbol, done, total, stored)
+            if between is not None:
+                between()
             if stop.is_set():
                 break
         progress.end()

@@ -44,6 +44,9 @@ RUN = (*COMMON, "source", "coins", "vs_currency", "poll_interval", "coingecko_ur
 API = ("database_url", "timescaledb", "db_wait", "api_host", "api_port", "api_stale_after",
        "api_rank_ttl", "log_level", "log_format")
 MIGRATE = (*COMMON, "alerts_file")
+BACKFILL = tuple(f for f in RUN if f not in (
+    "poll_interval", "alert_repeat_interval", "buffer_max_ticks", "spool_dir",
+    "spool_max_bytes", "backfill_horizon", "receivers_file", "metrics_addr"))
 REPLAY = (*COMMON, "vs_currency", "alerts_file", "rules_file", "alert_repeat_interval")
 
 
@@ -106,8 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ISO 8601 (2025-06-01T00:00Z; without a zone: UTC)")
     p.add_argument("--to", dest="end", type=_when, default=None, metavar="TIME",
                    help="ISO 8601; default: now")
-    _add_settings(p, RUN)
-    p.set_defaults(handler=_backfill, fields=RUN)
+    _add_settings(p, BACKFILL)
+    p.set_defaults(handler=_backfill, fields=BACKFILL)
 
     p = commands.add_parser(
         "demo", help="fill the database with a real day of market data that ends now (offline)",

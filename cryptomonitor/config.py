@@ -89,7 +89,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("alert_repeat_interval", PREFIX + "ALERT_REPEAT_INTERVAL", values.parse_duration, "1h",
            "a condition still true after this long is reported again"),
     Option("buffer_max_ticks", PREFIX + "BUFFER_MAX_TICKS", values.positive_int, "100000",
-           "ticks held in memory while the database is down; past it the oldest are dropped"),
+           "ticks held in memory while the database is down (spool off: past it the oldest "
+           "are dropped; spool on: the rest wait on disk)"),
     Option("spool_dir", PREFIX + "SPOOL_DIR", values.optional_dir, "spool",
            "run: every poll's ticks are kept here on disk until stored (off: in memory only)"),
     Option("spool_max_bytes", PREFIX + "SPOOL_MAX_BYTES", values.byte_size, "256MB",

@@ -15,7 +15,6 @@ each event reaches each receiver once in the normal case. A receiver failing for
 
 from __future__ import annotations
 
-import datetime as dt
 import random
 import threading
 import time
@@ -68,6 +67,11 @@ class Delivery(threading.Thread):
                 self.db.reset()
                 locked = False
                 self._sleep(2.0)
+            except Exception:  # a bug, or a receiver's library failing its own way
+                log.exception("delivery_crashed", receiver=self.receiver.name)
+                self.db.reset()
+                locked = False
+                self._sleep(10.0)
         self.db.close()
 
     def _sleep(self, seconds: float) -> None:
@@ -99,11 +103,9 @@ class Delivery(threading.Thread):
                 retry_in: float | None = None) -> None:
         if not events:
             return
-        next_at = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=retry_in)
-                   if retry_in is not None else None)
         self.db.connection().execute(queries.get("record_deliveries"), {
             "name": self.receiver.name, "alert_ids": [e.alert_id for e in events],
-            "status": status, "next_attempt_at": next_at, "error": error})
+            "status": status, "retry_in": retry_in, "error": error})
         metrics.DELIVERIES.labels(self.receiver.name, status).inc(len(events))
 
     def _deliver_due(self) -> bool:
@@ -122,7 +124,8 @@ class Delivery(threading.Thread):
             try:
                 self.receiver.send(batch)
             except DeliveryError as exc:
-                self._failed(batch, str(exc))
+                self._record(batch[:exc.sent], "delivered")  # those it took before failing
+                self._failed(batch[exc.sent:], str(exc))
                 return False
             metrics.DELIVERY_SECONDS.labels(self.receiver.name).observe(
                 time.monotonic() - started)

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 import structlog
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from cryptomonitor.models import Tick
 
@@ -53,9 +53,17 @@ RECEIVER_PENDING = Gauge("cryptomonitor_receiver_pending_events", "Events a rece
                          "had yet (as of its last look)", ["receiver"])
 NEWEST_TICK_AGE = Gauge("cryptomonitor_newest_tick_age_seconds", "Age of the newest tick "
                         "fetched, per symbol", ["symbol"])
+GAP_SECONDS = Gauge("cryptomonitor_gap_seconds", "Per configured symbol, the gap found at "
+                    "start since its newest stored tick (0 when none)", ["symbol"])
+BACKFILLED = Counter("cryptomonitor_backfilled_ticks_total", "Ticks stored from the source's "
+                     "history (start-up gap fills)")
 LEADER = Gauge("cryptomonitor_leader", "1 while this process is the job's poller")
+#: The API's own registry: it does not serve the fetcher's series (they would read 0 there).
+API_REGISTRY = CollectorRegistry()
 HTTP_SECONDS = Histogram("cryptomonitor_http_request_duration_seconds", "API requests, by "
-                         "route template and status", ["route", "method", "status"])
+                         "route template, method and status", ["route", "method", "status"],
+                         registry=API_REGISTRY)
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"})
 
 _newest: dict[str, float] = {}
 

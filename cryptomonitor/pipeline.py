@@ -128,9 +128,9 @@ class Pipeline:
     def store_history(self, ticks: Sequence[Tick]) -> FlushResult:
         """Store backfilled ticks after what is buffered, in batches, raising no alert; not
         spooled (their source keeps them). Raises DatabaseUnavailable on an outage."""
-        result = self.flush()
-        if not result.database_ok:
+        if not self.flush().database_ok:
             raise DatabaseUnavailable("database unavailable during a backfill")
+        result = FlushResult()  # the history's own figures
         conn = self.db.connection()
         for i in range(0, len(ticks), self.batch_size):
             try:

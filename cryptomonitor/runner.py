@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import threading
 import time
+from collections.abc import Callable
 
 import psycopg
 import structlog
@@ -106,19 +107,26 @@ def start_pipeline(settings: Settings, stop: threading.Event,
 
 
 def fill_gap(settings: Settings, pipeline: Pipeline, source: registry.Source,
-             stop: threading.Event) -> None:
+             stop: threading.Event, keep_lock: Callable[[], object]) -> None:
     """Backfill each symbol's gap since its newest stored tick, back to at most
-    CRYPTOMONITOR_BACKFILL_HORIZON; a failure is logged and polling goes on."""
+    CRYPTOMONITOR_BACKFILL_HORIZON; a failure is logged and polling goes on. `keep_lock`
+    runs between requests (a long backfill must not lose the job's leader lock)."""
     symbols = history.symbols_with_history(settings.coins)
     if settings.backfill_horizon is None or not symbols:
         return
     past = registry.history_of(settings, source)
+    pipeline.flush()  # what the spool holds from before is not a gap
     try:
         periods = backfill.gaps(pipeline.db.connection(), symbols, dt.datetime.now(dt.UTC),
                                 settings.backfill_horizon,
                                 min_gap=max(2 * settings.poll_interval, past.resolution))
+        for symbol in symbols:
+            gap = periods.get(symbol)
+            metrics.GAP_SECONDS.labels(symbol).set((gap[1] - gap[0]).total_seconds()
+                                                   if gap else 0.0)
         if periods:
-            summary = backfill.run(pipeline, past, periods, stop)
+            summary = backfill.run(pipeline, past, periods, stop, between=keep_lock)
+            metrics.BACKFILLED.inc(summary.stored)
             log.info("gap_backfilled", symbols=sorted(periods), stored=summary.stored,
                      requests=summary.requests)
     except (SourceError, DatabaseError, psycopg.Error) as exc:
@@ -196,7 +204,8 @@ def run(settings: Settings, stop: threading.Event, max_polls: int | None = None)
              poll_interval_s=settings.poll_interval, effective_poll_interval_s=round(effective, 3))
     gap_filled = False
     metrics.serve(settings.metrics_addr)
-    deliveries = delivery.start(receivers, settings.conninfo, stop)
+    delivery_stop = threading.Event()  # set at the end, however the loop ends
+    deliveries = delivery.start(receivers, settings.conninfo, delivery_stop)
     try:
         while not stop.is_set():
             started = time.monotonic()
@@ -214,7 +223,7 @@ def run(settings: Settings, stop: threading.Event, max_polls: int | None = None)
                 continue
             if not gap_filled:  # once, as the poller: the time this job was not polling
                 gap_filled = True
-                fill_gap(settings, pipeline, source, stop)
+                fill_gap(settings, pipeline, source, stop, leadership.poll_allowed)
             fields: dict[str, object] = {"fetched": 0, "unchanged": 0, "rejected": 0,
                                          "missing": 0}
             try:
@@ -271,8 +280,10 @@ def run(settings: Settings, stop: threading.Event, max_polls: int | None = None)
                       kept_in=str(settings.spool_dir) if spooled else "memory: lost")
         pipeline.close()
         leadership.close()
-        for thread in deliveries:  # they stop with `stop`; not past their current send
-            thread.join(timeout=15)
+        delivery_stop.set()  # each finishes its current send (receiver timeouts bound it)
+        deadline = time.monotonic() + 10
+        for thread in deliveries:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
         log.info("run_stop", polls=polls, answered=answered)
     return RunSummary(polls, answered, unstored, spooled, standby, max_polls is not None,
                       last_error)

@@ -180,10 +180,16 @@ class Spool:
             self._start_segment()
         assert self._fd is not None
         offset = self._size
-        written = os.write(self._fd, record)
-        if written != len(record):
-            raise OSError(f"short write to the spool: {written} of {len(record)} bytes")
-        os.fsync(self._fd)
+        try:
+            written = os.write(self._fd, record)
+            if written != len(record):
+                raise OSError(f"short write to the spool: {written} of {len(record)} bytes")
+            os.fsync(self._fd)
+        except OSError:
+            # Nothing of it may stay: the next record goes where this one was to go.
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, self._size)
+            raise
         self._size += len(record)
         assert self._current is not None
         self._records.append(_Record(self._next_seq, self._current, offset,
@@ -198,7 +204,10 @@ class Spool:
         if self._fd is not None:
             os.close(self._fd)
         self._current = self.directory / f"{self._next_seq:020d}.seg"
-        self._fd = os.open(self._current, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        # A file of this name holds no record (every record's number is below _next_seq):
+        # at most the magic of a segment started just before a crash. Start it afresh.
+        self._fd = os.open(self._current,
+                           os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
         os.write(self._fd, MAGIC)
         os.fsync(self._fd)
         with contextlib.suppress(OSError):  # the new name must survive a crash too
@@ -246,11 +255,26 @@ class Spool:
         return self._pending
 
     def _ticks(self, record: _Record) -> list[Tick]:
+        """The record's ticks, from memory or disk; a record unreadable on disk (changed
+        under us) is logged, counted as dropped and read as empty, never a crash loop."""
         if record.ticks is not None:
             return record.ticks
-        with open(record.segment, "rb") as f:
-            f.seek(record.offset + _HEADER.size)
-            return decode(f.read(record.length))
+        try:
+            with open(record.segment, "rb") as f:
+                f.seek(record.offset)
+                length, crc = _HEADER.unpack(f.read(_HEADER.size))
+                payload = f.read(record.length)
+            if length != record.length or zlib.crc32(payload) != crc:
+                raise ValueError("checksum or length wrong")
+            return decode(payload)
+        except (OSError, ValueError, KeyError, TypeError, struct.error) as exc:
+            log.error("spool_record_unreadable", segment=str(record.segment),
+                      offset=record.offset, ticks=record.count, error=str(exc))
+            self.dropped += record.count
+            record.ticks = []
+            self._pending -= record.count
+            record.count = 0
+            return []
 
     def peek(self, max_ticks: int) -> tuple[list[Tick], int]:
         """The oldest uncommitted ticks, whole records, at least one record and otherwise at

@@ -67,6 +67,12 @@ class BatchWriter:
                 if attempt == ATTEMPTS:  # retryable: the pipeline keeps the batch
                     raise DatabaseUnavailable(
                         f"alert windows keep changing under this writer: {exc}") from exc
+            except (psycopg.errors.ReadOnlySqlTransaction,
+                    psycopg.errors.InsufficientPrivilege) as exc:
+                # A primary demoted in a failover, a role changed: it may pass; the batch
+                # stays buffered (in the spool) rather than be dropped as poison.
+                self.engine.forget(t.symbol for t in ticks)
+                raise DatabaseUnavailable(f"database refuses writes for now: {exc}") from exc
             except psycopg.Error as exc:
                 self.engine.forget(t.symbol for t in ticks)
                 raise translate(exc) from exc

@@ -12,13 +12,14 @@ so sending one twice changes nothing.
 from __future__ import annotations
 
 import datetime as dt
+import urllib.parse
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import requests
 
 from cryptomonitor import alerts
-from cryptomonitor.receivers.base import DeliveryError, Route
+from cryptomonitor.receivers.base import DeliveryError, Route, failure
 
 
 def _time(t: dt.datetime) -> str:
@@ -34,6 +35,7 @@ class Alertmanager:
         self.name = name
         self.route = route
         self.url = url.rstrip("/") + "/api/v2/alerts"
+        self.host = urllib.parse.urlsplit(url).hostname or "?"
         self.hold = dt.timedelta(seconds=hold)
         self.labels = dict(labels or {})
         self.timeout = timeout
@@ -55,6 +57,7 @@ class Alertmanager:
             response = self.session.post(self.url, json=[self.payload(e) for e in events],
                                          timeout=self.timeout)
         except requests.RequestException as exc:
-            raise DeliveryError(f"{type(exc).__name__}: {exc}") from exc
+            raise DeliveryError(failure(exc, self.host)) from exc
         if response.status_code != 200:
-            raise DeliveryError(f"HTTP {response.status_code}: {response.text[:200]!r}")
+            raise DeliveryError(f"HTTP {response.status_code} from {self.host}: "
+                                f"{response.text[:200]!r}")

@@ -11,7 +11,17 @@ from cryptomonitor import alerts
 
 
 class DeliveryError(Exception):
-    """The receiver did not take the events; they are tried again later."""
+    """The receiver did not take the events from the `sent`-th on; tried again later."""
+
+    def __init__(self, message: str, sent: int = 0) -> None:
+        super().__init__(message)
+        self.sent = sent
+
+
+def failure(exc: Exception, where: str) -> str:
+    """A transport error as a line for logs, the database and /health: its kind and the host,
+    never the URL (a chat or webhook URL's path may be its token)."""
+    return f"{type(exc).__name__} talking to {where}"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -34,8 +34,9 @@ class Chat:
                     raise ValueError(f"not a URL Apprise knows: {url.split(':', 1)[0]}://...")
 
     def send(self, events: Sequence[alerts.Event]) -> None:
-        for event in events:
+        for sent, event in enumerate(events):
             ok = self.apprise.notify(title=f"{event.event} {event.symbol}",
                                      body=f"{alerts.describe(event)}\n{alerts.format_line(event)}")
             if not ok:
-                raise DeliveryError("Apprise could not notify every URL (see its log lines)")
+                raise DeliveryError("Apprise could not notify every URL (see its log lines)",
+                                    sent)

@@ -167,8 +167,8 @@ def load(path: pathlib.Path | None, repeat_interval: float,
 
 
 def describe(receiver: Receiver) -> str:
-    """For the log: kind and where, never a secret."""
+    """For the log: kind and host, never a secret (no user, password, path or query)."""
     url = getattr(receiver, "url", None)
-    host = urllib.parse.urlsplit(url).netloc if isinstance(url, str) else getattr(
+    host = urllib.parse.urlsplit(url).hostname if isinstance(url, str) else getattr(
         receiver, "host", "")
-    return f"{receiver.kind} {host}".strip()
+    return f"{receiver.kind} {host or ''}".strip()

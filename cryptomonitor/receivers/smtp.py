@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from cryptomonitor import alerts
-from cryptomonitor.receivers.base import DeliveryError, Route, event_fields
+from cryptomonitor.receivers.base import DeliveryError, Route, event_fields, failure
 
 
 class Email:
@@ -48,6 +48,7 @@ class Email:
         return msg
 
     def send(self, events: Sequence[alerts.Event]) -> None:
+        sent = 0
         try:
             with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as server:
                 if self.starttls:
@@ -56,5 +57,9 @@ class Email:
                     server.login(self.username, self.password or "")
                 for event in events:
                     server.send_message(self.message(event))
-        except (OSError, smtplib.SMTPException) as exc:
-            raise DeliveryError(f"{type(exc).__name__}: {exc}") from exc
+                    sent += 1
+        except smtplib.SMTPResponseException as exc:  # the server's own words: no secret
+            raise DeliveryError(f"SMTP {exc.smtp_code} from {self.host}: "
+                                f"{exc.smtp_error[:200]!r}", sent) from exc
+        except (OSError, smtplib.SMTPException, ValueError) as exc:
+            raise DeliveryError(failure(exc, f"{self.host}:{self.port}"), sent) from exc

@@ -12,13 +12,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import urllib.parse
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 import requests
 
 from cryptomonitor import alerts
-from cryptomonitor.receivers.base import DeliveryError, Route, event_fields
+from cryptomonitor.receivers.base import DeliveryError, Route, event_fields, failure
 
 SIGNATURE_HEADER = "X-CryptoMonitor-Signature"
 
@@ -36,13 +37,14 @@ class Webhook:
         self.name = name
         self.route = route
         self.url = url
+        self.host = urllib.parse.urlsplit(url).hostname or "?"
         self.secret = secret
         self.headers = dict(headers or {})
         self.timeout = timeout
         self.session = requests.Session()
 
     def send(self, events: Sequence[alerts.Event]) -> None:
-        for event in events:
+        for sent, event in enumerate(events):
             body = json.dumps(event_fields(event), separators=(",", ":")).encode()
             headers = {**self.headers, "Content-Type": "application/json",
                        "User-Agent": "cryptomonitor", "X-CryptoMonitor-Alert-Id":
@@ -53,6 +55,7 @@ class Webhook:
                 response = self.session.post(self.url, data=body, headers=headers,
                                              timeout=self.timeout)
             except requests.RequestException as exc:
-                raise DeliveryError(f"{type(exc).__name__}: {exc}") from exc
+                raise DeliveryError(failure(exc, self.host), sent) from exc
             if not 200 <= response.status_code < 300:
-                raise DeliveryError(f"HTTP {response.status_code}: {response.text[:200]!r}")
+                raise DeliveryError(f"HTTP {response.status_code} from {self.host}: "
+                                    f"{response.text[:200]!r}", sent)

@@ -16,6 +16,7 @@ source's own client, so its rate limit holds for both.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
@@ -25,8 +26,10 @@ from cryptomonitor.sources import binance, coingecko
 from cryptomonitor.sources.http import JsonClient
 from cryptomonitor.sources.validation import checked_tick, plausible
 
-DAY = dt.timedelta(days=1)
-HOURLY_SPAN = dt.timedelta(days=90)
+#: CoinGecko's granularity follows the span asked: within a day of now 5-minutely, up to 90
+#: days hourly, beyond daily. A margin keeps each request inside its band ("to" is sent + 1 s).
+RECENT = dt.timedelta(days=1) - dt.timedelta(minutes=5)
+HOURLY_SPAN = dt.timedelta(days=89)
 KLINES_LIMIT = 1000
 MINUTE_MS = 60_000
 
@@ -90,7 +93,7 @@ class CoinGeckoHistory:
 
     def chunks(self, start: dt.datetime, end: dt.datetime, now: dt.datetime) -> list[Chunk]:
         out: list[Chunk] = []
-        recent = max(start, now - DAY)
+        recent = max(start, now - RECENT)
         cursor = start
         while cursor < min(end, recent):
             out.append((cursor, min(cursor + HOURLY_SPAN, recent, end)))
@@ -145,18 +148,20 @@ class BinanceHistory:
 
     def fetch(self, symbol: str, chunk: Chunk, now: dt.datetime) -> list[Tick]:
         params = {"symbol": symbol.upper(), "interval": "1m", "limit": str(KLINES_LIMIT),
-                  "startTime": str(int(chunk[0].timestamp() * 1000) - MINUTE_MS),
+                  # klines are asked by open time: a kline closing at the chunk's start
+                  # opened 59,999 ms before it.
+                  "startTime": str(math.ceil(chunk[0].timestamp() * 1000) - MINUTE_MS + 1),
                   "endTime": str(int(chunk[1].timestamp() * 1000))}
         payload = self.client.get_json(self.url, params, {"Accept": "application/json"})
         return parse_klines(payload, symbol, self.name, chunk, now)
 
 
 def ticks_of(history: History, symbol: str, start: dt.datetime, end: dt.datetime,
-             now: dt.datetime) -> Iterator[tuple[int, int, list[Tick]]]:
-    """(chunk number, chunks, ticks) for each request of [start, end), oldest first."""
+             now: dt.datetime) -> Iterator[tuple[int, int, Chunk, list[Tick]]]:
+    """(request number, requests, its period, its ticks) for [start, end), oldest first."""
     chunks = history.chunks(start, end, now)
     for i, chunk in enumerate(chunks, 1):
-        yield i, len(chunks), history.fetch(symbol, chunk, now)
+        yield i, len(chunks), chunk, history.fetch(symbol, chunk, now)
 
 
 def symbols_with_history(coins: Sequence[str]) -> list[str]:

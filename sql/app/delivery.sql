@@ -12,21 +12,26 @@ ON CONFLICT (name) DO UPDATE SET kind = EXCLUDED.kind;
 SELECT pg_try_advisory_lock(hashtextextended('cryptomonitor.receiver:' || %(name)s, 0));
 
 -- name: due_events
--- The events a receiver has not had yet, oldest first: never tried, or failing and due.
+-- The events a receiver has not had yet, oldest first, in order: none at all while its oldest
+-- failing event waits for its next attempt (a RESOLVED never overtakes its ALERT).
 SELECT a.alert_id, a.event, a.time, a.rule, a.symbol, a.metric, a.value, a.window_avg,
        a.window_samples, a.window_seconds, a.condition, a.threshold, a.episode_id
 FROM alerts a
 JOIN receivers r ON r.name = %(name)s
 LEFT JOIN alert_deliveries d ON d.receiver = r.name AND d.alert_id = a.alert_id
 WHERE a.seq > r.since_seq
-  AND (d.alert_id IS NULL OR (d.status = 'failing' AND d.next_attempt_at <= now()))
+  AND (d.alert_id IS NULL OR d.status = 'failing')
+  AND NOT EXISTS (SELECT FROM alert_deliveries w
+                  WHERE w.receiver = r.name AND w.status = 'failing'
+                    AND w.next_attempt_at > now())
 ORDER BY a.seq
 LIMIT %(limit)s;
 
 -- name: record_deliveries
 INSERT INTO alert_deliveries AS d (receiver, alert_id, status, attempts, next_attempt_at,
                                    last_error)
-SELECT %(name)s, id, %(status)s, 1, %(next_attempt_at)s, %(error)s
+SELECT %(name)s, id, %(status)s, 1,
+       now() + make_interval(secs => %(retry_in)s::float8), %(error)s
 FROM unnest(%(alert_ids)s::uuid[]) AS id
 ON CONFLICT (receiver, alert_id) DO UPDATE SET
     status = EXCLUDED.status,

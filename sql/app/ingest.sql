@@ -111,11 +111,17 @@ SELECT max(time) FROM ticks WHERE symbol = %(symbol)s;
 SELECT s, (SELECT max(time) FROM ticks WHERE symbol = s)
 FROM unnest(%(symbols)s::text[]) AS s;
 
--- name: newest_backfilled
--- Where an interrupted backfill of one symbol resumes: its newest tick from the history
--- source inside the range.
-SELECT max(time) FROM ticks
-WHERE symbol = %(symbol)s AND source = %(source)s AND time >= %(start)s AND time < %(end)s;
+-- name: backfill_done_until
+-- Where the same backfill (symbol, source, period) stopped before, if it ran.
+SELECT done_until FROM backfill_progress
+WHERE symbol = %(symbol)s AND source = %(source)s AND period_from = %(start)s;
+
+-- name: backfill_stored_until
+INSERT INTO backfill_progress (symbol, source, period_from, done_until)
+VALUES (%(symbol)s, %(source)s, %(start)s, %(until)s)
+ON CONFLICT (symbol, source, period_from) DO UPDATE
+SET done_until = greatest(backfill_progress.done_until, EXCLUDED.done_until),
+    updated_at = now();
 
 -- name: refresh_candles
 -- TimescaleDB: materialize one continuous aggregate over a backfilled range (the owner of the

@@ -115,18 +115,18 @@ def test_backfill_command_stores_a_period_once_and_resumes(
               "CRYPTOMONITOR_COINS": "bitcoin", "CRYPTOMONITOR_HTTP_ATTEMPTS": "1",
               "CRYPTOMONITOR_ALERTS_FILE": str(tmp_path / "alerts.txt")}
     start = dt.datetime.fromtimestamp(now - 200 * 86400, dt.UTC).isoformat()
-    market.fail_from = now - 110 * 86400  # the second 90-day request fails
+    market.fail_from = now - 120 * 86400  # the second request (from 111 days ago) fails
     first = cli("backfill", "--from", start, **common)
     assert first.returncode == 1 and "500" in first.stderr, first.stderr
     with psycopg.connect(db_url) as conn:
         (stored,) = conn.execute("SELECT count(*) FROM ticks").fetchone() or (0,)
-    assert stored == 90 * 86400 // STEP, "the first request's ticks were not kept"
+    assert stored == 89 * 86400 // STEP, "the first request's ticks were not kept"
     market.fail_from = None
     asked = len(market.ranges)
     second = cli("backfill", "--from", start, **common)
     assert second.returncode == 0, second.stderr
     resumed = market.ranges[asked]
-    assert resumed[0] > now - 110 * 86400 - STEP, "it fetched the stored part again"
+    assert resumed[0] >= now - 111 * 86400 - 1, "it fetched the stored part again"
     third = cli("backfill", "--from", start, **common)
     assert "backfill: 0 ticks stored" in third.stderr
     with psycopg.connect(db_url) as conn:

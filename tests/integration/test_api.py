@@ -318,3 +318,15 @@ def test_gaps_lists_each_hole_longer_than_asked(db_url: str, client: TestClient)
     assert client.get("/gaps", params={"symbol": "holey", "limit": 1}).json()["truncated"]
     assert client.get("/gaps", params={"symbol": "nope"}).status_code == 404
     assert client.get("/gaps", params={"min_seconds": 0}).status_code == 422
+
+
+def test_prometheus_metrics_of_the_api(client: TestClient, data: dict) -> None:
+    client.get("/metrics")
+    client.get("/metrics/nope")
+    client.request("BREW", "/metrics")
+    text = client.get("/prometheus").text
+    assert 'cryptomonitor_http_request_duration_seconds_count{method="GET",route="/metrics",' \
+           'status="200"}' in text
+    assert 'route="/metrics/{symbol}",status="404"' in text  # the template, not the symbol
+    assert 'method="other"' in text and "BREW" not in text
+    assert "cryptomonitor_leader" not in text  # the fetcher's series are not the API's

