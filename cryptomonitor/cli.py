@@ -47,7 +47,8 @@ MIGRATE = (*COMMON, "alerts_file")
 BACKFILL = tuple(f for f in RUN if f not in (
     "poll_interval", "alert_repeat_interval", "buffer_max_ticks", "spool_dir",
     "spool_max_bytes", "backfill_horizon", "receivers_file", "metrics_addr"))
-REPLAY = (*COMMON, "vs_currency", "alerts_file", "rules_file", "alert_repeat_interval")
+REPLAY = (*COMMON, "vs_currency", "alerts_file", "rules_file", "alert_repeat_interval",
+          "receivers_file")
 
 
 def _add_settings(parser: argparse.ArgumentParser, fields: Sequence[str]) -> None:

@@ -195,7 +195,10 @@ def _redact_url(dsn: str) -> str:
     if any(k == "password" for k, _ in pairs):
         query = urllib.parse.urlencode(
             [(k, "***" if k == "password" else v) for k, v in pairs], safe="*")
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc, query=query))
+    shown = urllib.parse.urlunsplit(parts._replace(netloc=netloc, query=query))
+    if not netloc:  # postgresql:///db?host=/socket: urlunsplit drops the empty authority
+        shown = shown.replace(":", "://", 1)
+    return shown
 
 
 def load(environ: Mapping[str, str], overrides: Mapping[str, str | None] | None = None) -> Settings:

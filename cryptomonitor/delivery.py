@@ -130,6 +130,8 @@ class Delivery(threading.Thread):
             metrics.DELIVERY_SECONDS.labels(self.receiver.name).observe(
                 time.monotonic() - started)
             self._record(batch, "delivered")
+            log.info("delivered", receiver=self.receiver.name, events=len(batch),
+                     first=alerts.short_id(batch[0].alert_id))
             if self.failures:
                 log.info("receiver_recovered", receiver=self.receiver.name,
                          after_failures=self.failures)
@@ -149,6 +151,14 @@ class Delivery(threading.Thread):
                       failing_for_s=round(time.monotonic() - self.failing_since),
                       error=error[:300])
         self._sleep(delay)
+
+
+def register(conn: database.Connection, receivers: Sequence[Receiver]) -> None:
+    """Make `receivers` known: each gets every event raised from now on (at its first
+    registration; later ones change nothing), delivered by `run`."""
+    for receiver in receivers:
+        conn.execute(queries.get("register_receiver"),
+                     {"name": receiver.name, "kind": receiver.kind})
 
 
 def start(receivers: Sequence[Receiver], conninfo: str,

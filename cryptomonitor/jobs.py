@@ -1,7 +1,9 @@
-"""Batch jobs through the live pipeline: the demo's day of real data, and replays of files.
+"""Batch jobs through the live pipeline: the demo's day of real data, replays of files, and
+backfills from a source's history.
 
-Their input is durable (a file, the package's demo data), so they buffer in memory and stop
-when the database goes away: running them again continues, storing nothing twice.
+Their input is durable (a file, the package's demo data, the source's history), so they
+buffer in memory and stop when the database goes away: running them again continues,
+storing nothing twice.
 """
 
 from __future__ import annotations

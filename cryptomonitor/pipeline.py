@@ -26,6 +26,7 @@ import structlog
 from cryptomonitor import alertfile, database
 from cryptomonitor.exceptions import DatabaseError, DatabaseUnavailable
 from cryptomonitor.models import Tick
+from cryptomonitor.receivers.base import Receiver
 from cryptomonitor.rules import Rule
 from cryptomonitor.spool import Spool
 from cryptomonitor.writer import BatchWriter
@@ -102,6 +103,7 @@ class Pipeline:
         self.spool = spool
         self.buffer: Buffer = spool if spool is not None else MemoryBuffer(buffer_max_ticks)
         self.rejected_by_database = 0
+        self.receivers: Sequence[Receiver] = ()  # besides the file; `run` delivers to them
         # Alerts may wait in the outbox: at start (a crash, another process), after a failed
         # delivery. Otherwise only this pipeline's own new events need delivering.
         self._undelivered = True

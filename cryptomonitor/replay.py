@@ -18,10 +18,12 @@ import collections
 import csv
 import dataclasses
 import datetime as dt
+import gzip
 import math
 import pathlib
 import time
 from collections.abc import Callable, Iterable, Iterator
+from typing import IO
 
 from cryptomonitor.exceptions import ReplayError
 from cryptomonitor.models import Tick
@@ -43,13 +45,19 @@ class Bar:
 
 
 def read_bars(path: pathlib.Path, skip: int = 0, limit: int | None = None) -> Iterator[Bar]:
-    """The bars of `path` in file order; ReplayError names the line of a malformed row."""
+    """The bars of `path` (plain or gzipped CSV) in file order; ReplayError names the line of a
+    malformed row, or what is wrong with the file."""
     try:
-        f = path.open(newline="", encoding="utf-8")
+        f: IO[str] = (gzip.open(path, "rt", newline="", encoding="utf-8")  # noqa: SIM115
+                      if path.suffix == ".gz" else path.open(newline="", encoding="utf-8"))
     except OSError as exc:
         raise ReplayError(f"cannot read {path}: {exc.strerror}") from exc
     with f:
-        yield from parse_bars(f, path, skip, limit)
+        try:
+            yield from parse_bars(f, path, skip, limit)
+        except (UnicodeDecodeError, OSError, EOFError) as exc:  # binary, or a broken gzip
+            raise ReplayError(f"{path}: not a readable CSV file ({type(exc).__name__}: "
+                              f"{str(exc)[:100]})") from exc
 
 
 def parse_bars(f: Iterable[str], path: pathlib.Path | str, skip: int = 0,

@@ -1,8 +1,11 @@
-"""The long-running commands: ``run`` (poll a source forever) and ``replay`` (feed a CSV).
+"""``run``: poll a source until stopped; and how every command that stores ticks starts.
 
-Both start the same way (`start_pipeline`): the alerts file must be appendable, the rules must load,
-the database is waited for (up to ``db_wait``: under compose it may start after us), migrated,
-and the alerts file reconciled with the outbox after a possible crash.
+`start_pipeline` (also for the batch jobs in `cryptomonitor.jobs`): the alerts file must be
+appendable, the rules must load, the database is waited for (up to ``db_wait``: under compose
+it may start after us), migrated, and the alerts file reconciled with the outbox after a
+possible crash; for ``run``, the spool's leftovers are stored first. `run` then fills the gap
+since each coin's newest tick from the source's history, starts one delivery thread per
+receiver and the metrics server, and polls on a fixed schedule.
 """
 
 from __future__ import annotations
@@ -89,12 +92,17 @@ def start_pipeline(settings: Settings, stop: threading.Event,
                              memory_ticks=settings.buffer_max_ticks)
     try:
         active_rules = rules.load(settings.rules_file)
+        # Known from now on: the events raised from here (by any command) reach them, from
+        # `run`'s delivery threads.
+        receivers = receiver_settings.load(settings.receivers_file,
+                                           settings.alert_repeat_interval)
         conn = wait_for_database(settings, stop)
         try:
             migrations.migrate(conn, settings.timescaledb)
             policies.apply(conn, settings.compress_after, settings.ticks_retention)
             database.check_currency(conn, settings.vs_currency)
             alertfile.recover(conn, alert_file)
+            delivery.register(conn, receivers)
         finally:
             conn.close()
     except BaseException:
@@ -102,8 +110,10 @@ def start_pipeline(settings: Settings, stop: threading.Event,
             buffer.close()  # its ticks stay on disk for the next start
         raise
     log.info("ready", rules=[r.name for r in active_rules], alerts_file=str(settings.alerts_file))
-    return Pipeline(database.Database(settings.conninfo), alert_file, active_rules,
-                    settings.alert_repeat_interval, settings.buffer_max_ticks, spool=buffer)
+    pipeline = Pipeline(database.Database(settings.conninfo), alert_file, active_rules,
+                        settings.alert_repeat_interval, settings.buffer_max_ticks, spool=buffer)
+    pipeline.receivers = receivers
+    return pipeline
 
 
 def fill_gap(settings: Settings, pipeline: Pipeline, source: registry.Source,
@@ -180,7 +190,6 @@ def run(settings: Settings, stop: threading.Event, max_polls: int | None = None)
     skips the missed ones rather than bursting. A failing source or database is logged and
     the loop goes on; ticks wait in the pipeline's buffer for the database.
     """
-    receivers = receiver_settings.load(settings.receivers_file, settings.alert_repeat_interval)
     pipeline = start_pipeline(settings, stop, with_spool=True)
     source = make_source(settings)
     leadership = leader.Leadership(
@@ -205,7 +214,7 @@ def run(settings: Settings, stop: threading.Event, max_polls: int | None = None)
     gap_filled = False
     metrics.serve(settings.metrics_addr)
     delivery_stop = threading.Event()  # set at the end, however the loop ends
-    deliveries = delivery.start(receivers, settings.conninfo, delivery_stop)
+    deliveries = delivery.start(pipeline.receivers, settings.conninfo, delivery_stop)
     try:
         while not stop.is_set():
             started = time.monotonic()

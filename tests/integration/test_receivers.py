@@ -301,3 +301,31 @@ def test_the_example_file_loads(monkeypatch: pytest.MonkeyPatch) -> None:
     assert [(r.name, r.kind) for r in loaded] == [
         ("ops-webhook", "webhook"), ("alertmanager", "alertmanager"), ("ops-mail", "email"),
         ("chat", "chat")]
+
+
+def test_events_of_a_replay_reach_a_receiver_configured_for_it(
+        db_url: str, tmp_path: pathlib.Path) -> None:
+    """A receiver is known from the first command that names it (here a replay of a gzipped
+    day shipped with the package); `run`'s delivery thread then delivers those events."""
+    from cryptomonitor import config, jobs
+    from tests.paths import ROOT
+
+    hook = Hook()
+    with hook.running() as url:
+        receivers = tmp_path / "receivers.toml"
+        receivers.write_text(f'[[receiver]]\nname = "hook"\ntype = "webhook"\nurl = "{url}"\n')
+        settings_ = config.load({"DATABASE_URL": db_url,
+                                 "CRYPTOMONITOR_ALERTS_FILE": str(tmp_path / "a.txt"),
+                                 "CRYPTOMONITOR_RECEIVERS_FILE": str(receivers)})
+        day = ROOT / "cryptomonitor" / "demodata" / "ETHUSDT_1m_2025-06-22.csv.gz"
+        summary = jobs.replay_file(settings_, day, "eth", threading.Event(), limit=600)
+        assert summary.alerts > 0
+        stop = threading.Event()
+        thread = delivery.Delivery(settings.load(receivers, 3600.0)[0], db_url, stop)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while len(hook.bodies) < summary.alerts and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stop.set()
+        thread.join(10)
+    assert len({b["alert_id"] for b, _, _ in hook.bodies}) == summary.alerts

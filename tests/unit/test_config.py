@@ -78,6 +78,7 @@ def test_redacted_hides_secrets() -> None:
     ("postgresql://app@db/x?password=hunter2&sslmode=require",
      "postgresql://app@db/x?password=***&sslmode=require"),
     ("postgresql://db/x", "postgresql://db/x"),
+    ("postgresql:///x?host=/var/run/postgresql", "postgresql:///x?host=/var/run/postgresql"),
 ])
 def test_password_is_hidden_in_every_dsn_form(dsn: str, shown: str) -> None:
     assert config.load({"DATABASE_URL": dsn}).redacted()["database_url"] == shown
