@@ -35,6 +35,8 @@ MAX_BACKOFF = 300.0
 FAILING_AFTER = 300.0  # seconds of failures before `receiver_failing`
 IDLE_WAIT = 1.0  # between looks at the outbox when nobody wakes the thread
 DUE_LIMIT = 500
+SETTLE_EVERY = 60.0  # seconds between moves of the receiver's starting point
+SETTLE_AFTER = 300.0  # events younger than this are not passed over (open transactions)
 
 
 class Delivery(threading.Thread):
@@ -49,6 +51,7 @@ class Delivery(threading.Thread):
         self.failures = 0
         self.failing_since: float | None = None
         self.reported = False
+        self.settled_at = 0.0
 
     def run(self) -> None:
         locked = False
@@ -60,6 +63,7 @@ class Delivery(threading.Thread):
                         self._sleep(5.0)
                         continue
                 if not self._deliver_due():
+                    self._settle()
                     self._wait()
             except (psycopg.Error, DatabaseError) as exc:
                 log.warning("delivery_database_error", receiver=self.receiver.name,
@@ -73,6 +77,15 @@ class Delivery(threading.Thread):
                 locked = False
                 self._sleep(10.0)
         self.db.close()
+
+    def _settle(self) -> None:
+        """Now and then, move the receiver's starting point past what it has settled: its
+        queries then walk only the recent outbox, however long the table grows."""
+        if time.monotonic() - self.settled_at < SETTLE_EVERY:
+            return
+        self.db.connection().execute(queries.get("settle_receiver"),
+                                     {"name": self.receiver.name, "settle": SETTLE_AFTER})
+        self.settled_at = time.monotonic()
 
     def _sleep(self, seconds: float) -> None:
         self.stop.wait(seconds)

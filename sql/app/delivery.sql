@@ -53,3 +53,17 @@ LEFT JOIN alerts a ON a.seq > r.since_seq
 LEFT JOIN alert_deliveries d ON d.receiver = r.name AND d.alert_id = a.alert_id
 GROUP BY r.name, r.kind
 ORDER BY r.name;
+
+-- name: settle_receiver
+-- Move a receiver's starting point past the events it has settled (delivered or skipped), so
+-- that its queries stop walking them: up to the event before its oldest unsettled one, and no
+-- further than events older than `settle` seconds (a transaction still open could yet commit
+-- an event with a lower number than one already delivered).
+UPDATE receivers r SET since_seq = greatest(r.since_seq, least(
+    coalesce((SELECT min(a.seq) - 1 FROM alerts a
+              LEFT JOIN alert_deliveries d ON d.receiver = r.name AND d.alert_id = a.alert_id
+              WHERE a.seq > r.since_seq AND (d.alert_id IS NULL OR d.status = 'failing')),
+             (SELECT max(seq) FROM alerts)),
+    (SELECT coalesce(max(seq), 0) FROM alerts  -- least() ignores a NULL: 0, not none
+     WHERE created_at < now() - make_interval(secs => %(settle)s::float8))))
+WHERE r.name = %(name)s;

@@ -1,8 +1,9 @@
 -- 0009: receivers besides the alerts file (webhook, Alertmanager, email, chat), each fed from
 -- the alerts outbox at least once (cryptomonitor/delivery.py).
 --
--- `receivers` remembers each configured receiver and the outbox position it started after (a
--- receiver added today does not get last year's alerts). `alert_deliveries` holds, per receiver
+-- `receivers` remembers each configured receiver and the outbox position it starts after (a
+-- receiver added today does not get last year's alerts); delivery moves that position past
+-- the events it has settled, so its queries stay short however long `alerts` grows. `alert_deliveries` holds, per receiver
 -- and event, where delivery stands: delivered, or failed so far with the next attempt's time.
 
 CREATE TABLE receivers (
@@ -13,7 +14,8 @@ CREATE TABLE receivers (
 );
 
 COMMENT ON TABLE receivers IS
-    'Receivers of alert events (besides the file), and the alerts.seq they started after.';
+    'Receivers of alert events (besides the file), and the alerts.seq up to which every event '
+    'is settled (delivered or skipped; at first: the newest when the receiver was added).';
 
 CREATE TABLE alert_deliveries (
     receiver         text        NOT NULL REFERENCES receivers (name) ON DELETE CASCADE,

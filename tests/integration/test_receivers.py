@@ -329,3 +329,32 @@ def test_events_of_a_replay_reach_a_receiver_configured_for_it(
         stop.set()
         thread.join(10)
     assert len({b["alert_id"] for b, _, _ in hook.bodies}) == summary.alerts
+
+
+def test_settled_events_are_passed_over(db_url: str, tmp_path: pathlib.Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(delivery, "SETTLE_EVERY", 0.0)
+    hook = Hook()
+    hook.behaviour = lambda n: 200
+    with hook.running() as url:
+        receiver = webhook.Webhook("hook", Route(events=frozenset({"ALERT"})), url)
+        stop = threading.Event()
+        thread = delivery.Delivery(receiver, db_url, stop)
+        thread.start()
+        time.sleep(0.5)
+        expected = raise_alerts(db_url, tmp_path)
+        deadline = time.monotonic() + 30
+        while len(hook.bodies) < expected // 2 and time.monotonic() < deadline:
+            thread.wake.set()
+            time.sleep(0.05)
+        with psycopg.connect(db_url) as conn:
+            young = conn.execute("SELECT since_seq FROM receivers").fetchone()
+            monkeypatch.setattr(delivery, "SETTLE_AFTER", 0.0)  # as if they were old
+            time.sleep(1.5)  # a look or two
+            (settled,) = conn.execute("SELECT since_seq FROM receivers").fetchone() or (0,)
+            (newest,) = conn.execute("SELECT max(seq) FROM alerts").fetchone() or (0,)
+        stop.set()
+        thread.join(10)
+    assert young == (0,)  # events younger than SETTLE_AFTER are not passed over
+    assert settled == newest  # every ALERT delivered, every RESOLVED skipped: all settled
+    assert len(hook.bodies) == expected // 2  # and nothing was sent twice after the move
