@@ -97,8 +97,7 @@ class Delivery(threading.Thread):
 
     def _take_lock(self) -> bool:
         conn = self.db.connection()
-        conn.execute(queries.get("register_receiver"),
-                     {"name": self.receiver.name, "kind": self.receiver.kind})
+        register(conn, [self.receiver])
         row = conn.execute(queries.get("lock_receiver"), {"name": self.receiver.name}).fetchone()
         if row and row[0]:
             log.info("delivery_started", receiver=self.receiver.name,

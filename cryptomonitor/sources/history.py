@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Protocol
 
 from cryptomonitor.exceptions import ResponseError
-from cryptomonitor.models import Rejection, Tick
+from cryptomonitor.models import ParseResult, Rejection, Tick
 from cryptomonitor.sources import binance, coingecko
 from cryptomonitor.sources.http import JsonClient
-from cryptomonitor.sources.validation import checked_tick, plausible
+from cryptomonitor.sources.validation import checked_tick, log_problems, plausible
 
 #: CoinGecko's granularity follows the span asked: within a day of now 5-minutely, up to 90
 #: days hourly, beyond daily. A margin keeps each request inside its band ("to" is sent + 1 s).
@@ -57,6 +57,21 @@ def _epoch_ms(raw: object, now: dt.datetime) -> dt.datetime | str:
     return plausible(stamp, now)
 
 
+def _checked(entries: Sequence[Mapping[str, object]], rejected: list[Rejection], symbol: str,
+             source: str, chunk: Chunk, now: dt.datetime,
+             number: Callable[[object], float | None]) -> list[Tick]:
+    """The ticks of `entries` (``time`` in ms, ``price``, ``volume``) that pass the
+    live ticks' checks and fall inside `chunk`; every refused value is logged, as for a poll."""
+    ticks = []
+    for entry in entries:
+        tick = checked_tick(symbol, source, entry, rejected, now, price="price", time="time",
+                            volume="volume", number=number, moment=_epoch_ms)
+        if tick is not None and chunk[0] <= tick.time < chunk[1]:
+            ticks.append(tick)
+    log_problems(ParseResult(ticks, rejected, []), source, "")
+    return ticks
+
+
 def parse_market_chart(payload: object, symbol: str, source: str, chunk: Chunk,
                        now: dt.datetime) -> list[Tick]:
     """The ticks of a ``market_chart/range`` answer inside `chunk` (volumes joined by time)."""
@@ -66,18 +81,15 @@ def parse_market_chart(payload: object, symbol: str, source: str, chunk: Chunk,
     for point in payload.get("total_volumes") or []:
         if isinstance(point, list) and len(point) == 2:
             volumes[repr(point[0])] = point[1]
-    ticks: list[Tick] = []
+    entries: list[Mapping[str, object]] = []
     rejected: list[Rejection] = []
     for point in payload["prices"]:
         if not isinstance(point, list) or len(point) != 2:
             rejected.append(Rejection(symbol, "prices", point, "not a [time, price] pair"))
             continue
-        entry = {"t": point[0], "p": point[1], "v": volumes.get(repr(point[0]))}
-        tick = checked_tick(symbol, source, entry, rejected, now, price="p", time="t",
-                            volume="v", number=coingecko._number, moment=_epoch_ms)
-        if tick is not None and chunk[0] <= tick.time < chunk[1]:
-            ticks.append(tick)
-    return ticks
+        entries.append({"time": point[0], "price": point[1],
+                        "volume": volumes.get(repr(point[0]))})
+    return _checked(entries, rejected, symbol, source, chunk, now, coingecko._number)
 
 
 class CoinGeckoHistory:
@@ -115,18 +127,14 @@ def parse_klines(payload: object, symbol: str, source: str, chunk: Chunk,
     """The ticks of a ``klines`` answer inside `chunk`: each candle's close at its close time."""
     if not isinstance(payload, list):
         raise ResponseError("expected a JSON list of klines")
-    ticks: list[Tick] = []
+    entries: list[Mapping[str, object]] = []
     rejected: list[Rejection] = []
     for kline in payload:
         if not isinstance(kline, list) or len(kline) < 7:
             rejected.append(Rejection(symbol, "kline", kline, "not a kline"))
             continue
-        entry = {"t": kline[6], "p": kline[4]}
-        tick = checked_tick(symbol, source, entry, rejected, now, price="p", time="t",
-                            volume="v", number=binance._decimal, moment=_epoch_ms)
-        if tick is not None and chunk[0] <= tick.time < chunk[1]:
-            ticks.append(tick)
-    return ticks
+        entries.append({"time": kline[6], "price": kline[4]})
+    return _checked(entries, rejected, symbol, source, chunk, now, binance._decimal)
 
 
 class BinanceHistory:

@@ -7,6 +7,7 @@ import itertools
 import json
 
 import pytest
+from structlog.testing import capture_logs
 
 from cryptomonitor.exceptions import ResponseError
 from cryptomonitor.sources import history
@@ -33,8 +34,12 @@ def test_bad_points_are_refused_and_the_rest_kept() -> None:
     payload = {"prices": [[1730668855751, 1.5], [1730668855752, -1], "x", [None, 2.0],
                           [1730668855753, "3"], [4e15, 1.0]],
                "total_volumes": [[1730668855751, "NaN"]]}
-    ticks = history.parse_market_chart(payload, "bitcoin", "h", ALL, NOW)
+    with capture_logs() as logs:
+        ticks = history.parse_market_chart(payload, "bitcoin", "h", ALL, NOW)
     assert [(t.price, t.volume_24h) for t in ticks] == [(1.5, None)]  # bad volume: NULL
+    refused = [(e["field"], e["reason"]) for e in logs if e["event"] == "value_rejected"]
+    assert sorted(f for f, _ in refused) == [  # each one, logged by name
+        "price", "price", "prices", "time", "time", "volume"]
     with pytest.raises(ResponseError, match="'prices' list"):
         history.parse_market_chart({"error": "coin not found"}, "bitcoin", "h", ALL, NOW)
 
