@@ -82,6 +82,28 @@ def raise_alerts(db_url: str, tmp_path: pathlib.Path, spikes: int = 3) -> int:
     return int(row[0])
 
 
+@contextlib.contextmanager
+def delivering(receiver: Any, db_url: str) -> Iterator[delivery.Delivery]:
+    """A delivery thread for `receiver`, registered before the test raises anything (it takes
+    the events raised from then on); stopped at the end."""
+    thread = delivery.Delivery(receiver, db_url, threading.Event())
+    thread.start()
+    time.sleep(0.5)
+    try:
+        yield thread
+    finally:
+        thread.stop.set()
+        thread.join(10)
+
+
+def until(thread: delivery.Delivery, done: Callable[[], bool], timeout: float = 30) -> None:
+    """Wake `thread` until `done()` or `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not done() and time.monotonic() < deadline:
+        thread.wake.set()
+        time.sleep(0.05)
+
+
 def test_a_failing_webhook_gets_every_event_once_signed(
         db_url: str, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(delivery, "MAX_BACKOFF", 0.3)
@@ -92,19 +114,11 @@ def test_a_failing_webhook_gets_every_event_once_signed(
     port = free_port_below_32768()
     receiver = webhook.Webhook("ops", Route(), f"http://127.0.0.1:{port}/hook",
                                secret="s3cret", timeout=1.0)  # noqa: S106
-    stop = threading.Event()
-    thread = delivery.Delivery(receiver, db_url, stop)
-    thread.start()  # registers the receiver: it takes the events raised from now on
-    time.sleep(0.5)
-    expected = raise_alerts(db_url, tmp_path)
-    time.sleep(1.0)  # refused meanwhile
-    with hook.running(port):
-        deadline = time.monotonic() + 30
-        while len(hook.bodies) < expected and time.monotonic() < deadline:
-            thread.wake.set()
-            time.sleep(0.05)
-        stop.set()
-        thread.join(10)
+    with delivering(receiver, db_url) as thread:
+        expected = raise_alerts(db_url, tmp_path)
+        time.sleep(1.0)  # refused meanwhile
+        with hook.running(port):
+            until(thread, lambda: len(hook.bodies) >= expected)
     assert expected >= 8
     ids = [body["alert_id"] for body, _, _ in hook.bodies]
     assert len(ids) == len(set(ids)) == expected, "an event was lost or delivered twice"
@@ -193,17 +207,9 @@ def test_email_reaches_a_real_smtp_server(db_url: str, tmp_path: pathlib.Path) -
     try:
         receiver = Email("mail", Route(symbols=frozenset({"btc"})), "127.0.0.1", port,
                          "cryptomonitor@example.org", ["ops@example.org"], starttls=False)
-        stop = threading.Event()
-        thread = delivery.Delivery(receiver, db_url, stop)
-        thread.start()
-        time.sleep(0.5)
-        expected = raise_alerts(db_url, tmp_path, spikes=1)
-        deadline = time.monotonic() + 30
-        while len(received) < expected and time.monotonic() < deadline:
-            thread.wake.set()
-            time.sleep(0.05)
-        stop.set()
-        thread.join(10)
+        with delivering(receiver, db_url) as thread:
+            expected = raise_alerts(db_url, tmp_path, spikes=1)
+            until(thread, lambda: len(received) >= expected)
     finally:
         controller.stop()
     assert len(received) == expected == 4
@@ -220,17 +226,9 @@ def test_chat_through_apprise_to_a_local_url(db_url: str, tmp_path: pathlib.Path
         chat_url = url.replace("http://", "json://")  # Apprise's generic JSON endpoint
         receiver = settings.KINDS["chat"](
             settings._Table("t", {"urls": [chat_url]}), "chat", Route(), {}, 3600.0)
-        stop = threading.Event()
-        thread = delivery.Delivery(receiver, db_url, stop)
-        thread.start()
-        time.sleep(0.5)
-        expected = raise_alerts(db_url, tmp_path, spikes=1)
-        deadline = time.monotonic() + 30
-        while len(hook.bodies) < expected and time.monotonic() < deadline:
-            thread.wake.set()
-            time.sleep(0.05)
-        stop.set()
-        thread.join(10)
+        with delivering(receiver, db_url) as thread:
+            expected = raise_alerts(db_url, tmp_path, spikes=1)
+            until(thread, lambda: len(hook.bodies) >= expected)
     assert len(hook.bodies) == expected
     assert {b["title"].split()[0] for b, _, _ in hook.bodies} == {"ALERT", "RESOLVED"}
     assert all("| rule=" in b["message"] for b, _, _ in hook.bodies)
@@ -320,14 +318,8 @@ def test_events_of_a_replay_reach_a_receiver_configured_for_it(
         day = ROOT / "cryptomonitor" / "demodata" / "ETHUSDT_1m_2025-06-22.csv.gz"
         summary = jobs.replay_file(settings_, day, "eth", threading.Event(), limit=600)
         assert summary.alerts > 0
-        stop = threading.Event()
-        thread = delivery.Delivery(settings.load(receivers, 3600.0)[0], db_url, stop)
-        thread.start()
-        deadline = time.monotonic() + 30
-        while len(hook.bodies) < summary.alerts and time.monotonic() < deadline:
-            time.sleep(0.05)
-        stop.set()
-        thread.join(10)
+        with delivering(settings.load(receivers, 3600.0)[0], db_url) as thread:
+            until(thread, lambda: len(hook.bodies) >= summary.alerts)
     assert len({b["alert_id"] for b, _, _ in hook.bodies}) == summary.alerts
 
 
@@ -338,23 +330,14 @@ def test_settled_events_are_passed_over(db_url: str, tmp_path: pathlib.Path,
     hook.behaviour = lambda n: 200
     with hook.running() as url:
         receiver = webhook.Webhook("hook", Route(events=frozenset({"ALERT"})), url)
-        stop = threading.Event()
-        thread = delivery.Delivery(receiver, db_url, stop)
-        thread.start()
-        time.sleep(0.5)
-        expected = raise_alerts(db_url, tmp_path)
-        deadline = time.monotonic() + 30
-        while len(hook.bodies) < expected // 2 and time.monotonic() < deadline:
-            thread.wake.set()
-            time.sleep(0.05)
-        with psycopg.connect(db_url) as conn:
+        with delivering(receiver, db_url) as thread, psycopg.connect(db_url) as conn:
+            expected = raise_alerts(db_url, tmp_path)
+            until(thread, lambda: len(hook.bodies) >= expected // 2)
             young = conn.execute("SELECT since_seq FROM receivers").fetchone()
             monkeypatch.setattr(delivery, "SETTLE_AFTER", 0.0)  # as if they were old
             time.sleep(1.5)  # a look or two
             (settled,) = conn.execute("SELECT since_seq FROM receivers").fetchone() or (0,)
             (newest,) = conn.execute("SELECT max(seq) FROM alerts").fetchone() or (0,)
-        stop.set()
-        thread.join(10)
     assert young == (0,)  # events younger than SETTLE_AFTER are not passed over
     assert settled == newest  # every ALERT delivered, every RESOLVED skipped: all settled
     assert len(hook.bodies) == expected // 2  # and nothing was sent twice after the move
