@@ -93,6 +93,8 @@ class Spool:
         self._lock_fd = self._lock()
         self._fd: int | None = None  # the newest segment, open for appending
         self._current: pathlib.Path | None = None  # its path
+        #: Every segment file and its size, oldest first: kept here, not listed per poll.
+        self._sizes: dict[pathlib.Path, int] = {}
         self._size = 0  # bytes of the newest segment
         self._recover()
 
@@ -164,6 +166,7 @@ class Spool:
                 offset += _HEADER.size + length
                 seq += 1
             self._next_seq = max(self._next_seq, seq)
+        self._sizes = {s: s.stat().st_size for s in self._segments()}
         self._delete_acked(acked)
         if self._records:
             log.info("spool_recovered", records=len(self._records), ticks=self._pending,
@@ -192,6 +195,7 @@ class Spool:
             raise
         self._size += len(record)
         assert self._current is not None
+        self._sizes[self._current] = self._size
         self._records.append(_Record(self._next_seq, self._current, offset,
                                      len(record) - _HEADER.size, len(ticks), list(ticks)))
         self._next_seq += 1
@@ -217,6 +221,7 @@ class Spool:
             finally:
                 os.close(dfd)
         self._size = len(MAGIC)
+        self._sizes[self._current] = self._size
 
     def _trim_memory(self) -> None:
         """Keep at most `memory_ticks` in memory, the newest: the older are on disk."""
@@ -228,9 +233,8 @@ class Spool:
                 record.ticks = None
 
     def _enforce_bound(self) -> None:
-        segments = self._segments()
-        sizes = {s: s.stat().st_size for s in segments}
-        total = sum(sizes.values())
+        segments = list(self._sizes)
+        total = sum(self._sizes.values())
         while total > self.max_bytes and len(segments) > 1:
             oldest = segments.pop(0)
             lost = [r for r in self._records if r.segment == oldest]
@@ -241,7 +245,7 @@ class Spool:
                     self._in_memory -= len(r.ticks)
             self._pending -= ticks
             self.dropped += ticks
-            total -= sizes[oldest]
+            total -= self._sizes.pop(oldest)
             oldest.unlink()
             if ticks:
                 log.error("spool_full_dropped_oldest", ticks=ticks, dropped_total=self.dropped,
@@ -307,10 +311,10 @@ class Spool:
 
     def _delete_acked(self, acked: int) -> None:
         """Delete the segments every record of which is acknowledged (not the open one)."""
-        segments = self._segments()
-        for segment, following in itertools.pairwise(segments):
+        for segment, following in itertools.pairwise(list(self._sizes)):
             if int(following.stem) <= acked and segment != self._current:
                 segment.unlink()
+                del self._sizes[segment]
 
     def __iter__(self) -> Iterator[Tick]:  # for tests and tools: every pending tick, in order
         for record in self._records:
