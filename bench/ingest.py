@@ -10,13 +10,16 @@ rules, and its alert lines appended (with fsync) to an alerts file. No sleeping.
 
 Printed side by side, per N, in one run on one server:
 - pipeline rate with the default alert rules, on the fast path (a batch the alert cache
-  proves new: one binary COPY, judged while the server inserts it) and on the general path
-  (staged, guarded, INSERT ... ON CONFLICT: a restart's first poll, or another writer);
+  proves new: one binary COPY) as ``run`` takes it (lines first: judged before it is written,
+  the ticks that raised events committed first and their lines written, then the rest) and as
+  bulk loads take it (``replay``, ``demo``: judged while the server inserts it), and on the
+  general path (staged, guarded, INSERT ... ON CONFLICT: a restart's first poll, or another
+  writer);
 - a raw COPY of the same number of rows into the same table (the median of 3), and
   pipeline / COPY;
 - the alert check's cost per tick (CPU time in `AlertEngine.judge`, fast path), and p50/p99
-  from a tick's arrival (its poll handed to the pipeline) to its alert line written and
-  fsynced;
+  from a tick's arrival (its poll's answer received, before parsing) to its alert line written
+  and fsynced (lines first);
 - the child process's peak RSS.
 
 Run by hand, never in the test suite:
@@ -28,6 +31,7 @@ Run by hand, never in the test suite:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import gc
 import json
@@ -94,11 +98,24 @@ def payloads(n: int, start: int, seconds: int, seed: int) -> list[dict[str, Any]
     return out
 
 
+@dataclasses.dataclass(frozen=True)
+class TimedAlertFile(alertfile.AlertFile):
+    """The alerts file, noting when each append returned (its lines written and fsynced)."""
+
+    appended: list[tuple[float, int]] = dataclasses.field(default_factory=list)
+
+    def append(self, lines: list[str]) -> None:
+        super().append(lines)
+        self.appended.append((time.perf_counter(), len(lines)))
+
+
 def drive(pipeline: Pipeline, answers: list[dict[str, Any]], coins: list[str],
           now: dt.datetime) -> dict[str, Any]:
     """Feed each answer through parser -> pipeline -> database -> alerts file; time it."""
     latencies: list[float] = []
     ticks = events = fast_batches = 0
+    arrived = 0.0
+    appended = pipeline.alert_file.appended  # type: ignore[attr-defined]
     judged = [0.0]
     judge = pipeline.writer.engine.judge
 
@@ -117,6 +134,7 @@ def drive(pipeline: Pipeline, answers: list[dict[str, Any]], coins: list[str],
     pipeline.flush()
     warmup = time.perf_counter() - warm
     judged[0] = 0.0
+    appended.clear()
     started = time.perf_counter()
     for answer in answers[1:]:
         arrived = time.perf_counter()
@@ -125,11 +143,11 @@ def drive(pipeline: Pipeline, answers: list[dict[str, Any]], coins: list[str],
         result = pipeline.flush()
         if not result.database_ok:
             raise RuntimeError("database unavailable during the benchmark")
-        done = time.perf_counter()
+        latencies += [at - arrived for at, count in appended for _ in range(count)]
+        appended.clear()
         ticks += len(parsed.ticks)
         events += result.events
         fast_batches += result.fast_batches
-        latencies += [done - arrived] * result.lines_written
     elapsed = time.perf_counter() - started
     return {"ticks": ticks, "seconds": elapsed, "rate": ticks / elapsed, "events": events,
             "latencies": latencies, "warmup": warmup, "fast_batches": fast_batches,
@@ -153,22 +171,23 @@ def child(url: str, n: int, seconds: int, history: int) -> dict[str, Any]:
     coins = symbols(n)
     # Simulated time: history, then a fast-path run, a general-path run and the COPY, ending
     # now.
-    start = int(time.time()) - history - (2 + COPY_RUNS) * seconds - 60
+    start = int(time.time()) - history - (3 + COPY_RUNS) * seconds - 60
     with psycopg.connect(url, autocommit=True) as conn:
         flavour = migrations.current_flavour(conn)
         load_history(conn, n, start, history)
     now = dt.datetime.now(dt.UTC)
-    t_fast, t_general, t_copy = (start + history + k * seconds for k in range(3))
+    t_fast, t_bulk, t_general, t_copy = (start + history + k * seconds for k in range(4))
     out: dict[str, Any] = {"symbols": n, "flavour": flavour, "history": n * history}
     with tempfile.TemporaryDirectory() as tmp:
-        for label, t in (("fast", t_fast), ("general", t_general)):
+        for label, t in (("fast", t_fast), ("bulk", t_bulk), ("general", t_general)):
             answers = payloads(n, t, seconds, seed=n)
             # The generated answers are the benchmark's, not the pipeline's: keep the garbage
             # collector from walking them (a full pass over them is a ~20 ms pause).
             gc.freeze()
             path = pathlib.Path(tmp) / f"alerts-{label}.txt"
-            pipeline = Pipeline(database.Database(url), alertfile.AlertFile(path), DEFAULT_RULES,
-                                3600.0, buffer_max_ticks=max(100_000, 2 * n))
+            pipeline = Pipeline(database.Database(url), TimedAlertFile(path), DEFAULT_RULES,
+                                3600.0, buffer_max_ticks=max(100_000, 2 * n),
+                                lines_first=label == "fast")
             if label == "general":  # as if the cache could never prove a batch new
                 pipeline.writer.engine.proves_new = lambda ticks: False  # type: ignore[method-assign]
             try:
@@ -186,6 +205,7 @@ def child(url: str, n: int, seconds: int, history: int) -> dict[str, Any]:
             out["copy"] = copies[len(copies) // 2]
     lat = sorted(out["fast"].pop("latencies")) or [math.nan]
     out["general"].pop("latencies")
+    out["bulk"].pop("latencies")
     out["latency_p50_ms"] = 1000 * statistics.median(lat)
     out["latency_p99_ms"] = 1000 * lat[min(len(lat) - 1, int(0.99 * len(lat)))]
     return out
@@ -201,6 +221,7 @@ def main() -> None:
                              "ticks / N, at least 10")
     parser.add_argument("--history", type=int, default=3600,
                         help="seconds of 1-second history per symbol before the runs")
+    parser.add_argument("--runs", type=int, default=1, help="runs per N (a row each)")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
@@ -216,10 +237,10 @@ def report(url: str, args: argparse.Namespace) -> None:
         version = conn.execute("SHOW server_version").fetchone()
     print(f"server: PostgreSQL {version[0] if version else '?'}; {args.history} s of 1-second "
           f"history per symbol; default alert rules; a poll per simulated second")
-    print(f"{'N':>6} {'flavour':>11} {'ticks':>7} {'pipeline':>10} {'general':>10} "
+    print(f"{'N':>6} {'flavour':>11} {'ticks':>7} {'pipeline':>10} {'bulk':>10} {'general':>10} "
           f"{'COPY':>10} {'pipe/COPY':>9} {'check':>9} {'alerts':>6} {'p50':>8} {'p99':>8} "
           f"{'peak RSS':>9} {'warm-up':>8} {'fast batches':>12}")
-    for n in (int(x) for x in args.symbols.split(",")):
+    for n in (int(x) for x in args.symbols.split(",") for _ in range(args.runs)):
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("TRUNCATE ticks, alerts, alert_state")
         done = subprocess.run([sys.executable, "-m", "bench.ingest", "--dsn", url, "--child",
@@ -231,7 +252,7 @@ def report(url: str, args: argparse.Namespace) -> None:
         r = json.loads(done.stdout.strip().splitlines()[-1])
         fast = r["fast"]
         print(f"{n:>6} {r['flavour']:>11} {fast['ticks']:>7} {fast['rate']:>8.0f}/s "
-              f"{r['general']['rate']:>8.0f}/s {r['copy']['rate']:>8.0f}/s "
+              f"{r['bulk']['rate']:>8.0f}/s {r['general']['rate']:>8.0f}/s {r['copy']['rate']:>8.0f}/s "
               f"{fast['rate'] / r['copy']['rate']:>8.2f}x {fast['check_us']:>7.1f}us "
               f"{fast['events']:>6} {r['latency_p50_ms']:>6.1f}ms {r['latency_p99_ms']:>6.1f}ms "
               f"{r['peak_rss_mb']:>7.0f}MB {fast['warmup']:>7.1f}s "

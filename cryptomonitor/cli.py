@@ -82,21 +82,25 @@ def build_parser() -> argparse.ArgumentParser:
     _add_settings(p, RUN)
     p.set_defaults(handler=_run, fields=RUN)
 
-    p = commands.add_parser("replay", help="feed a recorded 1-minute OHLCV CSV to the pipeline",
-                            description="Store the bars of FILE as ticks (4 per bar) and raise "
-                            "alerts exactly as a live run would.")
-    p.add_argument("file", type=pathlib.Path, metavar="FILE.csv",
+    p = commands.add_parser("replay", help="feed recorded 1-minute OHLCV CSVs to the pipeline",
+                            description="Store the bars of each FILE as ticks (4 per bar) and "
+                            "raise alerts exactly as a live run would. Several files (one "
+                            "--symbol each, in order) are replayed in parallel processes.")
+    p.add_argument("files", type=pathlib.Path, metavar="FILE.csv", nargs="+",
                    help="CSV with timestamp,open,high,low,close,volume (bar open times, UTC)")
-    p.add_argument("--symbol", required=True, type=_symbol,
+    p.add_argument("--symbol", required=True, type=_symbol, action="append", dest="symbols",
                    help="symbol to store the ticks under, one of its own: btc, not bitcoin "
-                   "(live CoinGecko data is stored under its coin ids)")
+                   "(live CoinGecko data is stored under its coin ids); once per FILE")
+    p.add_argument("--jobs", type=_positive_int, default=None, metavar="N",
+                   help="files replayed at once, each in its own process (default: one per "
+                   "file, at most the number of CPUs plus one)")
     p.add_argument("--speed", type=_positive_float, default=None,
                    help="times real time (60 = a minute per second); default: as fast as possible")
     p.add_argument("--skip", type=_natural, default=0, metavar="N", help="skip the first N bars")
     p.add_argument("--limit", type=_natural, default=None, metavar="N",
                    help="replay at most N bars (1440 = one day)")
-    p.add_argument("--batch", type=_positive_int, default=2000, metavar="N",
-                   help="ticks per database transaction (default 2000)")
+    p.add_argument("--batch", type=_positive_int, default=5000, metavar="N",
+                   help="ticks per database transaction (default 5000)")
     _add_settings(p, REPLAY)
     p.set_defaults(handler=_replay, fields=REPLAY)
 
@@ -211,8 +215,16 @@ def _run(settings: config.Settings, args: argparse.Namespace) -> int:
 
 
 def _replay(settings: config.Settings, args: argparse.Namespace) -> int:
-    jobs.replay_file(settings, args.file, args.symbol, _stop_on_signals(), speed=args.speed,
-                       skip=args.skip, limit=args.limit, batch_size=args.batch)
+    if len(args.symbols) != len(args.files):
+        raise ConfigError(f"--symbol: give one per FILE, in order ({len(args.files)} files, "
+                          f"{len(args.symbols)} symbols)")
+    if len(set(args.symbols)) != len(args.symbols):
+        raise ConfigError("--symbol: each FILE needs a symbol of its own (two files of one "
+                          "symbol would race for its alert windows; replay them one by one)")
+    workers = args.jobs or min(len(args.files), (os.cpu_count() or 1) + 1)
+    jobs.replay_files(settings, list(zip(args.files, args.symbols, strict=True)),
+                      _stop_on_signals(), workers=workers, speed=args.speed, skip=args.skip,
+                      limit=args.limit, batch_size=args.batch)
     return 0
 
 

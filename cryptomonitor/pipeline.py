@@ -11,6 +11,10 @@ buffers:
   ``buffer_max_ticks``; past it the OLDEST are dropped, counted and logged.
 
 Nothing is dropped silently.
+
+With `lines_first` (``run``), a batch's alert lines do not wait for the whole batch: the writer
+commits the ticks that raised events first and the pipeline writes their lines (and calls
+`on_events`, which wakes the receivers' threads) before the rest is written.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 import structlog
@@ -95,7 +99,7 @@ class Pipeline:
     def __init__(self, db: database.Database, alert_file: alertfile.AlertFile,
                  rules: Sequence[Rule], repeat_interval: float,
                  buffer_max_ticks: int = 100_000, batch_size: int = 5000,
-                 spool: Spool | None = None) -> None:
+                 spool: Spool | None = None, lines_first: bool = False) -> None:
         self.db = db
         self.alert_file = alert_file
         self.writer = BatchWriter(rules, repeat_interval)
@@ -104,6 +108,9 @@ class Pipeline:
         self.buffer: Buffer = spool if spool is not None else MemoryBuffer(buffer_max_ticks)
         self.rejected_by_database = 0
         self.receivers: Sequence[Receiver] = ()  # besides the file; `run` delivers to them
+        self.lines_first = lines_first
+        self.on_events: Callable[[], object] = lambda: None  # events committed (receivers)
+        self._lines_written = 0
         # Alerts may wait in the outbox: at start (a crash, another process), after a failed
         # delivery. Otherwise only this pipeline's own new events need delivering.
         self._undelivered = True
@@ -152,7 +159,8 @@ class Pipeline:
             while self.buffer.pending:
                 batch, token = self.buffer.peek(self.batch_size)
                 try:
-                    written = self.writer.write(conn, batch)
+                    written = self.writer.write(conn, batch,
+                                                lines=self._lines if self.lines_first else None)
                 except DatabaseUnavailable:
                     raise
                 except DatabaseError as exc:
@@ -169,7 +177,7 @@ class Pipeline:
                 self.buffer.commit(token)
             if result.events or self._undelivered:  # else the outbox query finds nothing
                 self._undelivered = True
-                result.lines_written = alertfile.deliver(conn, self.alert_file)
+                self._lines_written += alertfile.deliver(conn, self.alert_file)
                 self._undelivered = False
         except DatabaseUnavailable as exc:
             self.db.reset()
@@ -178,5 +186,17 @@ class Pipeline:
         except OSError as exc:
             # The events stay unwritten in the alerts table and are delivered on a later flush.
             log.error("alerts_file_write_failed", path=str(self.alert_file.path), error=str(exc))
+        result.lines_written, self._lines_written = self._lines_written, 0
         result.buffered = self.buffer.pending
         return result
+
+    def _lines(self) -> None:
+        """A batch's first part, with events, is committed: write their lines now. A file
+        that refuses them is logged; the events wait in the outbox for the next flush."""
+        self._undelivered = True
+        self.on_events()
+        try:
+            self._lines_written += alertfile.deliver(self.db.connection(), self.alert_file)
+        except OSError as exc:
+            log.error("alerts_file_write_failed", path=str(self.alert_file.path),
+                      error=str(exc))

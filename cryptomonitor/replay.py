@@ -25,13 +25,17 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO
 
+from cryptomonitor import windows
 from cryptomonitor.exceptions import ReplayError
 from cryptomonitor.models import Tick
 
 SOURCE = "replay"
 HEADER = ["timestamp", "open", "high", "low", "close", "volume"]
 TICK_OFFSETS = (0, 15, 30, 45)
+_OFFSETS = tuple(dt.timedelta(seconds=s) for s in TICK_OFFSETS)
 DAY = dt.timedelta(days=1)
+_UNIT_BITS = 1074  # every finite double is a whole multiple of 2**-1074
+_UNIT = 1 << _UNIT_BITS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,15 +112,21 @@ def bar_prices(bar: Bar) -> tuple[float, float, float, float]:
 
 
 def ticks(bars: Iterable[Bar], symbol: str, source: str = SOURCE) -> Iterator[Tick]:
-    """Four ticks per bar, each with the trailing 24-hour volume up to its bar."""
-    window: collections.deque[Bar] = collections.deque()
+    """Four ticks per bar, each with the trailing 24-hour volume up to its bar: the correctly
+    rounded sum of the window's volumes (as ``math.fsum`` gives), kept as a running exact sum
+    in whole units of 2**-1074 (every double is one), so a bar costs O(1), not O(window)."""
+    window: collections.deque[tuple[dt.datetime, int]] = collections.deque()
+    total = 0
     for bar in bars:
-        window.append(bar)
-        while window[0].time <= bar.time - DAY:
-            window.popleft()
-        volume_24h = math.fsum(b.volume for b in window)
-        for offset, price in zip(TICK_OFFSETS, bar_prices(bar), strict=True):
-            yield Tick(bar.time + dt.timedelta(seconds=offset), symbol, price, volume_24h, source)
+        volume = windows.units(bar.volume, _UNIT_BITS)
+        window.append((bar.time, volume))
+        total += volume
+        while window[0][0] <= bar.time - DAY:
+            total -= window.popleft()[1]
+        volume_24h = total / _UNIT  # int / int: correctly rounded
+        time = bar.time
+        for offset, price in zip(_OFFSETS, bar_prices(bar)):  # four each
+            yield Tick(time + offset, symbol, price, volume_24h, source)
 
 
 def paced(items: Iterator[Tick], speed: float | None,

@@ -215,6 +215,9 @@ def run(settings: Settings, stop: threading.Event, max_polls: int | None = None)
     metrics.serve(settings.metrics_addr)
     delivery_stop = threading.Event()  # set at the end, however the loop ends
     deliveries = delivery.start(pipeline.receivers, settings.conninfo, delivery_stop)
+    # Live: a poll's alert lines and deliveries go first, not after the whole poll is stored.
+    pipeline.lines_first = True
+    pipeline.on_events = lambda: delivery.wake(deliveries)
     try:
         while not stop.is_set():
             started = time.monotonic()

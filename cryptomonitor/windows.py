@@ -30,6 +30,7 @@ def from_micros(us: int) -> dt.datetime:
     return EPOCH + dt.timedelta(microseconds=us)
 
 
+ldexp = math.ldexp
 _FRACTION_BITS = 1074  # every finite double is a whole multiple of 2**-1074
 
 
@@ -137,15 +138,18 @@ class Series:
             lo = w.lo
             if lo < n and times[lo] < cut:
                 pk, vk = self.price_k, self.volume_k  # every held value fits these units
-                while lo < n and times[lo] < cut:
-                    w.price_sum -= units(prices[lo], pk)
-                    w.price_n -= 1
-                    v = volumes[lo]
-                    if v == v:  # not NaN
-                        w.volume_sum -= units(v, vk)
-                        w.volume_n -= 1
-                    lo += 1
-                w.lo = lo
+                try:  # `units`, inline (this runs per tick): a power-of-two scaling is exact
+                    while lo < n and times[lo] < cut:
+                        w.price_sum -= int(ldexp(prices[lo], pk))
+                        w.price_n -= 1
+                        v = volumes[lo]
+                        if v == v:  # not NaN
+                            w.volume_sum -= int(ldexp(v, vk))
+                            w.volume_n -= 1
+                        lo += 1
+                    w.lo = lo
+                except OverflowError:  # units too fine for a float: the slow exact way
+                    self._recompute(w, bisect.bisect_left(times, cut))
             pn, vn = w.price_n, w.volume_n  # the means, as `mean` (inline: this runs per tick)
             out.append((w.price_sum / (pn << self.price_k) if pn else None, pn,
                         w.volume_sum / (vn << self.volume_k) if vn else None, vn))
@@ -198,8 +202,11 @@ class Series:
         if need_p > pk or need_v > vk:
             self._grow(bits_needed(price), bits_needed(volume) if volume is not None else 0)
             pk, vk = self.price_k, self.volume_k
-        p = units(price, pk)
-        q = units(volume, vk) if volume is not None else 0
+        try:  # `units`, inline
+            p = int(ldexp(price, pk))
+            q = int(ldexp(volume, vk)) if volume is not None else 0
+        except OverflowError:
+            p, q = units(price, pk), units(volume, vk) if volume is not None else 0
         first = len(times)
         for w in self.windows:
             w.price_sum += p

@@ -14,21 +14,28 @@ Two paths (docs/design.md, "The fast path"):
   writer of the same symbols): staged in a temporary table, checked against the cache, loaded
   where the cache lacks a symbol, inserted idempotently (``ON CONFLICT DO NOTHING``).
 
+Live polls (`lines`, given by ``run``'s pipeline) put the alert lines first: a batch the
+engine proves new is judged in memory BEFORE it is written; the ticks of the symbols that raised
+events are committed with their events in a small transaction of their own, `lines` writes their
+lines, and only then is the rest of the batch written in a second transaction (design.md,
+"Alert latency"). A crash between the two loses nothing: the batch is still buffered, and its
+first part is found stored and skipped when it is written again.
+
 If another writer raced this one (`repository.AlreadyStored`, or a stored tick the cache does
-not know), the symbols concerned are reloaded and the batch is started again.
+not know), the batch's symbols are reloaded and the batch is started again.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import psycopg
 
 from cryptomonitor import coherence
 from cryptomonitor.database import Connection, translate
-from cryptomonitor.engine import AlertEngine, Judgement
+from cryptomonitor.engine import NOTHING, AlertEngine, Judgement
 from cryptomonitor.exceptions import DatabaseUnavailable
 from cryptomonitor.models import Tick
 from cryptomonitor.repository import AlreadyStored, IngestRepository
@@ -52,18 +59,22 @@ class BatchWriter:
         self.engine = AlertEngine(rules, repeat_interval)
         self.hearing = coherence.Hearing()
 
-    def write(self, conn: Connection, ticks: Sequence[Tick], judge: bool = True) -> WriteResult:
+    def write(self, conn: Connection, ticks: Sequence[Tick], judge: bool = True,
+              lines: Callable[[], object] | None = None) -> WriteResult:
         """Store `ticks` (skipping those already stored) and raise the alert events of the
         new ones, in one transaction. If it fails, the engine forgets the batch's symbols (its
         cache must not hold what was rolled back). `judge` False (a backfill): stored and
-        counted in the windows, but no rule runs on them."""
+        counted in the windows, but no rule runs on them. `lines`: write the alert lines of
+        what is committed; given, events are committed and `lines` called before the rest of
+        a fast-path batch is written."""
         if not ticks:
             return WriteResult(0, 0, 0)
+        symbols = {t.symbol for t in ticks}
         for attempt in range(1, ATTEMPTS + 1):
             try:
-                return self._write(IngestRepository(conn), ticks, judge)
-            except AlreadyStored as exc:  # another writer: reload its symbols, start again
-                self.engine.forget(exc.symbols)
+                return self._write(IngestRepository(conn), ticks, judge, lines)
+            except AlreadyStored as exc:  # another writer: reload the symbols, start again
+                self.engine.forget(symbols)
                 if attempt == ATTEMPTS:  # retryable: the pipeline keeps the batch
                     raise DatabaseUnavailable(
                         f"alert windows keep changing under this writer: {exc}") from exc
@@ -71,34 +82,51 @@ class BatchWriter:
                     psycopg.errors.InsufficientPrivilege) as exc:
                 # A primary demoted in a failover, a role changed: it may pass; the batch
                 # stays buffered (in the spool) rather than be dropped as poison.
-                self.engine.forget(t.symbol for t in ticks)
+                self.engine.forget(symbols)
                 raise DatabaseUnavailable(f"database refuses writes for now: {exc}") from exc
             except psycopg.Error as exc:
-                self.engine.forget(t.symbol for t in ticks)
+                self.engine.forget(symbols)
                 raise translate(exc) from exc
             except BaseException:
-                self.engine.forget(t.symbol for t in ticks)
+                self.engine.forget(symbols)
                 raise
         raise AssertionError("unreachable")
 
-    def _write(self, repo: IngestRepository, ticks: Sequence[Tick], judge: bool) -> WriteResult:
+    def _write(self, repo: IngestRepository, ticks: Sequence[Tick], judge: bool,
+               lines: Callable[[], object] | None) -> WriteResult:
         engine = self.engine
         check = engine.judge if judge else engine.hold
         repo.prepare_session()
         if engine.active and self.hearing.watch(repo.conn):
             engine.distrust()  # a connection not watched before may have missed notifications
+        first, rest, later = ticks, (), NOTHING
         with repo.conn.transaction():  # its BEGIN brings in other sessions' notifications
             engine.heard(*self.hearing.take())
-            if engine.proves_new(ticks):  # plan
+            if not engine.proves_new(ticks):  # plan
+                (new, judgement), fast = self._insert(repo, ticks, judge), False
+            elif lines is not None and judge:  # judge first; the events' symbols first
+                new, fast = len(ticks), True
+                first, rest, judgement, later = _events_first(ticks, engine.judge(ticks))
+                repo.append(first, lambda: None)
+            else:
                 new, fast = len(ticks), True
                 judgement = repo.append(ticks, lambda: check(ticks))  # write + judge
-            else:
-                (new, judgement), fast = self._insert(repo, ticks, judge), False
-            repo.save(judgement)  # save
-            if engine.active:
-                repo.announce(coherence.announcement(t.symbol for t in ticks))
+            self._save(repo, first, judgement)
         engine.saved(judgement)
-        return WriteResult(new, len(ticks) - new, len(judgement.events), fast)
+        if rest:
+            assert lines is not None
+            lines()  # the events' lines, before the rest of the batch is written
+            with repo.conn.transaction():
+                repo.append(rest, lambda: None)
+                self._save(repo, rest, later)
+            engine.saved(later)
+        events = len(judgement.events) + len(later.events)
+        return WriteResult(new, len(ticks) - new, events, fast)
+
+    def _save(self, repo: IngestRepository, ticks: Sequence[Tick], judgement: Judgement) -> None:
+        repo.save(judgement)
+        if self.engine.active:
+            repo.announce(coherence.announcement(t.symbol for t in ticks))
 
     def _insert(self, repo: IngestRepository, ticks: Sequence[Tick],
                 judge: bool) -> tuple[int, Judgement]:
@@ -134,3 +162,17 @@ def _split(ticks: Iterable[Tick], inserted: set[tuple[str, dt.datetime]],
         seen.add(key)
     new.sort(key=lambda t: (t.time, t.symbol))
     return new, already
+
+
+def _events_first(ticks: Sequence[Tick], judgement: Judgement,
+                  ) -> tuple[Sequence[Tick], Sequence[Tick], Judgement, Judgement]:
+    """Split a judged batch: the ticks of the symbols that raised events with their part of
+    the judgement, then the others' ticks with theirs. No event: one part, the whole batch."""
+    urgent = {e.symbol for e in judgement.events}
+    if not urgent:
+        return ticks, (), judgement, NOTHING
+    changed = judgement.changed
+    rest = [t for t in ticks if t.symbol not in urgent]
+    return ([t for t in ticks if t.symbol in urgent], rest,
+            Judgement(judgement.events, {k: v for k, v in changed.items() if k[1] in urgent}),
+            Judgement([], {k: v for k, v in changed.items() if k[1] not in urgent}))

@@ -309,3 +309,12 @@ def test_api_process_logs_its_url_and_requests_and_drops_slow_clients(db_url: st
         assert (line["method"], line["status"]) == ("GET", 404) and line["ms"] >= 0
     finally:
         api.stop()
+
+
+def test_replay_of_several_files_needs_a_symbol_each(tmp_path: pathlib.Path) -> None:
+    day = str(FIXTURES / "BTCUSDT_1m_2025-05-30_day1.csv")
+    result = cli("replay", day, day, "--symbol", "btc", DATABASE_URL="postgresql:///x")
+    assert result.returncode == 2 and "give one per FILE" in result.stderr
+    result = cli("replay", day, day, "--symbol", "btc", "--symbol", "btc",
+                 DATABASE_URL="postgresql:///x")
+    assert result.returncode == 2 and "a symbol of its own" in result.stderr

@@ -15,7 +15,7 @@ import pytest
 
 from cryptomonitor import alerts, config, jobs, values
 from cryptomonitor.exceptions import ReplayError
-from tests import oracle
+from tests import oracle, pgserver
 from tests.helpers import lines
 from tests.paths import FIXTURES
 
@@ -159,3 +159,59 @@ def test_full_file_from_shared_data_is_readable(shared_data: pathlib.Path) -> No
     bars = list(replay.read_bars(shared_data / "market/bybit_1m/BTCUSDT_1m.csv"))
     assert len(bars) == 43_200
     assert min(b.low for b in bars) == 98125.0
+
+
+def _day_slices(tmp_path: pathlib.Path, n: int) -> list[pathlib.Path]:
+    """`n` CSVs: the fixture day's bars, each file a different 8-hour slice (its own prices)."""
+    header, *rows = DAY_CSV.read_text().splitlines()
+    files = []
+    for k in range(n):
+        path = tmp_path / f"slice{k}.csv"
+        path.write_text("\n".join([header, *rows[k * 480:(k + 1) * 480]]) + "\n")
+        files.append(path)
+    return files
+
+
+def _events(url: str) -> list[tuple[object, ...]]:
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT symbol, time, event, rule, value, window_avg, window_samples"
+                            " FROM alerts ORDER BY symbol, time, rule, event").fetchall()
+
+
+def test_files_replayed_in_parallel_give_what_one_by_one_gives(
+        pg_server: pgserver.Server, db_url: str, tmp_path: pathlib.Path) -> None:
+    """Three files in three processes at once: the same ticks, the same alert events (values
+    to the last digit), every line in the shared alerts file once."""
+    files = _day_slices(tmp_path, 3)
+    pairs = [(f, f"s{k}") for k, f in enumerate(files)]
+    with pgserver.database(pg_server) as one_by_one_url:
+        sequential = jobs.replay_files(
+            config.load({"DATABASE_URL": one_by_one_url,
+                         "CRYPTOMONITOR_ALERTS_FILE": str(tmp_path / "one.txt")}),
+            pairs, threading.Event(), workers=1)
+        want = _events(one_by_one_url)
+    alerts_file = tmp_path / "parallel.txt"
+    parallel = jobs.replay_files(
+        config.load({"DATABASE_URL": db_url, "CRYPTOMONITOR_ALERTS_FILE": str(alerts_file)}),
+        pairs, threading.Event(), workers=3)
+    assert parallel.stored == sequential.stored == 3 * 480 * 4
+    assert parallel.alerts == sequential.alerts == len(want) > 0
+    assert _events(db_url) == want
+    ids = [f["id"] for f in map(alerts.parse_line, lines(alerts_file))]
+    assert len(ids) == len(set(ids)) == len(want)
+
+
+def test_a_bad_file_among_parallel_replays_is_named_and_the_others_stored(
+        db_url: str, tmp_path: pathlib.Path) -> None:
+    good = _day_slices(tmp_path, 2)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("time,open\n")
+    settings = config.load({"DATABASE_URL": db_url,
+                            "CRYPTOMONITOR_ALERTS_FILE": str(tmp_path / "a.txt")})
+    with pytest.raises(ReplayError, match=r"bad\.csv.*header must be") as failure:
+        jobs.replay_files(settings, [(good[0], "a"), (bad, "b"), (good[1], "c")],
+                          threading.Event(), workers=3)
+    assert "slice" not in str(failure.value)
+    with psycopg.connect(db_url) as conn:
+        assert dict(conn.execute("SELECT symbol, count(*) FROM ticks GROUP BY 1").fetchall()) \
+            == {"a": 1920, "c": 1920}

@@ -1,6 +1,7 @@
 """The candle views and volatility_24h against a GROUP BY over raw ticks (the definition), after
 inserts in any order, deletes, updates, truncates and concurrent writers. On plain PostgreSQL
-the views read trigger-kept rollups (migration 0011); on TimescaleDB, continuous aggregates."""
+ohlcv_1h, ohlcv_1d and volatility_24h read a trigger-kept hourly rollup (migration 0011); on
+TimescaleDB, continuous aggregates."""
 
 from __future__ import annotations
 
@@ -167,7 +168,7 @@ def test_a_writer_without_privileges_on_the_rollups_keeps_them(
     conn.execute("SET ROLE cryptomonitor_writer")
     insert(conn, random_ticks(random.Random(1), ["w"], 100))
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
-        conn.execute("DELETE FROM rollup_1m")
+        conn.execute("DELETE FROM rollup_1h")
     conn.execute("RESET ROLE")
     assert_views_match_raw(conn, flavour)
 
@@ -186,5 +187,5 @@ def test_the_migration_summarises_ticks_stored_before_it(empty_db_url: str,
         insert(conn, random_ticks(random.Random(2), ["old", "older"], 1500))
         assert migrations.migrate(conn) == [m.version for m in migrations.available("postgres")
                                             if m.version >= 11]
-        assert conn.execute("SELECT count(*) FROM rollup_1m").fetchone() != (0,)
+        assert conn.execute("SELECT count(*) FROM rollup_1h").fetchone() != (0,)
         assert_views_match_raw(conn, flavour)
