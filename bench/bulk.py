@@ -26,6 +26,7 @@ import random
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 
 import psycopg
 
@@ -50,7 +51,7 @@ def write_bars(path: pathlib.Path, days: int, seed: int, end: dt.datetime) -> No
             t += dt.timedelta(minutes=1)
 
 
-def timed_copy(url: str, table: str, rows: list[tuple[object, ...]]) -> float:
+def timed_copy(url: str, table: str, rows: Sequence[tuple[object, ...]]) -> float:
     with psycopg.connect(url, autocommit=True) as conn:
         started = time.perf_counter()
         with conn.cursor() as cur, cur.copy(

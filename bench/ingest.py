@@ -252,7 +252,8 @@ def report(url: str, args: argparse.Namespace) -> None:
         r = json.loads(done.stdout.strip().splitlines()[-1])
         fast = r["fast"]
         print(f"{n:>6} {r['flavour']:>11} {fast['ticks']:>7} {fast['rate']:>8.0f}/s "
-              f"{r['bulk']['rate']:>8.0f}/s {r['general']['rate']:>8.0f}/s {r['copy']['rate']:>8.0f}/s "
+              f"{r['bulk']['rate']:>8.0f}/s {r['general']['rate']:>8.0f}/s "
+              f"{r['copy']['rate']:>8.0f}/s "
               f"{fast['rate'] / r['copy']['rate']:>8.2f}x {fast['check_us']:>7.1f}us "
               f"{fast['events']:>6} {r['latency_p50_ms']:>6.1f}ms {r['latency_p99_ms']:>6.1f}ms "
               f"{r['peak_rss_mb']:>7.0f}MB {fast['warmup']:>7.1f}s "

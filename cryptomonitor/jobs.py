@@ -162,7 +162,9 @@ def _in_processes(settings: Settings, files: Sequence[tuple[pathlib.Path, str]],
     context = multiprocessing.get_context("fork")  # no connection is open yet to share
     results: multiprocessing.Queue[tuple[str, ReplaySummary | None, str | None]] = (
         context.Queue())
-    waiting, running, failed = list(files), [], []
+    waiting = list(files)
+    running: list[tuple[multiprocessing.process.BaseProcess, str]] = []  # and its file
+    failed: list[str] = []
     reported: set[str] = set()
 
     def collect(timeout: float | None) -> bool:
@@ -180,11 +182,11 @@ def _in_processes(settings: Settings, files: Sequence[tuple[pathlib.Path, str]],
 
     while waiting or running:
         while waiting and len(running) < workers and not stop.is_set():
-            path, symbol = waiting.pop(0)
-            process = context.Process(target=_replay_worker, name=f"replay-{symbol}",
-                                      args=(settings, path, symbol, results, options))
-            process.start()
-            running.append((process, str(path)))
+            file, symbol = waiting.pop(0)
+            worker = context.Process(target=_replay_worker, name=f"replay-{symbol}",
+                                     args=(settings, file, symbol, results, options))
+            worker.start()
+            running.append((worker, str(file)))
         if stop.is_set() and waiting:
             waiting.clear()
             for process, _ in running:

@@ -125,7 +125,7 @@ def ticks(bars: Iterable[Bar], symbol: str, source: str = SOURCE) -> Iterator[Ti
             total -= window.popleft()[1]
         volume_24h = total / _UNIT  # int / int: correctly rounded
         time = bar.time
-        for offset, price in zip(_OFFSETS, bar_prices(bar)):  # four each
+        for offset, price in zip(_OFFSETS, bar_prices(bar), strict=True):
             yield Tick(time + offset, symbol, price, volume_24h, source)
 
 

@@ -99,7 +99,9 @@ class BatchWriter:
         repo.prepare_session()
         if engine.active and self.hearing.watch(repo.conn):
             engine.distrust()  # a connection not watched before may have missed notifications
-        first, rest, later = ticks, (), NOTHING
+        first: Sequence[Tick] = ticks
+        rest: Sequence[Tick] = ()
+        later = NOTHING
         with repo.conn.transaction():  # its BEGIN brings in other sessions' notifications
             engine.heard(*self.hearing.take())
             if not engine.proves_new(ticks):  # plan

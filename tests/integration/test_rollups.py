@@ -38,7 +38,7 @@ def assert_views_match_raw(conn: psycopg.Connection, flavour: str) -> None:
                            f" FROM {view} ORDER BY symbol, bucket").fetchall()
         want = conn.execute(raw(width)).fetchall()
         assert len(got) == len(want), view
-        for g, w in zip(got, want):
+        for g, w in zip(got, want, strict=True):
             assert g[:8] == w[:8], (view, g, w)  # exact: open, high, low, close, volume, count
             if extra:
                 assert math.isclose(g[8], w[8], rel_tol=1e-12), (g, w)

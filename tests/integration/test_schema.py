@@ -3,13 +3,13 @@
 tests/schema/canonical.txt is what tests/schema/describe.sql says of a freshly migrated
 database: tables and views with their columns, constraints, indexes, functions, triggers and
 grants of schema public. It is the same for TimescaleDB and plain PostgreSQL: the same names,
-the same columns; only plain PostgreSQL has the rollups that stand in for the continuous
-aggregates (migration 0011: the rollup_1h table, rollup_* functions and ticks_rollup_* triggers), so the file
-is written on plain PostgreSQL and TimescaleDB is held to its other lines. A migration that changes any of it changes this file in the same commit, so
-a reviewer sees the schema change itself; an accidental change (a lost index, a changed
-default, a grant too many) fails here. After a deliberate change:
-CMTEST_UPDATE_SCHEMA=1 scripts/test -k schema on plain PostgreSQL (then check TimescaleDB
-agrees).
+the same columns; only plain PostgreSQL has the rollup that stands in for the continuous
+aggregates (migration 0011: the rollup_1h table, rollup_* functions, ticks_rollup_* triggers),
+so the file is written on plain PostgreSQL and TimescaleDB is held to its other lines. A
+migration that changes any of it changes this file in the same commit, so a reviewer sees the
+schema change itself; an accidental change (a lost index, a changed default, a grant too many)
+fails here. After a deliberate change: CMTEST_UPDATE_SCHEMA=1 scripts/test -k schema on plain
+PostgreSQL (then check TimescaleDB agrees).
 """
 
 from __future__ import annotations
