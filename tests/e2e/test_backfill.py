@@ -115,19 +115,22 @@ def test_backfill_command_stores_a_period_once_and_resumes(
               "CRYPTOMONITOR_COINS": "bitcoin", "CRYPTOMONITOR_HTTP_ATTEMPTS": "1",
               "CRYPTOMONITOR_ALERTS_FILE": str(tmp_path / "alerts.txt")}
     start = dt.datetime.fromtimestamp(now - 200 * 86400, dt.UTC).isoformat()
+    # One end for the three runs: with --to left at "now", a run that starts after the next
+    # point of the market's grid would rightly store that point.
+    end = dt.datetime.fromtimestamp(now, dt.UTC).isoformat()
     market.fail_from = now - 120 * 86400  # the second request (from 111 days ago) fails
-    first = cli("backfill", "--from", start, **common)
+    first = cli("backfill", "--from", start, "--to", end, **common)
     assert first.returncode == 1 and "500" in first.stderr, first.stderr
     with psycopg.connect(db_url) as conn:
         (stored,) = conn.execute("SELECT count(*) FROM ticks").fetchone() or (0,)
     assert stored == 89 * 86400 // STEP, "the first request's ticks were not kept"
     market.fail_from = None
     asked = len(market.ranges)
-    second = cli("backfill", "--from", start, **common)
+    second = cli("backfill", "--from", start, "--to", end, **common)
     assert second.returncode == 0, second.stderr
     resumed = market.ranges[asked]
     assert resumed[0] >= now - 111 * 86400 - 1, "it fetched the stored part again"
-    third = cli("backfill", "--from", start, **common)
+    third = cli("backfill", "--from", start, "--to", end, **common)
     assert "backfill: 0 ticks stored" in third.stderr
     with psycopg.connect(db_url) as conn:
         (total,) = conn.execute("SELECT count(DISTINCT time) FROM ticks").fetchone() or (0,)
