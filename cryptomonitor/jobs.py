@@ -166,6 +166,7 @@ def _in_processes(settings: Settings, files: Sequence[tuple[pathlib.Path, str]],
     running: list[tuple[multiprocessing.process.BaseProcess, str]] = []  # and its file
     failed: list[str] = []
     reported: set[str] = set()
+    stopping = False
 
     def collect(timeout: float | None) -> bool:
         try:
@@ -187,7 +188,8 @@ def _in_processes(settings: Settings, files: Sequence[tuple[pathlib.Path, str]],
                                      args=(settings, file, symbol, results, options))
             worker.start()
             running.append((worker, str(file)))
-        if stop.is_set() and waiting:
+        if stop.is_set() and not stopping:  # SIGTERM to this process alone (docker stop)
+            stopping = True
             waiting.clear()
             for process, _ in running:
                 process.terminate()  # SIGTERM: the worker stores what it read, then ends

@@ -30,7 +30,7 @@ def from_micros(us: int) -> dt.datetime:
     return EPOCH + dt.timedelta(microseconds=us)
 
 
-ldexp = math.ldexp
+_ldexp = math.ldexp
 _FRACTION_BITS = 1074  # every finite double is a whole multiple of 2**-1074
 
 
@@ -140,11 +140,11 @@ class Series:
                 pk, vk = self.price_k, self.volume_k  # every held value fits these units
                 try:  # `units`, inline (this runs per tick): a power-of-two scaling is exact
                     while lo < n and times[lo] < cut:
-                        w.price_sum -= int(ldexp(prices[lo], pk))
+                        w.price_sum -= int(_ldexp(prices[lo], pk))
                         w.price_n -= 1
                         v = volumes[lo]
                         if v == v:  # not NaN
-                            w.volume_sum -= int(ldexp(v, vk))
+                            w.volume_sum -= int(_ldexp(v, vk))
                             w.volume_n -= 1
                         lo += 1
                     w.lo = lo
@@ -203,8 +203,8 @@ class Series:
             self._grow(bits_needed(price), bits_needed(volume) if volume is not None else 0)
             pk, vk = self.price_k, self.volume_k
         try:  # `units`, inline
-            p = int(ldexp(price, pk))
-            q = int(ldexp(volume, vk)) if volume is not None else 0
+            p = int(_ldexp(price, pk))
+            q = int(_ldexp(volume, vk)) if volume is not None else 0
         except OverflowError:
             p, q = units(price, pk), units(volume, vk) if volume is not None else 0
         first = len(times)

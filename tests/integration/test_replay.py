@@ -9,6 +9,7 @@ import math
 import pathlib
 import statistics
 import threading
+import time
 
 import psycopg
 import pytest
@@ -215,3 +216,27 @@ def test_a_bad_file_among_parallel_replays_is_named_and_the_others_stored(
     with psycopg.connect(db_url) as conn:
         assert dict(conn.execute("SELECT symbol, count(*) FROM ticks GROUP BY 1").fetchall()) \
             == {"a": 1920, "c": 1920}
+
+
+def test_stopping_parallel_replays_stops_every_worker_and_keeps_what_they_read(
+        db_url: str, tmp_path: pathlib.Path) -> None:
+    """A stop (SIGTERM to the parent alone, as `docker stop` sends) reaches the workers: each
+    stores what it read and ends; nothing is reported as failed."""
+    files = _day_slices(tmp_path, 2)
+    settings = config.load({"DATABASE_URL": db_url,
+                            "CRYPTOMONITOR_ALERTS_FILE": str(tmp_path / "a.txt")})
+    stop = threading.Event()
+    done: list[jobs.ReplaySummary] = []
+    runner = threading.Thread(target=lambda: done.append(jobs.replay_files(
+        settings, [(files[0], "a"), (files[1], "b")], stop, workers=2, speed=600.0)))
+    runner.start()
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        deadline = time.monotonic() + 30
+        while conn.execute("SELECT count(DISTINCT symbol) FROM ticks").fetchone() != (2,):
+            assert time.monotonic() < deadline, "the workers never started storing"
+            time.sleep(0.1)
+        stop.set()
+        runner.join(timeout=30)
+        assert not runner.is_alive(), "a worker did not stop"
+        (stored,) = conn.execute("SELECT count(*) FROM ticks").fetchone() or (0,)
+    assert done and 0 < done[0].stored == stored < 2 * 480 * 4
