@@ -38,9 +38,10 @@ def checked_tick(symbol: str, source: str, entry: Mapping[str, object],
                  rejected: list[Rejection], now: dt.datetime, *, price: str, time: str,
                  volume: str, number: Callable[[object], float | None],
                  moment: Callable[[object, dt.datetime], dt.datetime | str],
-                 absent_price: str = INVALID_PRICE) -> Tick | None:
+                 absent_price: str = INVALID_PRICE, traded: str | None = None) -> Tick | None:
     """The tick of one entry (values under the keys `price`, `time`, `volume`, read with
-    `number` and `moment`), or None with the reason appended to `rejected`."""
+    `number` and `moment`), or None with the reason appended to `rejected`. `traded`: the key
+    of the volume traded in the tick's interval (`Tick.volume`), checked like `volume`."""
     raw_price = entry.get(price)
     value = number(raw_price)
     if value is None or value <= 0:
@@ -52,12 +53,19 @@ def checked_tick(symbol: str, source: str, entry: Mapping[str, object],
     if isinstance(stamp, str):
         rejected.append(Rejection(symbol, time, raw_time, stamp))
         return None
-    raw_volume = entry.get(volume)
+    amount = _volume(symbol, entry, volume, number, rejected)
+    in_interval = None if traded is None else _volume(symbol, entry, traded, number, rejected)
+    return Tick(stamp, symbol, value, amount, source, in_interval)
+
+
+def _volume(symbol: str, entry: Mapping[str, object], key: str,
+            number: Callable[[object], float | None], rejected: list[Rejection]) -> float | None:
+    raw_volume = entry.get(key)
     amount = number(raw_volume)
     if raw_volume is not None and (amount is None or amount < 0):
-        rejected.append(Rejection(symbol, volume, raw_volume, INVALID_VOLUME))
+        rejected.append(Rejection(symbol, key, raw_volume, INVALID_VOLUME))
         amount = None
-    return Tick(stamp, symbol, value, amount, source)
+    return amount
 
 
 def log_problems(result: ParseResult, source: str, missing_hint: str) -> None:
