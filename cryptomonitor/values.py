@@ -71,6 +71,13 @@ def http_url(text: str) -> str:
     return text.strip().rstrip("/")
 
 
+def ws_url(text: str) -> str:
+    parsed = urllib.parse.urlsplit(text.strip())
+    if parsed.scheme not in ("ws", "wss") or not parsed.netloc:
+        raise ValueError(f"{text!r} is not a WebSocket URL (wss://...)")
+    return text.strip()
+
+
 def positive_int(text: str) -> int:
     value = int(text)
     if value <= 0:

@@ -14,6 +14,9 @@ from cryptomonitor.config import Settings
 from cryptomonitor.models import ParseResult
 from cryptomonitor.sources import binance, coingecko, history
 from cryptomonitor.sources.http import JsonClient
+from cryptomonitor.sources.streams import binance as binance_ws
+from cryptomonitor.sources.streams import connection, gaps, source
+from cryptomonitor.sources.streams import kraken as kraken_ws
 
 
 class Source(Protocol):
@@ -60,7 +63,29 @@ SOURCES: dict[str, Spec] = {
         build=lambda s, client: binance.Binance(s.binance_url, s.coins, client),
         min_interval=lambda s: 0.0,  # one request of weight 80 a poll: far inside 6,000/min
         history=lambda s, client: history.BinanceHistory(s.binance_url, client)),
+    binance_ws.NAME: Spec(
+        build=lambda s, client: _binance_ws(s, client),
+        min_interval=lambda s: 0.0,  # REST klines for gaps only: weight 2 of 6,000/min
+        history=lambda s, client: history.BinanceHistory(s.binance_url, client)),
+    kraken_ws.NAME: Spec(
+        build=lambda s, client: source.StreamSource(
+            name=kraken_ws.NAME, unknown_hint=kraken_ws.UNKNOWN_HINT, url=s.kraken_ws_url,
+            symbols=s.coins, exchange=kraken_ws.KrakenTrades, per_connection=kraken_ws.MAX_PAIRS,
+            client=client, timing=connection.Timing(silent_after=s.stream_silent_after),
+            buffer_max=s.stream_buffer_max),
+        min_interval=lambda s: 0.0,
+        history=lambda s, client: kraken_ws.NoHistory()),
 }
+
+
+def _binance_ws(s: Settings, client: JsonClient) -> source.StreamSource:
+    return source.StreamSource(
+        name=binance_ws.NAME, unknown_hint=binance_ws.UNKNOWN_HINT, url=s.binance_ws_url,
+        symbols=s.coins, exchange=binance_ws.BinanceKlines,
+        per_connection=binance_ws.MAX_STREAMS, client=client,
+        timing=connection.Timing(silent_after=s.stream_silent_after),
+        buffer_max=s.stream_buffer_max,
+        gaps=gaps.KlineGaps(history.BinanceHistory(s.binance_url, client)))
 
 
 def build(settings: Settings, timeout_deadline: float) -> Source:

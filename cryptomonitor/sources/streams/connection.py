@@ -1,0 +1,219 @@
+"""One WebSocket connection in a background thread, kept alive until `close()`.
+
+The loop: connect, send the exchange's subscribe messages (paced: exchanges cap the messages a
+client may send per second), read frames, parse each with the exchange's `Exchange.handle` and
+put its ticks in the shared `TickBuffer`. Whatever goes wrong is logged and answered by a new
+connection after a jittered exponential delay, the subscriptions sent again:
+
+- a closed or broken socket (``ConnectionClosed``, ``OSError``), a failed handshake;
+- silence: no frame for ``silent_after`` seconds (`StreamSilent`); exchanges send heartbeats or
+  data far more often, so silence means a dead peer or a half-open TCP connection;
+- no pong to our pings within ``ping_timeout`` (the library closes the connection).
+
+A frame that is not JSON, or that the exchange module cannot read, is counted and logged and
+the thread goes on. The backoff restarts from its first delay once a connection has delivered
+data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+import threading
+import time
+from typing import Protocol
+
+import structlog
+from websockets.exceptions import WebSocketException
+from websockets.sync.client import ClientConnection, connect
+
+from cryptomonitor.models import Tick
+from cryptomonitor.sources.streams.buffer import TickBuffer
+
+log = structlog.get_logger(__name__)
+
+#: How often pending intervals are closed (`Exchange.idle`) and silence is checked, seconds.
+IDLE_CHECK = 0.25
+
+
+class StreamSilent(Exception):
+    """The server sent nothing for longer than the silence timeout."""
+
+
+@dataclasses.dataclass
+class Handled:
+    """What one frame gave: ticks, and messages to send back (a retried subscription)."""
+
+    ticks: list[Tick] = dataclasses.field(default_factory=list)
+    send: list[str] = dataclasses.field(default_factory=list)
+
+
+class Exchange(Protocol):
+    """One connection's view of an exchange: its subscriptions and its frames."""
+
+    #: Symbols the exchange refused to subscribe (not sent again on reconnect).
+    failed: set[str]
+
+    def subscribe(self) -> list[str]:
+        """The subscribe messages for this connection's symbols, sent after each connect."""
+        ...
+
+    def handle(self, message: object) -> Handled:
+        """A parsed frame's ticks; may raise on a shape it does not know (counted, logged)."""
+        ...
+
+    def idle(self, now: float) -> list[Tick]:
+        """Ticks of intervals that are over by `now` (epoch seconds) though no frame said so."""
+        ...
+
+
+@dataclasses.dataclass(frozen=True)
+class Timing:
+    """The timeouts and delays of a connection, in seconds."""
+
+    silent_after: float = 30.0
+    open_timeout: float = 10.0
+    ping_interval: float | None = 20.0
+    ping_timeout: float | None = 20.0
+    #: Between two messages we send: Binance allows 5 a second, pings and pongs included.
+    send_interval: float = 0.25
+    backoff_initial: float = 1.0
+    backoff_max: float = 60.0
+
+    def backoff(self, attempt: int) -> float:
+        """The delay before reconnect `attempt` (0-based): doubling, capped, jittered to
+        50-100 % so that many clients cut off at once do not come back at once."""
+        return min(self.backoff_max, self.backoff_initial * 2.0 ** attempt) * (
+            0.5 + random.random() / 2)
+
+
+class StreamConnection:
+    """A thread holding one subscribed WebSocket; `start()` it, `close()` it."""
+
+    def __init__(self, url: str, exchange: Exchange, buffer: TickBuffer, timing: Timing,
+                 label: str) -> None:
+        self.url = url
+        self.exchange = exchange
+        self.buffer = buffer
+        self.timing = timing
+        self.label = label  # names the connection in logs: source and number
+        self.connects = 0
+        self.malformed = 0
+        self._stop = threading.Event()
+        self._ws: ClientConnection | None = None
+        self._delivered = False  # this connection gave data: the backoff starts over
+        self._last_data: float | None = None  # epoch seconds of the last ticks
+        self._thread = threading.Thread(target=self._run, name=f"stream-{label}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Ask the thread to end: stop reading and close the socket (does not wait)."""
+        self._stop.set()
+        ws = self._ws
+        if ws is not None:
+            ws.close()
+
+    def close(self, timeout: float = 5.0) -> None:
+        """`stop()`, then wait for the thread (at most `timeout` s)."""
+        self.stop()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def _run(self) -> None:
+        attempt = 0
+        while not self._stop.is_set():
+            self._delivered = False
+            try:
+                self._session()
+            except StreamSilent as exc:
+                log.warning("stream_silent", connection=self.label, error=str(exc))
+            except (OSError, TimeoutError, WebSocketException) as exc:
+                log.warning("stream_disconnected", connection=self.label,
+                            error=f"{type(exc).__name__}: {exc}")
+            except Exception:  # a bug must not end the thread unseen: log it and reconnect
+                log.exception("stream_thread_error", connection=self.label)
+            finally:
+                self._ws = None
+            if self._stop.is_set():
+                break
+            if self._delivered:
+                attempt = 0
+            delay = self.timing.backoff(attempt)
+            attempt += 1
+            log.warning("stream_reconnect_wait", connection=self.label, attempt=attempt,
+                        wait_s=round(delay, 3))
+            self._stop.wait(delay)
+        log.info("stream_stopped", connection=self.label, connects=self.connects,
+                 malformed=self.malformed)
+
+    def _session(self) -> None:
+        t = self.timing
+        with connect(self.url, open_timeout=t.open_timeout, ping_interval=t.ping_interval,
+                     ping_timeout=t.ping_timeout, close_timeout=1.0,
+                     max_size=4 * 1024 * 1024) as ws:
+            self._ws = ws
+            if self._stop.is_set():
+                return
+            self.connects += 1
+            log.info("stream_connected", connection=self.label, url=self.url,
+                     connects=self.connects)
+            self._send(ws, self.exchange.subscribe())
+            self._read(ws)
+
+    def _send(self, ws: ClientConnection, messages: list[str]) -> None:
+        for i, message in enumerate(messages):
+            if i and self._stop.wait(self.timing.send_interval):
+                return
+            ws.send(message)
+
+    def _read(self, ws: ClientConnection) -> None:
+        last_frame = last_idle = time.monotonic()
+        while not self._stop.is_set():
+            try:
+                frame = ws.recv(timeout=min(IDLE_CHECK, self.timing.silent_after))
+            except TimeoutError:
+                frame = None
+            now = time.monotonic()
+            if frame is not None:
+                last_frame = now
+                self._on_frame(ws, frame)
+            elif now - last_frame > self.timing.silent_after:
+                raise StreamSilent(f"no frame for {self.timing.silent_after:g} s")
+            if now - last_idle >= IDLE_CHECK:
+                last_idle = now
+                self._deliver(self.exchange.idle(time.time()))
+
+    def _on_frame(self, ws: ClientConnection, frame: str | bytes) -> None:
+        try:
+            message = json.loads(frame)
+            handled = self.exchange.handle(message)
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+            self.malformed += 1
+            text = frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
+            log.warning("stream_malformed_frame", connection=self.label,
+                        error=f"{type(exc).__name__}: {exc}", frame=text[:200],
+                        malformed_total=self.malformed)
+            return
+        self._deliver(handled.ticks)
+        if handled.send:
+            self._send(ws, handled.send)
+
+    def _deliver(self, ticks: list[Tick]) -> None:
+        if not ticks:
+            return
+        now = time.time()
+        if not self._delivered and self._last_data is not None:
+            # The first data after a reconnect: how long this connection's symbols were unseen.
+            log.warning("stream_gap", connection=self.label,
+                        seconds=round(now - self._last_data, 3),
+                        symbols=len({t.symbol for t in ticks}))
+        self._delivered = True
+        self._last_data = now
+        self.buffer.put(ticks)

@@ -1,0 +1,99 @@
+"""A stream as a `registry.Source`: `fetch()` hands out what the socket threads received.
+
+The symbols are split over as many connections as the exchange's per-connection limit asks,
+each a `StreamConnection` thread started by the first `fetch()` (or `start()`), all feeding one
+bounded `TickBuffer`. `fetch()` never blocks on the network for the stream: it drains the
+buffer, lets `gaps` (when given) put repaired klines in front, and returns a `ParseResult`
+whose `missing` names the symbols the exchange refused to subscribe. `close()` stops and joins
+every thread.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from types import TracebackType
+
+import structlog
+
+from cryptomonitor.models import ParseResult
+from cryptomonitor.sources.http import JsonClient
+from cryptomonitor.sources.streams.buffer import TickBuffer
+from cryptomonitor.sources.streams.connection import Exchange, StreamConnection, Timing
+from cryptomonitor.sources.streams.gaps import KlineGaps
+
+log = structlog.get_logger(__name__)
+
+
+class StreamSource:
+    """Subscribed WebSocket connections behind the poll interface of `run`."""
+
+    requests_per_poll = 0  # fetch() asks nothing of a rate-limited API
+
+    def __init__(self, *, name: str, unknown_hint: str, url: str, symbols: Sequence[str],
+                 exchange: Callable[[Sequence[str]], Exchange], per_connection: int,
+                 client: JsonClient, timing: Timing | None = None,
+                 buffer_max: int = 100_000, gaps: KlineGaps | None = None) -> None:
+        if not symbols or "*" in symbols or any(s.startswith("top:") for s in symbols):
+            raise ValueError(f"{name} streams named symbols: not '*' or top:N")
+        self.name = name
+        self.unknown_hint = unknown_hint
+        self.url = url
+        self.symbols = tuple(symbols)
+        self.client = client  # for its REST history (gap repair, start-up backfill)
+        self.timing = timing or Timing()
+        self.buffer = TickBuffer(buffer_max, name)
+        self.gaps = gaps
+        self.exchanges = [exchange(self.symbols[i:i + per_connection])
+                          for i in range(0, len(self.symbols), per_connection)]
+        self.connections: list[StreamConnection] = []
+
+    def start(self) -> None:
+        """Open the connections (once; `fetch()` calls it)."""
+        if self.connections:
+            return
+        for number, exchange in enumerate(self.exchanges, 1):
+            connection = StreamConnection(self.url, exchange, self.buffer, self.timing,
+                                          f"{self.name}#{number}")
+            self.connections.append(connection)
+            connection.start()
+        log.info("stream_start", source=self.name, url=self.url, symbols=len(self.symbols),
+                 connections=len(self.connections), buffer_max=self.buffer.capacity)
+
+    def fetch(self) -> ParseResult:
+        """The ticks received since the last call, in order per symbol; never blocks on the
+        socket (a gap repair asks REST, through `client`)."""
+        self.start()
+        ticks = self.buffer.drain()
+        if self.gaps is not None:
+            ticks = self.gaps.complete(ticks, dt.datetime.now(dt.UTC))
+        return ParseResult(ticks, [], self.failed())
+
+    def failed(self) -> list[str]:
+        """The symbols the exchange refused, in configuration order."""
+        refused: set[str] = set()
+        for exchange in self.exchanges:
+            refused |= exchange.failed.copy()  # copied at once: the socket thread adds to it
+        return [s for s in self.symbols if s in refused]
+
+    @property
+    def malformed(self) -> int:
+        return sum(c.malformed for c in self.connections)
+
+    @property
+    def connects(self) -> int:
+        return sum(c.connects for c in self.connections)
+
+    def close(self) -> None:
+        """Stop every connection, then wait for their threads."""
+        for connection in self.connections:
+            connection.stop()  # all at once: each may take a close handshake
+        for connection in self.connections:
+            connection.close()
+
+    def __enter__(self) -> StreamSource:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
