@@ -292,6 +292,9 @@ def run(settings: Settings, stop: threading.Event, max_polls: int | None = None)
                       kept_in=str(settings.spool_dir) if spooled else "memory: lost")
         pipeline.close()
         leadership.close()
+        close_source = getattr(source, "close", None)  # a stream source's socket threads
+        if close_source is not None:
+            close_source()
         delivery_stop.set()  # each finishes its current send (receiver timeouts bound it)
         deadline = time.monotonic() + 10
         for thread in deliveries:

@@ -6,11 +6,9 @@ import itertools
 import json
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import structlog.testing
 
 from cryptomonitor.models import Tick
 from cryptomonitor.sources.http import JsonClient
@@ -52,12 +50,6 @@ def serves(*frames: Any) -> Any:
             peer.send(frame)
         peer.silent()
     return script
-
-
-@pytest.fixture
-def logs() -> Iterator[list[dict[str, Any]]]:
-    with structlog.testing.capture_logs() as captured:
-        yield captured
 
 
 def events(logs: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
@@ -108,7 +100,7 @@ def test_subscribe_requests_are_paced(monkeypatch: pytest.MonkeyPatch) -> None:
     assert min(b - a for a, b in itertools.pairwise(arrivals)) >= 0.15
 
 
-def test_a_refused_symbol_is_named_and_the_others_stream() -> None:
+def test_a_refused_symbol_is_named_and_the_others_stream(logs: list[dict[str, Any]]) -> None:
     def script(peer: Peer) -> None:
         for _ in range(4):  # the batch, then one request per symbol
             request = peer.recv()
@@ -120,7 +112,7 @@ def test_a_refused_symbol_is_named_and_the_others_stream() -> None:
             for stream in request["params"]:
                 peer.send(binance_kline(stream.split("@")[0], minute(0), "1.5", "2"))
         peer.silent()
-    with structlog.testing.capture_logs() as logs, FakeStream(script).running() as fake, \
+    with FakeStream(script).running() as fake, \
             source(fake.url, ["btcusdt", "badpair", "ethusdt"]) as src:
         ticks = collect(src, 2)
         wait_for(lambda: src.failed() == ["badpair"])

@@ -135,8 +135,9 @@ class StreamConnection:
             except StreamSilent as exc:
                 log.warning("stream_silent", connection=self.label, error=str(exc))
             except (OSError, TimeoutError, WebSocketException) as exc:
-                log.warning("stream_disconnected", connection=self.label,
-                            error=f"{type(exc).__name__}: {exc}")
+                if not self._stop.is_set():  # else: our own close() ended it
+                    log.warning("stream_disconnected", connection=self.label,
+                                error=f"{type(exc).__name__}: {exc}")
             except Exception:  # a bug must not end the thread unseen: log it and reconnect
                 log.exception("stream_thread_error", connection=self.label)
             finally:
