@@ -65,7 +65,9 @@ SOURCES: dict[str, Spec] = {
         history=lambda s, client: history.BinanceHistory(s.binance_url, client)),
     binance_ws.NAME: Spec(
         build=lambda s, client: _binance_ws(s, client),
-        min_interval=lambda s: 0.0,  # REST klines for gaps only: weight 2 of 6,000/min
+        # REST klines (weight 2 of 6,000/min) for gap repair and the start-up backfill: after
+        # Binance's daily disconnect every symbol asks at once, so they are paced.
+        min_interval=lambda s: gaps.REST_INTERVAL,
         history=lambda s, client: history.BinanceHistory(s.binance_url, client)),
     kraken_ws.NAME: Spec(
         build=lambda s, client: source.StreamSource(
@@ -85,7 +87,9 @@ def _binance_ws(s: Settings, client: JsonClient) -> source.StreamSource:
         per_connection=binance_ws.MAX_STREAMS, client=client,
         timing=connection.Timing(silent_after=s.stream_silent_after),
         buffer_max=s.stream_buffer_max,
-        gaps=gaps.KlineGaps(history.BinanceHistory(s.binance_url, client)))
+        # At most half a poll slot of repairs a poll (2 s at least): the rest waits for the next.
+        gaps=gaps.KlineGaps(history.BinanceHistory(s.binance_url, client),
+                            budget=max(gaps.BUDGET, s.poll_interval / 2)))
 
 
 def build(settings: Settings, timeout_deadline: float) -> Source:

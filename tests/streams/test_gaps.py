@@ -117,5 +117,44 @@ def test_an_unrepairable_gap_is_logged_and_the_klines_released(logs: list[dict[s
     gaps = KlineGaps(FlakyHistory(failures=99), attempts=2)
     assert [t.price for t in gaps.complete([kline(0), kline(3)])] == [1.0]
     assert [t.price for t in gaps.complete([])] == [4.0]
-    assert [e["event"] for e in logs] == ["kline_gap_repair_failed", "kline_gap_unrepaired"]
-    assert logs[-1]["missing_minutes"] == 2
+    assert [e["event"] for e in logs if e["event"] != "kline_gaps_progress"] == [
+        "kline_gap_repair_failed", "kline_gap_unrepaired"]
+    assert [e["missing_minutes"] for e in logs if e["event"] == "kline_gap_unrepaired"] == [2]
+
+
+def test_hundreds_of_gaps_at_once_are_repaired_over_several_paced_calls_within_a_budget(
+        logs: list[dict[str, Any]]) -> None:
+    symbols = [f"s{i:03d}usdt" for i in range(300)]
+    rest = FakeCoinGecko()
+
+    def klines(path: str, query: dict[str, str]) -> Answer:
+        start, end = int(query["startTime"]), int(query["endTime"])
+        return Answer(200, [rest_kline(n, "2.5", "1") for n in (1, 2)
+                            if start <= minute(n) <= end])
+
+    rest.responder = klines
+    budget, interval = 0.25, 0.005
+    client = JsonClient(timeout=2, attempts=1, deadline=5, min_interval=interval)
+    with rest.running():
+        gaps = KlineGaps(history.BinanceHistory(rest.url.removesuffix("/api/v3"), client),
+                         budget=budget)
+        out = gaps.complete([kline(0, symbol=s) for s in symbols])
+        arrived = [kline(3, symbol=s) for s in symbols]  # a reconnect: all of them gapped
+        calls = 0
+        while gaps.held or arrived:
+            started = time.monotonic()
+            out += gaps.complete(arrived)
+            assert time.monotonic() - started < budget + 0.2  # + the request in flight
+            arrived, calls = [], calls + 1
+            assert calls < 100
+    assert calls > 2
+    for s in symbols:
+        assert [(t.time, t.source) for t in out if t.symbol == s] == [
+            (T0 + dt.timedelta(minutes=n, seconds=59.999),
+             "binance-history" if n in (1, 2) else "binance-ws") for n in range(4)]
+    assert len(rest.requests) == len(symbols) and gaps.repaired == 2 * len(symbols)
+    starts = [r.at for r in rest.requests]  # paced: at least `interval` apart on average
+    assert starts[-1] - starts[0] >= (len(starts) - 1) * interval * 0.95
+    progress = [e for e in logs if e["event"] == "kline_gaps_progress"]
+    assert len(progress) == calls and progress[-1]["symbols_waiting"] == 0
+    assert progress[0]["symbols_waiting"] > 0

@@ -11,6 +11,7 @@ import pytest
 from cryptomonitor import config
 from cryptomonitor.exceptions import ConfigError
 from cryptomonitor.sources import registry
+from cryptomonitor.sources.streams import gaps
 from cryptomonitor.sources.streams.source import StreamSource
 from tests.fakews import FakeStream, Peer, binance_kline, wait_for
 
@@ -32,6 +33,9 @@ def test_binance_ws_runs_from_the_settings_and_stops_its_threads() -> None:
         source = registry.build(settings, 5.0)
         assert isinstance(source, StreamSource) and source.timing.silent_after == 2.0
         assert registry.shortest_poll(settings, source) == 0
+        # Its REST klines (gap repair, start-up backfill) are paced for Binance's weight limit.
+        assert source.client.min_interval == gaps.REST_INTERVAL > 0
+        assert source.gaps is not None and source.gaps.budget == 15.0  # half the 30 s poll
         ticks = []
         wait_for(lambda: ticks.extend(source.fetch().ticks) or ticks)
         source.close()
