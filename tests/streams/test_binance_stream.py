@@ -100,27 +100,85 @@ def test_subscribe_requests_are_paced(monkeypatch: pytest.MonkeyPatch) -> None:
     assert min(b - a for a, b in itertools.pairwise(arrivals)) >= 0.15
 
 
-def test_a_refused_symbol_is_named_and_the_others_stream(logs: list[dict[str, Any]]) -> None:
+def busy(refuse: Any, seconds: float = 4.0) -> Any:
+    """A script that pushes an open-minute kline every 5 ms while it answers each SUBSCRIBE
+    with `refuse(params)` (an error object, or None to accept and send a closed kline for each
+    stream): a client that stops reading while it retries fills its queue and misses pongs."""
     def script(peer: Peer) -> None:
-        for _ in range(4):  # the batch, then one request per symbol
-            request = peer.recv()
-            if "badpair@kline_1m" in request["params"]:
-                peer.send({"error": {"code": 2, "msg": "Invalid request: bad stream name"},
-                           "id": request["id"]})
+        deadline = time.monotonic() + seconds
+        while not peer.stop.is_set() and time.monotonic() < deadline:
+            peer.send(binance_kline("btcusdt", minute(0), "1.5", "2", closed=False))
+            try:
+                request = json.loads(peer.ws.recv(timeout=0.005))
+            except TimeoutError:
+                continue
+            peer.received.append(request)
+            error = refuse(request["params"])
+            if error is not None:
+                peer.send({"error": error, "id": request["id"]})
                 continue
             peer.send({"result": None, "id": request["id"]})
             for stream in request["params"]:
                 peer.send(binance_kline(stream.split("@")[0], minute(0), "1.5", "2"))
-        peer.silent()
-    with FakeStream(script).running() as fake, \
+    return script
+
+
+def test_a_refused_pair_in_a_batch_is_found_while_the_frames_go_on_being_read(
+        logs: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(binance_ws, "PER_REQUEST", 64)
+    symbols = [f"p{i:02d}usdt" for i in range(64)]
+    symbols[37] = "badpair"
+
+    def refuse(params: list[str]) -> dict[str, Any] | None:  # names no stream
+        return ({"code": 2, "msg": "Invalid request: bad stream name"}
+                if "badpair@kline_1m" in params else None)
+    timing = Timing(**{**FAST.__dict__, "silent_after": 5.0, "send_interval": 0.1,
+                       "ping_interval": 0.3, "ping_timeout": 0.5})
+    with FakeStream(busy(refuse)).running() as fake, \
+            source(fake.url, symbols, timing=timing) as src:
+        ticks = collect(src, 63)
+        wait_for(lambda: src.failed() == ["badpair"])
+        assert src.fetch().missing == ["badpair"]
+        assert fake.connections == 1  # never dropped by a missed pong
+    assert sorted({t.symbol for t in ticks}) == sorted(s for s in symbols if s != "badpair")
+    assert len(fake.received[0]) <= 1 + 2 * 6  # the batch, then two halves a level
+    assert [(e["symbol"], e["error"]) for e in events(logs, "stream_subscribe_failed")] == [
+        ("badpair", "Invalid request: bad stream name")]
+    assert not events(logs, "stream_disconnected")
+
+
+def test_pairs_an_error_names_fail_and_the_others_are_asked_again_at_once(
+        logs: list[dict[str, Any]]) -> None:
+    def refuse(params: list[str]) -> dict[str, Any] | None:
+        if "badpair@kline_1m" in params:
+            return {"code": 2, "msg": "Invalid request: invalid stream 'badpair@kline_1m'"}
+        return None
+    with FakeStream(busy(refuse)).running() as fake, \
             source(fake.url, ["btcusdt", "badpair", "ethusdt"]) as src:
         ticks = collect(src, 2)
         wait_for(lambda: src.failed() == ["badpair"])
-        assert src.fetch().missing == ["badpair"]
     assert sorted(t.symbol for t in ticks) == ["btcusdt", "ethusdt"]
-    failed = events(logs, "stream_subscribe_failed")
-    assert [(e["symbol"], e["error"]) for e in failed] == [
-        ("badpair", "Invalid request: bad stream name")]
+    assert [r["params"] for r in fake.received[0]] == [
+        ["btcusdt@kline_1m", "badpair@kline_1m", "ethusdt@kline_1m"],
+        ["btcusdt@kline_1m", "ethusdt@kline_1m"]]
+
+
+def test_a_refusal_naming_no_stream_reconnects_with_backoff_and_fails_no_pair(
+        logs: list[dict[str, Any]]) -> None:
+    def rate_limited(peer: Peer) -> None:
+        request = peer.recv()
+        peer.send({"error": {"code": -1003, "msg": "Too many requests"}, "id": request["id"]})
+        peer.silent()
+    with FakeStream(rate_limited, rate_limited,
+                    serves(binance_kline("btcusdt", minute(0), "10", "1"))).running() as fake, \
+            source(fake.url, ["btcusdt", "ethusdt"]) as src:
+        ticks = collect(src, 1)
+        assert src.failed() == []
+    assert [t.symbol for t in ticks] == ["btcusdt"] and fake.connections == 3
+    assert [e["error"].split(": ", 1) for e in events(logs, "stream_subscription_refused")] == [
+        [f"request {n} (2 streams)", "Too many requests"] for n in (1, 2)]
+    assert [e["attempt"] for e in events(logs, "stream_reconnect_wait")] == [1, 2]
+    assert not events(logs, "stream_subscribe_failed")
 
 
 def test_malformed_frames_are_counted_and_the_stream_goes_on(

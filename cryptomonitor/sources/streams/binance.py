@@ -17,9 +17,13 @@ time + 59.999 s, the last millisecond of its minute, as `history.BinanceHistory`
 klines: a 1-minute candle of these ticks is that kline's minute), with ``v`` (the base-asset
 volume of the minute; ``V`` is only its taker-buy part) as `Tick.volume`.
 
-A refused batch is asked again one symbol a request, so the error names the bad symbol and
-the others are subscribed. Binance does not refuse an unknown but well-formed pair: it sends
-nothing for it (docs/streams.md).
+A refused request: when the error names some of its streams, those pairs fail (not asked
+again) and the others are asked again in one request; an "Invalid request" (code 2) that names
+none is split in two halves asked again (a bisection: a one-pair request refused so names that
+pair, which fails); any other error (a rate limit, server trouble) fails no pair: the
+connection is replaced after the backoff (`SubscriptionRefused`). The retries go through the
+connection's paced outgoing queue. Binance does not refuse an unknown but well-formed pair: it
+sends nothing for it (docs/streams.md).
 """
 
 from __future__ import annotations
@@ -27,13 +31,14 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+import re
 from collections.abc import Sequence
 
 import structlog
 
 from cryptomonitor.models import ParseResult, Rejection, Tick
 from cryptomonitor.sources import binance
-from cryptomonitor.sources.streams.connection import Handled
+from cryptomonitor.sources.streams.connection import Handled, SubscriptionRefused
 from cryptomonitor.sources.validation import checked_tick, log_problems
 
 log = structlog.get_logger(__name__)
@@ -42,6 +47,7 @@ NAME = "binance-ws"
 DEFAULT_URL = "wss://stream.binance.com:9443/stream"
 MAX_STREAMS = 1024
 PER_REQUEST = 200
+INVALID_REQUEST = 2  # Binance's error code for a request it cannot serve as written
 UNKNOWN_HINT = ("Binance refused the subscription: not a spot pair written like btcusdt "
                 "(an unknown pair is not refused: it just sends nothing)")
 
@@ -95,15 +101,30 @@ class BinanceKlines:
             log.info("stream_subscribed", source=self.source, request=request_id,
                      symbols=len(symbols))
             return Handled()
-        reason = error.get("msg", error) if isinstance(error, dict) else error
-        if len(symbols) == 1:
-            self.failed.add(symbols[0])
-            log.error("stream_subscribe_failed", source=self.source, symbol=symbols[0],
-                      error=str(reason), hint=UNKNOWN_HINT)
-            return Handled()
-        log.warning("stream_subscribe_batch_failed", source=self.source, request=request_id,
-                    symbols=len(symbols), error=str(reason), retry="one symbol a request")
-        return Handled(send=[self._request([s]) for s in symbols])
+        reason = str(error.get("msg", error) if isinstance(error, dict) else error)
+        code = error.get("code") if isinstance(error, dict) else None
+        named = [s for s in symbols if _names(reason, s)]
+        if not named and code == INVALID_REQUEST and len(symbols) == 1:
+            named = symbols  # the request named only this pair
+        if named:
+            for symbol in named:
+                self.failed.add(symbol)
+                log.error("stream_subscribe_failed", source=self.source, symbol=symbol,
+                          error=reason, hint=UNKNOWN_HINT)
+            rest = [s for s in symbols if s not in self.failed]
+            return Handled(send=[self._request(rest)] if rest else [])
+        if code == INVALID_REQUEST and symbols:
+            half = len(symbols) // 2
+            log.warning("stream_subscribe_batch_failed", source=self.source,
+                        request=request_id, symbols=len(symbols), error=reason,
+                        retry="in two halves")
+            return Handled(send=[self._request(symbols[:half]), self._request(symbols[half:])])
+        raise SubscriptionRefused(f"request {request_id} ({len(symbols)} streams): {reason}")
 
     def idle(self, now: float) -> list[Tick]:
         return []  # a kline is final when its x=true frame arrives
+
+
+def _names(reason: str, symbol: str) -> bool:
+    """Whether an error message names `symbol` (as a word or as its stream)."""
+    return re.search(rf"(?<![a-z0-9]){re.escape(symbol)}(?![a-z0-9])", reason.lower()) is not None

@@ -1,14 +1,21 @@
 """One WebSocket connection in a background thread, kept alive until `close()`.
 
-The loop: connect, send the exchange's subscribe messages (paced: exchanges cap the messages a
-client may send per second), read frames, parse each with the exchange's `Exchange.handle` and
-put its ticks in the shared `TickBuffer`. Whatever goes wrong is logged and answered by a new
-connection after a jittered exponential delay, the subscriptions sent again:
+The loop: connect, queue the exchange's subscribe messages, read frames, parse each with the
+exchange's `Exchange.handle` and put its ticks in the shared `TickBuffer`. Outgoing messages
+(the subscriptions, a retried subscription) wait in a queue that the read loop sends from, one
+per pass and ``send_interval`` apart (exchanges cap the messages a client may send per
+second): the thread never stops reading to pace its sends, so the library's incoming queue
+does not fill up and pongs are not missed however many messages wait.
+
+Whatever goes wrong is logged and answered by a new connection after a jittered exponential
+delay, the subscriptions sent again:
 
 - a closed or broken socket (``ConnectionClosed``, ``OSError``), a failed handshake;
 - silence: no frame for ``silent_after`` seconds (`StreamSilent`); exchanges send heartbeats or
   data far more often, so silence means a dead peer or a half-open TCP connection;
-- no pong to our pings within ``ping_timeout`` (the library closes the connection).
+- no pong to our pings within ``ping_timeout`` (the library closes the connection);
+- a subscription refused for a reason that names no stream (a rate limit, server trouble:
+  `SubscriptionRefused`); the backoff then goes on growing whatever the connection delivered.
 
 A frame that is not JSON, or that the exchange module cannot read, is counted and logged and
 the thread goes on. The backoff restarts from its first delay once a connection has delivered
@@ -17,6 +24,7 @@ data.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import json
 import random
@@ -41,6 +49,10 @@ class StreamSilent(Exception):
     """The server sent nothing for longer than the silence timeout."""
 
 
+class SubscriptionRefused(Exception):
+    """The server refused a subscription for a reason that names no stream: reconnect later."""
+
+
 @dataclasses.dataclass
 class Handled:
     """What one frame gave: ticks, and messages to send back (a retried subscription)."""
@@ -60,7 +72,8 @@ class Exchange(Protocol):
         ...
 
     def handle(self, message: object) -> Handled:
-        """A parsed frame's ticks; may raise on a shape it does not know (counted, logged)."""
+        """A parsed frame's ticks; may raise on a shape it does not know (counted, logged),
+        or `SubscriptionRefused` (the connection is replaced after the backoff)."""
         ...
 
     def idle(self, now: float) -> list[Tick]:
@@ -104,6 +117,7 @@ class StreamConnection:
         self._ws: ClientConnection | None = None
         self._delivered = False  # this connection gave data: the backoff starts over
         self._last_data: float | None = None  # epoch seconds of the last ticks
+        self._outbox: collections.deque[str] = collections.deque()  # to send, in order
         self._thread = threading.Thread(target=self._run, name=f"stream-{label}", daemon=True)
 
     def start(self) -> None:
@@ -130,10 +144,15 @@ class StreamConnection:
         attempt = 0
         while not self._stop.is_set():
             self._delivered = False
+            refused = False
             try:
                 self._session()
             except StreamSilent as exc:
                 log.warning("stream_silent", connection=self.label, error=str(exc))
+            except SubscriptionRefused as exc:
+                refused = True  # it would be refused again at once: keep backing off
+                log.warning("stream_subscription_refused", connection=self.label,
+                            error=str(exc), action="reconnect after the backoff")
             except (OSError, TimeoutError, WebSocketException) as exc:
                 if not self._stop.is_set():  # else: our own close() ended it
                     log.warning("stream_disconnected", connection=self.label,
@@ -144,7 +163,7 @@ class StreamConnection:
                 self._ws = None
             if self._stop.is_set():
                 break
-            if self._delivered:
+            if self._delivered and not refused:
                 attempt = 0
             delay = self.timing.backoff(attempt)
             attempt += 1
@@ -165,33 +184,35 @@ class StreamConnection:
             self.connects += 1
             log.info("stream_connected", connection=self.label, url=self.url,
                      connects=self.connects)
-            self._send(ws, self.exchange.subscribe())
+            self._outbox = collections.deque(self.exchange.subscribe())
             self._read(ws)
 
-    def _send(self, ws: ClientConnection, messages: list[str]) -> None:
-        for i, message in enumerate(messages):
-            if i and self._stop.wait(self.timing.send_interval):
-                return
-            ws.send(message)
-
     def _read(self, ws: ClientConnection) -> None:
-        last_frame = last_idle = time.monotonic()
+        last_frame = last_idle = next_send = time.monotonic()
         while not self._stop.is_set():
+            wait = min(IDLE_CHECK, self.timing.silent_after)
+            if self._outbox:
+                now = time.monotonic()
+                if now >= next_send:  # one message a pass, paced
+                    ws.send(self._outbox.popleft())
+                    next_send = now + self.timing.send_interval
+                if self._outbox:
+                    wait = max(0.0, min(wait, next_send - time.monotonic()))
             try:
-                frame = ws.recv(timeout=min(IDLE_CHECK, self.timing.silent_after))
+                frame = ws.recv(timeout=wait)
             except TimeoutError:
                 frame = None
             now = time.monotonic()
             if frame is not None:
                 last_frame = now
-                self._on_frame(ws, frame)
+                self._on_frame(frame)
             elif now - last_frame > self.timing.silent_after:
                 raise StreamSilent(f"no frame for {self.timing.silent_after:g} s")
             if now - last_idle >= IDLE_CHECK:
                 last_idle = now
                 self._deliver(self.exchange.idle(time.time()))
 
-    def _on_frame(self, ws: ClientConnection, frame: str | bytes) -> None:
+    def _on_frame(self, frame: str | bytes) -> None:
         try:
             message = json.loads(frame)
             handled = self.exchange.handle(message)
@@ -203,8 +224,7 @@ class StreamConnection:
                         malformed_total=self.malformed)
             return
         self._deliver(handled.ticks)
-        if handled.send:
-            self._send(ws, handled.send)
+        self._outbox.extend(handled.send)  # sent by the read loop, paced
 
     def _deliver(self, ticks: list[Tick]) -> None:
         if not ticks:
