@@ -88,19 +88,28 @@ def test_a_slow_consumer_loses_the_oldest_ticks_counted_and_logged(
     assert fake.connections == 1
 
 
-def test_a_reconnect_gap_is_logged_with_its_length(logs: list[dict[str, Any]]) -> None:
-    now = time.time() - 30
+def test_a_reconnect_gap_is_measured_per_symbol_from_the_exchanges_times(
+        logs: list[dict[str, Any]]) -> None:
+    now = int(time.time()) - 30.0
 
     def first(peer: Peer) -> None:
         peer.recv()
         peer.send(kraken_trades(42, "XBT/USD", [("60000.0", "0.1", now)]))
-        time.sleep(0.4)  # long enough for the idle check to close that second
-        peer.ws.socket.close()  # no close frame: the TCP connection just ends
-    second = serves(kraken_trades(42, "XBT/USD", [("60001.0", "0.2", now + 5)]))
+        peer.send(kraken_trades(43, "ETH/EUR", [("3000.0", "1", now + 0.5)]))
+        peer.ws.socket.close()  # its seconds still open; no close frame: the TCP just ends
+
+    def empty(peer: Peer) -> None:
+        peer.recv()
+        peer.silent(0.4)  # then closes: it delivered nothing, the backoff goes on growing
+    third = serves(kraken_trades(42, "XBT/USD", [("60001.0", "0.2", now + 5)]),
+                   kraken_trades(43, "ETH/EUR", [("3001.0", "2", now + 7.25)]))
     with \
-            FakeStream(first, second).running() as fake, source(fake.url, ["xbt-usd"]) as src:
-        ticks = collect(src, 2)
-    assert [t.price for t in ticks] == [60000.0, 60001.0]
-    assert fake.connections == 2
-    gaps = [e for e in logs if e["event"] == "stream_gap"]
-    assert len(gaps) == 1 and gaps[0]["seconds"] >= 0.3
+            FakeStream(first, empty, third).running() as fake, \
+            source(fake.url, ["xbt-usd", "eth-eur"]) as src:
+        ticks = collect(src, 4)
+    assert [(t.symbol, t.price) for t in ticks] == [
+        ("xbt-usd", 60000.0), ("eth-eur", 3000.0), ("xbt-usd", 60001.0), ("eth-eur", 3001.0)]
+    assert fake.connections == 3
+    assert [e["attempt"] for e in logs if e["event"] == "stream_reconnect_wait"] == [1, 2]
+    assert [(e["symbol"], e["seconds"]) for e in logs if e["event"] == "stream_gap"] == [
+        ("xbt-usd", 5.0), ("eth-eur", 6.75)]

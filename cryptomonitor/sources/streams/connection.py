@@ -19,14 +19,20 @@ delay, the subscriptions sent again:
 
 A frame that is not JSON, or that the exchange module cannot read, is counted and logged and
 the thread goes on. The backoff restarts from its first delay once a connection has delivered
-data.
+data. When a connection ends, the intervals still open (Kraken's current second) are closed
+and handed out as its data (`Exchange.idle` at infinity): the trades of the next connection
+never join them, so what a connection delivers is its own. The first tick of a symbol after a
+reconnect logs its gap (``stream_gap``) from the exchange's times: the symbol's last tick
+before, its first after.
 """
 
 from __future__ import annotations
 
 import collections
 import dataclasses
+import datetime as dt
 import json
+import math
 import random
 import threading
 import time
@@ -116,7 +122,8 @@ class StreamConnection:
         self._stop = threading.Event()
         self._ws: ClientConnection | None = None
         self._delivered = False  # this connection gave data: the backoff starts over
-        self._last_data: float | None = None  # epoch seconds of the last ticks
+        self._seen: set[str] = set()  # symbols with ticks from this connection
+        self._last_time: dict[str, dt.datetime] = {}  # per symbol, its last tick's time
         self._outbox: collections.deque[str] = collections.deque()  # to send, in order
         self._thread = threading.Thread(target=self._run, name=f"stream-{label}", daemon=True)
 
@@ -144,6 +151,7 @@ class StreamConnection:
         attempt = 0
         while not self._stop.is_set():
             self._delivered = False
+            self._seen = set()
             refused = False
             try:
                 self._session()
@@ -163,6 +171,7 @@ class StreamConnection:
                 self._ws = None
             if self._stop.is_set():
                 break
+            self._deliver(self.exchange.idle(math.inf))  # its own open intervals, closed
             if self._delivered and not refused:
                 attempt = 0
             delay = self.timing.backoff(attempt)
@@ -227,14 +236,18 @@ class StreamConnection:
         self._outbox.extend(handled.send)  # sent by the read loop, paced
 
     def _deliver(self, ticks: list[Tick]) -> None:
+        """Hand out ticks of this connection's frames (never of an earlier connection's)."""
         if not ticks:
             return
-        now = time.time()
-        if not self._delivered and self._last_data is not None:
-            # The first data after a reconnect: how long this connection's symbols were unseen.
-            log.warning("stream_gap", connection=self.label,
-                        seconds=round(now - self._last_data, 3),
-                        symbols=len({t.symbol for t in ticks}))
+        for tick in ticks:
+            last = self._last_time.get(tick.symbol)
+            if tick.symbol not in self._seen:
+                self._seen.add(tick.symbol)
+                if last is not None and tick.time > last:  # its first tick after a reconnect
+                    log.warning("stream_gap", connection=self.label, symbol=tick.symbol,
+                                seconds=(tick.time - last).total_seconds(),
+                                after=last.isoformat(), before=tick.time.isoformat())
+            if last is None or tick.time > last:
+                self._last_time[tick.symbol] = tick.time
         self._delivered = True
-        self._last_data = now
         self.buffer.put(ticks)
