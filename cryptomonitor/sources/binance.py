@@ -103,3 +103,6 @@ class Binance:
         result = parse_ticker_24hr(payload, self.pairs)
         log_problems(result, NAME, "not a Binance spot pair (like BTCUSDT), or delisted")
         return result
+
+    def close(self) -> ParseResult:
+        return ParseResult([], [], [])  # a poll holds nothing between polls

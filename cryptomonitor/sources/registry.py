@@ -41,6 +41,11 @@ class Source(Protocol):
         """
         ...
 
+    def close(self) -> ParseResult:
+        """Stop (a stream's socket threads) and return what arrived since the last `fetch()`,
+        for a last store; asks nothing of the network. A poll source has nothing: a no-op."""
+        ...
+
 
 @dataclasses.dataclass(frozen=True)
 class Spec:

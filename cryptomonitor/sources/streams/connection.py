@@ -86,6 +86,11 @@ class Exchange(Protocol):
         """Ticks of intervals that are over by `now` (epoch seconds) though no frame said so."""
         ...
 
+    @property
+    def pending(self) -> int:
+        """Intervals with data still open (not handed out yet)."""
+        ...
+
 
 @dataclasses.dataclass(frozen=True)
 class Timing:
@@ -138,10 +143,13 @@ class StreamConnection:
             ws.close()
 
     def close(self, timeout: float = 5.0) -> None:
-        """`stop()`, then wait for the thread (at most `timeout` s)."""
+        """`stop()`, then wait for the thread (at most `timeout` s; logged if it outlives it)."""
         self.stop()
         if self._thread.is_alive():
             self._thread.join(timeout)
+        if self._thread.is_alive():
+            log.warning("stream_thread_still_running", connection=self.label, waited_s=timeout,
+                        hint="a daemon thread: it ends with the process")
 
     @property
     def alive(self) -> bool:

@@ -5,7 +5,8 @@ each a `StreamConnection` thread started by the first `fetch()` (or `start()`), 
 bounded `TickBuffer`. `fetch()` never blocks on the network for the stream: it drains the
 buffer, lets `gaps` (when given) put repaired klines in front, and returns a `ParseResult`
 whose `missing` names the symbols the exchange refused to subscribe. `close()` stops and joins
-every thread.
+every thread, then hands over what arrived since the last `fetch()` (for a last store) and logs
+what it discards: seconds still open, klines held behind an unrepaired gap.
 """
 
 from __future__ import annotations
@@ -47,10 +48,11 @@ class StreamSource:
         self.exchanges = [exchange(self.symbols[i:i + per_connection])
                           for i in range(0, len(self.symbols), per_connection)]
         self.connections: list[StreamConnection] = []
+        self._closed = False
 
     def start(self) -> None:
-        """Open the connections (once; `fetch()` calls it)."""
-        if self.connections:
+        """Open the connections (once, and not after `close()`; `fetch()` calls it)."""
+        if self.connections or self._closed:
             return
         for number, exchange in enumerate(self.exchanges, 1):
             connection = StreamConnection(self.url, exchange, self.buffer, self.timing,
@@ -84,12 +86,28 @@ class StreamSource:
     def connects(self) -> int:
         return sum(c.connects for c in self.connections)
 
-    def close(self) -> None:
-        """Stop every connection, then wait for their threads."""
+    def close(self, timeout: float = 5.0) -> ParseResult:
+        """Stop every connection and wait for their threads (`timeout` s each at most), then
+        return what arrived since the last `fetch()`, without asking REST: a gap still open
+        holds its symbol's klines, which are discarded, counted and logged, as the intervals
+        still open are (``stream_discarded``). A second call returns nothing."""
+        if self._closed:
+            return ParseResult([], [], [])
+        self._closed = True
         for connection in self.connections:
             connection.stop()  # all at once: each may take a close handshake
         for connection in self.connections:
-            connection.close()
+            connection.close(timeout)
+        if self.gaps is not None:
+            self.gaps.budget = 0.0  # no repair at shutdown: held instead
+        result = self.fetch()
+        open_intervals = sum(e.pending for e in self.exchanges)
+        held = self.gaps.held if self.gaps is not None else 0
+        if open_intervals or held:
+            log.warning("stream_discarded", source=self.name, open_intervals=open_intervals,
+                        held_klines=held, hint="the next start-up backfill fills what it can")
+        log.info("stream_closed", source=self.name, last_ticks=len(result.ticks))
+        return result
 
     def __enter__(self) -> StreamSource:
         return self
