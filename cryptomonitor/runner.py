@@ -214,6 +214,7 @@ def run(settings: Settings, stop: threading.Event, max_polls: int | None = None)
     log.info("run_start", source=source.name, coins=list(settings.coins),
              poll_interval_s=settings.poll_interval, effective_poll_interval_s=round(effective, 3))
     gap_filled = False
+    was_leading = False
     metrics.serve(settings.metrics_addr)
     delivery_stop = threading.Event()  # set at the end, however the loop ends
     deliveries = delivery.start(pipeline.receivers, settings.conninfo, delivery_stop)
@@ -241,6 +242,11 @@ def run(settings: Settings, stop: threading.Event, max_polls: int | None = None)
             metrics.LEADER.set(leading)
             if not leading:
                 metrics.POLLS.labels("standby").inc()
+                if was_leading:  # a stream's buffer would fill while nobody fetches
+                    was_leading = False
+                    last = source.close()  # the next fetch() as leader opens it again
+                    log.warning("standby", source=source.name, last_ticks=len(last.ticks),
+                                fresh=len(submit(last.ticks)))
                 if pipeline.buffered:  # ticks fetched while we were leader are still stored
                     pipeline.flush()
                 if max_polls is not None:
@@ -249,6 +255,7 @@ def run(settings: Settings, stop: threading.Event, max_polls: int | None = None)
                 next_at = started + settings.poll_interval
                 stop.wait(settings.poll_interval)
                 continue
+            was_leading = True
             if not gap_filled:  # once, as the poller: the time this job was not polling
                 gap_filled = True
                 fill_gap(settings, pipeline, source, stop, leadership.poll_allowed)

@@ -6,7 +6,7 @@ import datetime as dt
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -110,6 +110,51 @@ def test_run_stores_what_the_source_received_after_its_last_poll(
     assert source.closed == 1 and pipeline.closed and FakeLeadership.closed
 
 
+class Turns(FakeLeadership):
+    """Leads, loses the lock, leads again, then the run is stopped."""
+
+    turns: ClassVar[list[bool]] = []
+    stop = threading.Event()
+
+    def poll_allowed(self) -> bool:
+        if not Turns.turns:
+            Turns.stop.set()
+            return False
+        return Turns.turns.pop(0)
+
+
+class Recorder(LateSource):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    def fetch(self) -> ParseResult:
+        self.calls.append("fetch")
+        return ParseResult([tick(len(self.calls))], [], [])
+
+    def close(self) -> ParseResult:
+        self.calls.append("close")
+        return ParseResult([tick(len(self.calls))], [], [])
+
+
+def test_a_standby_closes_its_source_and_opens_it_when_leading_again(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = config.load({"CRYPTOMONITOR_SOURCE": "kraken-ws",
+                            "CRYPTOMONITOR_COINS": "xbt-usd",
+                            "CRYPTOMONITOR_BACKFILL_HORIZON": "off",
+                            "CRYPTOMONITOR_METRICS_ADDR": "off",
+                            "CRYPTOMONITOR_POLL_INTERVAL": "10ms"})
+    pipeline, source = FakePipeline(), Recorder()
+    monkeypatch.setattr(runner, "start_pipeline", lambda *args, **kwargs: pipeline)
+    monkeypatch.setattr(runner, "make_source", lambda settings: source)
+    monkeypatch.setattr(leader, "Leadership", Turns)
+    Turns.turns, Turns.stop = [True, False, False, True], threading.Event()
+    runner.run(settings, Turns.stop)
+    # Closed at each loss of the lock, and at the end.
+    assert source.calls == ["fetch", "close", "fetch", "close", "close"]
+    assert pipeline.stored == [tick(n) for n in range(1, 6)]  # the standby's last ones too
+
+
 def test_the_source_and_the_rest_are_closed_when_the_last_flush_fails(
         monkeypatch: pytest.MonkeyPatch) -> None:
     pipeline, source = FakePipeline(fail_last_flush=True), LateSource()
@@ -140,15 +185,22 @@ def test_close_hands_over_the_buffer_and_logs_the_open_seconds_it_discards(
     now = float(int(time.time()))
     frames = [kraken_trades(42, "XBT/USD", [("100.0", "0.1", now - 1)]),
               kraken_trades(42, "XBT/USD", [("101.0", "0.2", now + 0.5)])]  # still open
-    with FakeStream(serves(*frames)).running() as fake:
+    again = serves(kraken_trades(42, "XBT/USD", [("102.0", "0.3", now - 0.5)]))
+    with FakeStream(serves(*frames), again).running() as fake:
         src = kraken(fake.url)
         try:
             src.start()
             wait_for(lambda: len(src.buffer) == 1)
-        finally:
             last = src.close()
-        assert src.fetch().ticks == [] and fake.connections == 1  # not started again
+            assert not [t for t in threading.enumerate() if t.name.startswith("stream-")]
+            # Opened again (a standby replica leading again): the discarded second stays out.
+            ticks: list[Tick] = []
+            wait_for(lambda: ticks.extend(src.fetch().ticks) or ticks)
+        finally:
+            src.close()
+        assert fake.connections == 2
     assert [t.price for t in last.ticks] == [100.0]
+    assert [t.price for t in ticks] == [102.0]
     assert [(e["open_intervals"], e["held_klines"]) for e in logs
             if e["event"] == "stream_discarded"] == [(1, 0)]
     assert not [t for t in threading.enumerate() if t.name.startswith("stream-")]

@@ -124,10 +124,6 @@ class BinanceKlines:
     def idle(self, now: float) -> list[Tick]:
         return []  # a kline is final when its x=true frame arrives
 
-    @property
-    def pending(self) -> int:
-        return 0
-
 
 def _names(reason: str, symbol: str) -> bool:
     """Whether an error message names `symbol` (as a word or as its stream)."""

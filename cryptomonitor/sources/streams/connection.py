@@ -86,11 +86,6 @@ class Exchange(Protocol):
         """Ticks of intervals that are over by `now` (epoch seconds) though no frame said so."""
         ...
 
-    @property
-    def pending(self) -> int:
-        """Intervals with data still open (not handed out yet)."""
-        ...
-
 
 @dataclasses.dataclass(frozen=True)
 class Timing:

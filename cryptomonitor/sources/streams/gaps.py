@@ -57,10 +57,12 @@ class KlineGaps:
         self._held: dict[str, list[Tick]] = {}
         self._failures: collections.Counter[str] = collections.Counter()
 
-    def complete(self, ticks: list[Tick], now: dt.datetime | None = None) -> list[Tick]:
-        """`ticks` (in arrival order) and the repaired minutes, in order per symbol."""
+    def complete(self, ticks: list[Tick], now: dt.datetime | None = None,
+                 budget: float | None = None) -> list[Tick]:
+        """`ticks` (in arrival order) and the repaired minutes, in order per symbol; repairs
+        for `budget` seconds at most (`self.budget` by default; 0: none, every gap held)."""
         now = now or dt.datetime.now(dt.UTC)
-        self._until = time.monotonic() + self.budget
+        self._until = time.monotonic() + (self.budget if budget is None else budget)
         self._repairs = 0
         # The held symbols first: the oldest gaps are repaired first.
         by_symbol: dict[str, list[Tick]] = {s: held for s, held in self._held.items()}

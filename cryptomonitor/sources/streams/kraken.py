@@ -139,10 +139,6 @@ class KrakenTrades:
         done = [s for s, b in self._open.items() if b.second + 1 + GRACE <= now]
         return [_tick(self._open.pop(s)) for s in done]
 
-    @property
-    def pending(self) -> int:
-        return len(self._open)
-
 
 class NoHistory:
     """Kraken has no history here yet: no start-up backfill, and a reconnect gap is only

@@ -6,12 +6,15 @@ bounded `TickBuffer`. `fetch()` never blocks on the network for the stream: it d
 buffer, lets `gaps` (when given) put repaired klines in front, and returns a `ParseResult`
 whose `missing` names the symbols the exchange refused to subscribe. `close()` stops and joins
 every thread, then hands over what arrived since the last `fetch()` (for a last store) and logs
-what it discards: seconds still open, klines held behind an unrepaired gap.
+what it discards: seconds still open, klines held behind an unrepaired gap. A `fetch()` after
+`close()` opens new connections: `run` closes its source while another replica leads (the
+buffer would otherwise fill and drop) and the next poll as leader opens it again.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable, Sequence
 from types import TracebackType
 
@@ -48,11 +51,10 @@ class StreamSource:
         self.exchanges = [exchange(self.symbols[i:i + per_connection])
                           for i in range(0, len(self.symbols), per_connection)]
         self.connections: list[StreamConnection] = []
-        self._closed = False
 
     def start(self) -> None:
-        """Open the connections (once, and not after `close()`; `fetch()` calls it)."""
-        if self.connections or self._closed:
+        """Open the connections, unless open (`fetch()` calls it)."""
+        if self.connections:
             return
         for number, exchange in enumerate(self.exchanges, 1):
             connection = StreamConnection(self.url, exchange, self.buffer, self.timing,
@@ -88,26 +90,27 @@ class StreamSource:
 
     def close(self, timeout: float = 5.0) -> ParseResult:
         """Stop every connection and wait for their threads (`timeout` s each at most), then
-        return what arrived since the last `fetch()`, without asking REST: a gap still open
-        holds its symbol's klines, which are discarded, counted and logged, as the intervals
-        still open are (``stream_discarded``). A second call returns nothing."""
-        if self._closed:
-            return ParseResult([], [], [])
-        self._closed = True
+        return what arrived since the last `fetch()`, without asking REST. The intervals still
+        open are discarded, and the klines held behind a gap not repaired yet stay held (they
+        go out with the next `fetch()`, if any): both counted in ``stream_discarded``."""
         for connection in self.connections:
             connection.stop()  # all at once: each may take a close handshake
         for connection in self.connections:
             connection.close(timeout)
+        opened, self.connections = len(self.connections), []
+        # Their connections are gone: the next ones must not hand them out as their own.
+        open_intervals = sum(len(e.idle(math.inf)) for e in self.exchanges)
+        ticks = self.buffer.drain()
         if self.gaps is not None:
-            self.gaps.budget = 0.0  # no repair at shutdown: held instead
-        result = self.fetch()
-        open_intervals = sum(e.pending for e in self.exchanges)
+            ticks = self.gaps.complete(ticks, dt.datetime.now(dt.UTC), budget=0.0)
         held = self.gaps.held if self.gaps is not None else 0
         if open_intervals or held:
             log.warning("stream_discarded", source=self.name, open_intervals=open_intervals,
                         held_klines=held, hint="the next start-up backfill fills what it can")
-        log.info("stream_closed", source=self.name, last_ticks=len(result.ticks))
-        return result
+        if opened:
+            log.info("stream_closed", source=self.name, connections=opened,
+                     last_ticks=len(ticks))
+        return ParseResult(ticks, [], self.failed())
 
     def __enter__(self) -> StreamSource:
         return self
