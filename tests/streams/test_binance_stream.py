@@ -215,20 +215,20 @@ def test_a_silent_server_is_replaced(logs: list[dict[str, Any]]) -> None:
     def mute(peer: Peer) -> None:
         peer.recv()
         peer.silent()  # no acknowledgement, no data: only the library's pongs
-    started = time.monotonic()
     with FakeStream(mute, serves(binance_kline("btcusdt", minute(0), "10", "1"))).running() \
             as fake, source(fake.url, ["btcusdt"]) as src:
         ticks = collect(src, 1)
     assert [t.price for t in ticks] == [10.0]
     assert fake.connections == 2
     assert [e["error"] for e in events(logs, "stream_silent")] == ["no frame for 0.6 s"]
-    assert time.monotonic() - started < 3
 
 
 def test_close_stops_every_thread() -> None:
     with FakeStream(serves()).running() as fake:
         src = source(fake.url, ["a1", "b1", "c1"], per_connection=1)
-        src.fetch()
-        wait_for(lambda: fake.connections == 3)
-        src.close()
+        try:
+            src.fetch()
+            wait_for(lambda: fake.connections == 3)
+        finally:
+            src.close()
     assert not [t for t in threading.enumerate() if t.name.startswith("stream-binance-ws")]

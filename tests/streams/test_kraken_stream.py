@@ -54,6 +54,17 @@ def test_recorded_trades_are_summed_per_symbol_per_second() -> None:
         ("xmr-usd", 1618678142.557535, 354.11, 0.89594024, "kraken-ws")]
 
 
+def test_a_seconds_volume_is_the_exact_decimal_sum_of_its_trades() -> None:
+    now = int(time.time()) - 30.0
+    trades = [("60000.0", "0.1", now + 0.1), ("60000.5", "0.2", now + 0.2),  # 0.1 + 0.2
+              ("60001.0", "1", now + 1.5)]  # a later second closes the first
+    with FakeStream(serves(kraken_trades(42, "XBT/USD", trades))).running() as fake, \
+            source(fake.url, ["xbt-usd"]) as src:
+        ticks = collect(src, 1)
+    assert 0.1 + 0.2 != 0.3  # the float sum is 0.30000000000000004
+    assert [(t.price, t.volume) for t in ticks[:1]] == [(60000.5, 0.3)]
+
+
 def test_a_refused_pair_is_named_and_the_others_stream(logs: list[dict[str, Any]]) -> None:
     now = time.time() - 30
     refusal = {"errorMessage": "Currency pair not supported XBT/FOO",

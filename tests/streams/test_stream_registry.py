@@ -37,8 +37,10 @@ def test_binance_ws_runs_from_the_settings_and_stops_its_threads() -> None:
         assert source.client.min_interval == gaps.REST_INTERVAL > 0
         assert source.gaps is not None and source.gaps.budget == 15.0  # half the 30 s poll
         ticks = []
-        wait_for(lambda: ticks.extend(source.fetch().ticks) or ticks)
-        source.close()
+        try:
+            wait_for(lambda: ticks.extend(source.fetch().ticks) or ticks)
+        finally:
+            source.close()
     assert [(t.symbol, t.price, t.volume, t.source) for t in ticks] == [
         ("btcusdt", 64000.5, 12.25, "binance-ws")]
     assert not [t for t in threading.enumerate() if t.name.startswith("stream-")]
