@@ -187,6 +187,8 @@ class Settings:
             value = getattr(self, option.field)
             if option.secret and value:
                 value = _redact_url(value) if option.field == "database_url" else "***"
+            elif option.parse is values.ws_url:
+                value = values.without_userinfo(value)
             out[option.field] = str(value) if isinstance(value, pathlib.Path) else value
         return out
 

@@ -25,7 +25,7 @@ from cryptomonitor.exceptions import ResponseError
 from cryptomonitor.models import ParseResult, Rejection, Tick
 from cryptomonitor.sources import binance, coingecko
 from cryptomonitor.sources.http import JsonClient
-from cryptomonitor.sources.validation import checked_tick, log_problems, plausible
+from cryptomonitor.sources.validation import checked_tick, log_problems, number, plausible
 
 #: CoinGecko's granularity follows the span asked: within a day of now 5-minutely, up to 90
 #: days hourly, beyond daily. A margin keeps each request inside its band ("to" is sent + 1 s).
@@ -135,7 +135,7 @@ def parse_klines(payload: object, symbol: str, source: str, chunk: Chunk,
             rejected.append(Rejection(symbol, "kline", kline, "not a kline"))
             continue
         entries.append({"time": kline[6], "price": kline[4], "traded": kline[5]})
-    return _checked(entries, rejected, symbol, source, chunk, now, binance._decimal)
+    return _checked(entries, rejected, symbol, source, chunk, now, number)
 
 
 class BinanceHistory:

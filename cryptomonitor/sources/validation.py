@@ -9,6 +9,7 @@ its numbers and times are written.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable, Mapping
 
 import structlog
@@ -23,6 +24,28 @@ MAX_FUTURE_SKEW = dt.timedelta(minutes=5)
 EARLIEST = dt.datetime(2009, 1, 3, tzinfo=dt.UTC)
 INVALID_PRICE = "not a positive finite number"
 INVALID_VOLUME = "not a finite number >= 0; stored as NULL"
+
+
+def number(value: object) -> float | None:
+    """A decimal string (or number) as a finite float, else None (Binance, Kraken)."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def epoch_millis(raw: object, now: dt.datetime) -> dt.datetime | str:
+    """Whole epoch milliseconds as a plausible time, or the reason they are not one."""
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        return "missing" if raw is None else "not whole milliseconds"
+    try:
+        stamp = dt.datetime.fromtimestamp(raw / 1000, dt.UTC)
+    except (OverflowError, OSError, ValueError):
+        return "out of range"
+    return plausible(stamp, now)
 
 
 def plausible(stamp: dt.datetime, now: dt.datetime) -> dt.datetime | str:

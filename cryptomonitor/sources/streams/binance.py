@@ -36,10 +36,9 @@ from collections.abc import Sequence
 
 import structlog
 
-from cryptomonitor.models import ParseResult, Rejection, Tick
-from cryptomonitor.sources import binance
-from cryptomonitor.sources.streams.connection import Handled, SubscriptionRefused
-from cryptomonitor.sources.validation import checked_tick, log_problems
+from cryptomonitor import models
+from cryptomonitor.sources import validation
+from cryptomonitor.sources.streams import connection
 
 log = structlog.get_logger(__name__)
 
@@ -73,34 +72,35 @@ class BinanceKlines:
         return json.dumps({"method": "SUBSCRIBE", "params": [f"{s}@kline_1m" for s in symbols],
                            "id": request_id})
 
-    def handle(self, message: object) -> Handled:
+    def handle(self, message: object) -> connection.Handled:
         if not isinstance(message, dict):
             raise TypeError(f"expected a JSON object, got {type(message).__name__}")
         if "id" in message and "stream" not in message:
             return self._answer(message)
         data = message["data"] if "stream" in message else message
         if data.get("e") != "kline":
-            return Handled()  # another stream's event: not ours to read
+            return connection.Handled()  # another stream's event: not ours to read
         kline = data["k"]
         if kline.get("x") is not True:
-            return Handled()  # the minute is still open: its final values come with x=true
+            return connection.Handled()  # the minute is still open: final values come with x=true
         symbol = str(kline["s"]).lower()
-        rejected: list[Rejection] = []
-        tick = checked_tick(symbol, self.source, kline, rejected, dt.datetime.now(dt.UTC),
-                            price="c", time="T", volume="volume_24h", traded="v",
-                            number=binance._decimal, moment=binance._millis)
+        rejected: list[models.Rejection] = []
+        tick = validation.checked_tick(
+            symbol, self.source, kline, rejected, dt.datetime.now(dt.UTC), price="c", time="T",
+            volume="volume_24h", traded="v", number=validation.number,
+            moment=validation.epoch_millis)
         if rejected:
-            log_problems(ParseResult([], rejected, []), self.source, "")
-        return Handled(ticks=[tick] if tick is not None else [])
+            validation.log_problems(models.ParseResult([], rejected, []), self.source, "")
+        return connection.Handled(ticks=[tick] if tick is not None else [])
 
-    def _answer(self, message: dict[str, object]) -> Handled:
+    def _answer(self, message: dict[str, object]) -> connection.Handled:
         request_id = message.get("id")
         symbols = self._pending.pop(request_id, []) if isinstance(request_id, int) else []
         error = message.get("error")
         if error is None:
             log.info("stream_subscribed", source=self.source, request=request_id,
                      symbols=len(symbols))
-            return Handled()
+            return connection.Handled()
         reason = str(error.get("msg", error) if isinstance(error, dict) else error)
         code = error.get("code") if isinstance(error, dict) else None
         named = [s for s in symbols if _names(reason, s)]
@@ -112,16 +112,18 @@ class BinanceKlines:
                 log.error("stream_subscribe_failed", source=self.source, symbol=symbol,
                           error=reason, hint=UNKNOWN_HINT)
             rest = [s for s in symbols if s not in self.failed]
-            return Handled(send=[self._request(rest)] if rest else [])
+            return connection.Handled(send=[self._request(rest)] if rest else [])
         if code == INVALID_REQUEST and symbols:
             half = len(symbols) // 2
             log.warning("stream_subscribe_batch_failed", source=self.source,
                         request=request_id, symbols=len(symbols), error=reason,
                         retry="in two halves")
-            return Handled(send=[self._request(symbols[:half]), self._request(symbols[half:])])
-        raise SubscriptionRefused(f"request {request_id} ({len(symbols)} streams): {reason}")
+            return connection.Handled(send=[self._request(symbols[:half]),
+                                            self._request(symbols[half:])])
+        raise connection.SubscriptionRefused(
+            f"request {request_id} ({len(symbols)} streams): {reason}")
 
-    def idle(self, now: float) -> list[Tick]:
+    def idle(self, now: float) -> list[models.Tick]:
         return []  # a kline is final when its x=true frame arrives
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 import structlog
 
-from cryptomonitor.models import Tick
+from cryptomonitor import models
 
 log = structlog.get_logger(__name__)
 
@@ -26,12 +26,12 @@ class TickBuffer:
             raise ValueError("capacity must be positive")
         self.capacity = capacity
         self.source = source
-        self._ticks: collections.deque[Tick] = collections.deque()
+        self._ticks: collections.deque[models.Tick] = collections.deque()
         self._lock = threading.Lock()
         self.dropped = 0  # since start
         self._dropped_unreported = 0
 
-    def put(self, ticks: Iterable[Tick]) -> None:
+    def put(self, ticks: Iterable[models.Tick]) -> None:
         with self._lock:
             self._ticks.extend(ticks)
             excess = len(self._ticks) - self.capacity
@@ -46,7 +46,7 @@ class TickBuffer:
             log.warning("stream_buffer_full", source=self.source, capacity=self.capacity,
                         dropped=excess, hint="fetch() is not keeping up; oldest ticks dropped")
 
-    def drain(self) -> list[Tick]:
+    def drain(self) -> list[models.Tick]:
         """Everything buffered, oldest first; logs the drops since the last drain."""
         with self._lock:
             ticks = list(self._ticks)

@@ -42,8 +42,8 @@ import structlog
 from websockets.exceptions import WebSocketException
 from websockets.sync.client import ClientConnection, connect
 
-from cryptomonitor.models import Tick
-from cryptomonitor.sources.streams.buffer import TickBuffer
+from cryptomonitor import models, values
+from cryptomonitor.sources.streams import buffer as stream_buffer
 
 log = structlog.get_logger(__name__)
 
@@ -63,7 +63,7 @@ class SubscriptionRefused(Exception):
 class Handled:
     """What one frame gave: ticks, and messages to send back (a retried subscription)."""
 
-    ticks: list[Tick] = dataclasses.field(default_factory=list)
+    ticks: list[models.Tick] = dataclasses.field(default_factory=list)
     send: list[str] = dataclasses.field(default_factory=list)
 
 
@@ -82,7 +82,7 @@ class Exchange(Protocol):
         or `SubscriptionRefused` (the connection is replaced after the backoff)."""
         ...
 
-    def idle(self, now: float) -> list[Tick]:
+    def idle(self, now: float) -> list[models.Tick]:
         """Ticks of intervals that are over by `now` (epoch seconds) though no frame said so."""
         ...
 
@@ -110,8 +110,8 @@ class Timing:
 class StreamConnection:
     """A thread holding one subscribed WebSocket; `start()` it, `close()` it."""
 
-    def __init__(self, url: str, exchange: Exchange, buffer: TickBuffer, timing: Timing,
-                 label: str) -> None:
+    def __init__(self, url: str, exchange: Exchange, buffer: stream_buffer.TickBuffer,
+                 timing: Timing, label: str) -> None:
         self.url = url
         self.exchange = exchange
         self.buffer = buffer
@@ -194,7 +194,8 @@ class StreamConnection:
             if self._stop.is_set():
                 return
             self.connects += 1
-            log.info("stream_connected", connection=self.label, url=self.url,
+            log.info("stream_connected", connection=self.label,
+                     url=values.without_userinfo(self.url),
                      connects=self.connects)
             self._outbox = collections.deque(self.exchange.subscribe())
             self._read(ws)
@@ -238,7 +239,7 @@ class StreamConnection:
         self._deliver(handled.ticks)
         self._outbox.extend(handled.send)  # sent by the read loop, paced
 
-    def _deliver(self, ticks: list[Tick]) -> None:
+    def _deliver(self, ticks: list[models.Tick]) -> None:
         """Hand out ticks of this connection's frames (never of an earlier connection's)."""
         if not ticks:
             return

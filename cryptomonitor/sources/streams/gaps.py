@@ -26,8 +26,7 @@ import time
 
 import structlog
 
-from cryptomonitor.exceptions import SourceError
-from cryptomonitor.models import Tick
+from cryptomonitor import exceptions, models
 from cryptomonitor.sources import history
 
 log = structlog.get_logger(__name__)
@@ -54,22 +53,22 @@ class KlineGaps:
         self.last: dict[str, dt.datetime] = {}
         self.repaired = 0  # klines fetched from REST, since start
         self.duplicates = 0
-        self._held: dict[str, list[Tick]] = {}
+        self._held: dict[str, list[models.Tick]] = {}
         self._failures: collections.Counter[str] = collections.Counter()
 
-    def complete(self, ticks: list[Tick], now: dt.datetime | None = None,
-                 budget: float | None = None) -> list[Tick]:
+    def complete(self, ticks: list[models.Tick], now: dt.datetime | None = None,
+                 budget: float | None = None) -> list[models.Tick]:
         """`ticks` (in arrival order) and the repaired minutes, in order per symbol; repairs
         for `budget` seconds at most (`self.budget` by default; 0: none, every gap held)."""
         now = now or dt.datetime.now(dt.UTC)
         self._until = time.monotonic() + (self.budget if budget is None else budget)
         self._repairs = 0
         # The held symbols first: the oldest gaps are repaired first.
-        by_symbol: dict[str, list[Tick]] = {s: held for s, held in self._held.items()}
+        by_symbol: dict[str, list[models.Tick]] = {s: held for s, held in self._held.items()}
         self._held = {}
         for tick in ticks:
             by_symbol.setdefault(tick.symbol, []).append(tick)
-        out: list[Tick] = []
+        out: list[models.Tick] = []
         for symbol, klines in by_symbol.items():
             out.extend(self._symbol(symbol, klines, now))
         if self._held or self._repairs:
@@ -82,8 +81,9 @@ class KlineGaps:
     def held(self) -> int:
         return sum(map(len, self._held.values()))
 
-    def _symbol(self, symbol: str, klines: list[Tick], now: dt.datetime) -> list[Tick]:
-        out: list[Tick] = []
+    def _symbol(self, symbol: str, klines: list[models.Tick],
+                now: dt.datetime) -> list[models.Tick]:
+        out: list[models.Tick] = []
         for i, kline in enumerate(klines):
             last = self.last.get(symbol)
             if last is not None and kline.time <= last:
@@ -105,13 +105,13 @@ class KlineGaps:
         return out
 
     def _repair(self, symbol: str, last: dt.datetime, until: dt.datetime,
-                now: dt.datetime) -> list[Tick] | None:
+                now: dt.datetime) -> list[models.Tick] | None:
         missing = round((until - last) / MINUTE) - 1
         try:
             fill = [t for _, _, _, ticks in history.ticks_of(self.past, symbol, last + _AFTER,
                                                              until, now)
                     for t in ticks if last < t.time < until]
-        except SourceError as exc:
+        except exceptions.SourceError as exc:
             self._failures[symbol] += 1
             if self._failures[symbol] < self.attempts:
                 log.warning("kline_gap_repair_failed", symbol=symbol, missing_minutes=missing,

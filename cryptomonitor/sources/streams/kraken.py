@@ -30,10 +30,9 @@ from collections.abc import Sequence
 
 import structlog
 
-from cryptomonitor.models import ParseResult, Rejection, Tick
-from cryptomonitor.sources import binance
-from cryptomonitor.sources.streams.connection import Handled
-from cryptomonitor.sources.validation import checked_tick, log_problems, plausible
+from cryptomonitor import models
+from cryptomonitor.sources import validation
+from cryptomonitor.sources.streams import connection
 
 log = structlog.get_logger(__name__)
 
@@ -55,20 +54,20 @@ def symbol_of(pair: str) -> str:
 
 
 def _seconds(raw: object, now: dt.datetime) -> dt.datetime | str:
-    number = binance._decimal(raw)
+    number = validation.number(raw)
     if number is None:
         return "not a time in seconds"
     try:
         stamp = dt.datetime.fromtimestamp(number, dt.UTC)
     except (OverflowError, OSError, ValueError):
         return "out of range"
-    return plausible(stamp, now)
+    return validation.plausible(stamp, now)
 
 
 @dataclasses.dataclass
 class _Second:
     second: int
-    last: Tick
+    last: models.Tick
     volume: decimal.Decimal
 
 
@@ -87,26 +86,26 @@ class KrakenTrades:
                             "subscription": {"name": "trade"}})
                 for i in range(0, len(live), PER_REQUEST)]
 
-    def handle(self, message: object) -> Handled:
+    def handle(self, message: object) -> connection.Handled:
         if isinstance(message, dict):
             self._event(message)
-            return Handled()
+            return connection.Handled()
         if not isinstance(message, list) or len(message) < 4 or message[-2] != "trade":
             raise TypeError("expected an event object or [channelID, trades, 'trade', pair]")
         symbol = symbol_of(str(message[-1]))
         now = dt.datetime.now(dt.UTC)
-        rejected: list[Rejection] = []
-        closed: list[Tick] = []
+        rejected: list[models.Rejection] = []
+        closed: list[models.Tick] = []
         for trade in message[1]:
-            tick = checked_tick(symbol, self.source, {"p": trade[0], "v": trade[1],
-                                                      "t": trade[2]},
-                                rejected, now, price="p", time="t", volume="volume_24h",
-                                traded="v", number=binance._decimal, moment=_seconds)
+            tick = validation.checked_tick(
+                symbol, self.source, {"p": trade[0], "v": trade[1], "t": trade[2]}, rejected,
+                now, price="p", time="t", volume="volume_24h", traded="v",
+                number=validation.number, moment=_seconds)
             if tick is not None and tick.volume is not None:
                 closed.extend(self._add(tick, decimal.Decimal(str(trade[1]))))
         if rejected:
-            log_problems(ParseResult([], rejected, []), self.source, "")
-        return Handled(ticks=closed)
+            validation.log_problems(models.ParseResult([], rejected, []), self.source, "")
+        return connection.Handled(ticks=closed)
 
     def _event(self, message: dict[str, object]) -> None:
         event = message.get("event")
@@ -124,7 +123,7 @@ class KrakenTrades:
             log.info("stream_system_status", source=self.source, status=message.get("status"),
                      version=message.get("version"))
 
-    def _add(self, trade: Tick, volume: decimal.Decimal) -> list[Tick]:
+    def _add(self, trade: models.Tick, volume: decimal.Decimal) -> list[models.Tick]:
         second = math.floor(trade.time.timestamp())
         current = self._open.get(trade.symbol)
         if current is not None and second <= current.second:  # a late trade joins the open one
@@ -135,7 +134,7 @@ class KrakenTrades:
         self._open[trade.symbol] = _Second(second, trade, volume)
         return [] if current is None else [_tick(current)]
 
-    def idle(self, now: float) -> list[Tick]:
+    def idle(self, now: float) -> list[models.Tick]:
         done = [s for s, b in self._open.items() if b.second + 1 + GRACE <= now]
         return [_tick(self._open.pop(s)) for s in done]
 
@@ -152,9 +151,9 @@ class NoHistory:
         return []
 
     def fetch(self, symbol: str, chunk: tuple[dt.datetime, dt.datetime],
-              now: dt.datetime) -> list[Tick]:
+              now: dt.datetime) -> list[models.Tick]:
         return []
 
 
-def _tick(bucket: _Second) -> Tick:
+def _tick(bucket: _Second) -> models.Tick:
     return bucket.last._replace(volume=float(bucket.volume))

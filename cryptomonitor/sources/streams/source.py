@@ -20,11 +20,11 @@ from types import TracebackType
 
 import structlog
 
-from cryptomonitor.models import ParseResult
-from cryptomonitor.sources.http import JsonClient
-from cryptomonitor.sources.streams.buffer import TickBuffer
-from cryptomonitor.sources.streams.connection import Exchange, StreamConnection, Timing
-from cryptomonitor.sources.streams.gaps import KlineGaps
+from cryptomonitor import models, values
+from cryptomonitor.sources import http
+from cryptomonitor.sources.streams import buffer as stream_buffer
+from cryptomonitor.sources.streams import connection as stream_connection
+from cryptomonitor.sources.streams import gaps as kline_gaps
 
 log = structlog.get_logger(__name__)
 
@@ -35,9 +35,10 @@ class StreamSource:
     requests_per_poll = 0  # fetch() asks nothing of a rate-limited API
 
     def __init__(self, *, name: str, unknown_hint: str, url: str, symbols: Sequence[str],
-                 exchange: Callable[[Sequence[str]], Exchange], per_connection: int,
-                 client: JsonClient, timing: Timing | None = None,
-                 buffer_max: int = 100_000, gaps: KlineGaps | None = None) -> None:
+                 exchange: Callable[[Sequence[str]], stream_connection.Exchange],
+                 per_connection: int,
+                 client: http.JsonClient, timing: stream_connection.Timing | None = None,
+                 buffer_max: int = 100_000, gaps: kline_gaps.KlineGaps | None = None) -> None:
         if not symbols or "*" in symbols or any(s.startswith("top:") for s in symbols):
             raise ValueError(f"{name} streams named symbols: not '*' or top:N")
         self.name = name
@@ -45,33 +46,34 @@ class StreamSource:
         self.url = url
         self.symbols = tuple(symbols)
         self.client = client  # for its REST history (gap repair, start-up backfill)
-        self.timing = timing or Timing()
-        self.buffer = TickBuffer(buffer_max, name)
+        self.timing = timing or stream_connection.Timing()
+        self.buffer = stream_buffer.TickBuffer(buffer_max, name)
         self.gaps = gaps
         self.exchanges = [exchange(self.symbols[i:i + per_connection])
                           for i in range(0, len(self.symbols), per_connection)]
-        self.connections: list[StreamConnection] = []
+        self.connections: list[stream_connection.StreamConnection] = []
 
     def start(self) -> None:
         """Open the connections, unless open (`fetch()` calls it)."""
         if self.connections:
             return
         for number, exchange in enumerate(self.exchanges, 1):
-            connection = StreamConnection(self.url, exchange, self.buffer, self.timing,
-                                          f"{self.name}#{number}")
+            connection = stream_connection.StreamConnection(
+                self.url, exchange, self.buffer, self.timing, f"{self.name}#{number}")
             self.connections.append(connection)
             connection.start()
-        log.info("stream_start", source=self.name, url=self.url, symbols=len(self.symbols),
+        log.info("stream_start", source=self.name, url=values.without_userinfo(self.url),
+                 symbols=len(self.symbols),
                  connections=len(self.connections), buffer_max=self.buffer.capacity)
 
-    def fetch(self) -> ParseResult:
+    def fetch(self) -> models.ParseResult:
         """The ticks received since the last call, in order per symbol; never blocks on the
         socket (a gap repair asks REST, through `client`)."""
         self.start()
         ticks = self.buffer.drain()
         if self.gaps is not None:
             ticks = self.gaps.complete(ticks, dt.datetime.now(dt.UTC))
-        return ParseResult(ticks, [], self.failed())
+        return models.ParseResult(ticks, [], self.failed())
 
     def failed(self) -> list[str]:
         """The symbols the exchange refused, in configuration order."""
@@ -88,7 +90,7 @@ class StreamSource:
     def connects(self) -> int:
         return sum(c.connects for c in self.connections)
 
-    def close(self, timeout: float = 5.0) -> ParseResult:
+    def close(self, timeout: float = 5.0) -> models.ParseResult:
         """Stop every connection and wait for their threads (`timeout` s each at most), then
         return what arrived since the last `fetch()`, without asking REST. The intervals still
         open are discarded, and the klines held behind a gap not repaired yet stay held (they
@@ -110,7 +112,7 @@ class StreamSource:
         if opened:
             log.info("stream_closed", source=self.name, connections=opened,
                      last_ticks=len(ticks))
-        return ParseResult(ticks, [], self.failed())
+        return models.ParseResult(ticks, [], self.failed())
 
     def __enter__(self) -> StreamSource:
         return self
