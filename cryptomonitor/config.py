@@ -63,7 +63,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("database_url", "DATABASE_URL", _database_url, "",
            "libpq URL of the database; unset: the PG* variables", secret=True),
     Option("source", PREFIX + "SOURCE", _source, "coingecko",
-           "where prices come from: coingecko, or binance (spot pairs, no key)"),
+           "where prices come from: coingecko, binance (spot pairs, no key), or the streams "
+           "binance-ws (1-minute klines) and kraken-ws (trades per second)"),
     Option("coins", PREFIX + "COINS", values.coins, "bitcoin,ethereum,zcash",
            "comma-separated CoinGecko ids (top:N: the N biggest) or Binance pairs (*: all)"),
     Option("vs_currency", PREFIX + "VS_CURRENCY", values.currency, "usd",
@@ -78,6 +79,15 @@ OPTIONS: tuple[Option, ...] = (
            "CoinGecko requests per minute at most (your plan's limit: 30 demo, 500+ pro)"),
     Option("binance_url", PREFIX + "BINANCE_URL", values.http_url, "https://api.binance.com",
            "Binance spot API base URL"),
+    Option("binance_ws_url", PREFIX + "BINANCE_WS_URL", values.ws_url,
+           "wss://stream.binance.com:9443/stream", "binance-ws: Binance spot combined-stream URL"),
+    Option("kraken_ws_url", PREFIX + "KRAKEN_WS_URL", values.ws_url, "wss://ws.kraken.com",
+           "kraken-ws: Kraken WebSocket API v1 URL"),
+    Option("stream_silent_after", PREFIX + "STREAM_SILENT_AFTER", values.parse_duration, "30",
+           "streams: a connection that sends nothing this long is replaced"),
+    Option("stream_buffer_max", PREFIX + "STREAM_BUFFER_MAX", values.positive_int, "100000",
+           "streams: ticks held between the sockets and the poll loop; past it the oldest "
+           "are dropped, counted and logged"),
     Option("http_timeout", PREFIX + "HTTP_TIMEOUT", values.parse_duration, "10",
            "seconds to wait for the API to connect and to answer"),
     Option("http_attempts", PREFIX + "HTTP_ATTEMPTS", values.positive_int, "4",
@@ -139,6 +149,10 @@ class Settings:
     coingecko_api_key: str | None
     coingecko_rate: float
     binance_url: str
+    binance_ws_url: str
+    kraken_ws_url: str
+    stream_silent_after: float
+    stream_buffer_max: int
     http_timeout: float
     http_attempts: int
     alerts_file: pathlib.Path
@@ -173,6 +187,8 @@ class Settings:
             value = getattr(self, option.field)
             if option.secret and value:
                 value = _redact_url(value) if option.field == "database_url" else "***"
+            elif option.parse is values.ws_url:
+                value = values.without_userinfo(value)
             out[option.field] = str(value) if isinstance(value, pathlib.Path) else value
         return out
 

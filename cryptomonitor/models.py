@@ -8,7 +8,9 @@ from typing import NamedTuple
 
 
 class Tick(NamedTuple):
-    """One observation of a symbol: its price and rolling 24-hour volume at `time` (UTC).
+    """One observation of a symbol: its price and rolling 24-hour volume at `time` (UTC), and
+    for sources that know it, `volume`: the volume traded in the interval this tick ends (a
+    stream's 1-minute kline or 1-second trade bucket, a REST kline), else None.
 
     `time` is the source's own timestamp (CoinGecko's ``last_updated_at``), not the time we
     polled: the same answer polled twice is the same tick.
@@ -21,6 +23,7 @@ class Tick(NamedTuple):
     price: float
     volume_24h: float | None
     source: str
+    volume: float | None = None  # last, with a default: 5-field constructions keep working
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

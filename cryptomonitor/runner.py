@@ -10,6 +10,7 @@ receiver and the metrics server, and polls on a fixed schedule.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import threading
@@ -28,6 +29,7 @@ from cryptomonitor import (
     leader,
     metrics,
     migrations,
+    models,
     policies,
     rules,
     spool,
@@ -212,12 +214,27 @@ def run(settings: Settings, stop: threading.Event, max_polls: int | None = None)
     log.info("run_start", source=source.name, coins=list(settings.coins),
              poll_interval_s=settings.poll_interval, effective_poll_interval_s=round(effective, 3))
     gap_filled = False
+    was_leading = False
     metrics.serve(settings.metrics_addr)
     delivery_stop = threading.Event()  # set at the end, however the loop ends
     deliveries = delivery.start(pipeline.receivers, settings.conninfo, delivery_stop)
     # Live: a poll's alert lines and deliveries go first, not after the whole poll is stored.
     pipeline.lines_first = True
     pipeline.on_events = lambda: delivery.wake(deliveries)
+
+    def submit(ticks: list[models.Tick]) -> list[models.Tick]:
+        """The ticks not seen before, handed to the pipeline."""
+        fresh = [t for t in ticks if last_seen.get(t.symbol) != t.time]
+        last_seen.update((t.symbol, t.time) for t in fresh)
+        metrics.saw_ticks(fresh)
+        try:
+            pipeline.submit(fresh)
+        except OSError as exc:  # the spool's disk refused them (full, read-only)
+            pipeline.buffer.dropped += len(fresh)
+            log.error("spool_write_failed", ticks_dropped=len(fresh), error=str(exc),
+                      directory=str(settings.spool_dir))
+        return fresh
+
     try:
         while not stop.is_set():
             started = time.monotonic()
@@ -225,6 +242,11 @@ def run(settings: Settings, stop: threading.Event, max_polls: int | None = None)
             metrics.LEADER.set(leading)
             if not leading:
                 metrics.POLLS.labels("standby").inc()
+                if was_leading:  # a stream's buffer would fill while nobody fetches
+                    was_leading = False
+                    last = source.close()  # the next fetch() as leader opens it again
+                    log.warning("standby", source=source.name, last_ticks=len(last.ticks),
+                                fresh=len(submit(last.ticks)))
                 if pipeline.buffered:  # ticks fetched while we were leader are still stored
                     pipeline.flush()
                 if max_polls is not None:
@@ -233,6 +255,7 @@ def run(settings: Settings, stop: threading.Event, max_polls: int | None = None)
                 next_at = started + settings.poll_interval
                 stop.wait(settings.poll_interval)
                 continue
+            was_leading = True
             if not gap_filled:  # once, as the poller: the time this job was not polling
                 gap_filled = True
                 fill_gap(settings, pipeline, source, stop, leadership.poll_allowed)
@@ -253,15 +276,7 @@ def run(settings: Settings, stop: threading.Event, max_polls: int | None = None)
                         f"{source.unknown_hint}")
                 answered += 1
                 metrics.POLLS.labels("answered").inc()
-                fresh = [t for t in result.ticks if last_seen.get(t.symbol) != t.time]
-                last_seen.update((t.symbol, t.time) for t in fresh)
-                metrics.saw_ticks(fresh)
-                try:
-                    pipeline.submit(fresh)
-                except OSError as exc:  # the spool's disk refused them (full, read-only)
-                    pipeline.buffer.dropped += len(fresh)
-                    log.error("spool_write_failed", ticks_dropped=len(fresh), error=str(exc),
-                              directory=str(settings.spool_dir))
+                fresh = submit(result.ticks)
                 fields = {"fetched": len(result.ticks),
                           "unchanged": len(result.ticks) - len(fresh),
                           "rejected": len(result.rejected), "missing": len(result.missing)}
@@ -283,19 +298,32 @@ def run(settings: Settings, stop: threading.Event, max_polls: int | None = None)
                 next_at = now + (next_at - now) % settings.poll_interval
             stop.wait(next_at - now)
     finally:
-        if pipeline.buffered:
-            pipeline.flush()
-        unstored = pipeline.buffered
-        spooled = pipeline.spool is not None
-        if unstored:
-            log.error("stopped_with_unstored_ticks", ticks=unstored,
-                      kept_in=str(settings.spool_dir) if spooled else "memory: lost")
-        pipeline.close()
-        leadership.close()
-        delivery_stop.set()  # each finishes its current send (receiver timeouts bound it)
-        deadline = time.monotonic() + 10
-        for thread in deliveries:
-            thread.join(timeout=max(0.0, deadline - time.monotonic()))
-        log.info("run_stop", polls=polls, answered=answered)
+        # Each step runs whatever the ones before raised (an ExitStack runs them all, last
+        # registered first): the deliveries and the lock are let go, the pipeline closed.
+        with contextlib.ExitStack() as cleanup:
+            cleanup.callback(log.info, "run_stop", polls=polls, answered=answered)
+            cleanup.callback(_stop_deliveries, delivery_stop, deliveries)
+            cleanup.callback(leadership.close)
+            cleanup.callback(pipeline.close)
+            # The source first: a stream's threads stop, and what they received since the
+            # last poll is stored with the rest rather than dropped.
+            last = source.close()
+            if last.ticks:
+                log.info("source_last_ticks", source=source.name, ticks=len(last.ticks),
+                         fresh=len(submit(last.ticks)))
+            if pipeline.buffered:
+                pipeline.flush()
+            unstored = pipeline.buffered
+            spooled = pipeline.spool is not None
+            if unstored:
+                log.error("stopped_with_unstored_ticks", ticks=unstored,
+                          kept_in=str(settings.spool_dir) if spooled else "memory: lost")
     return RunSummary(polls, answered, unstored, spooled, standby, max_polls is not None,
                       last_error)
+
+
+def _stop_deliveries(stop: threading.Event, deliveries: list[delivery.Delivery]) -> None:
+    stop.set()  # each finishes its current send (receiver timeouts bound it)
+    deadline = time.monotonic() + 10
+    for thread in deliveries:
+        thread.join(timeout=max(0.0, deadline - time.monotonic()))

@@ -71,6 +71,21 @@ def http_url(text: str) -> str:
     return text.strip().rstrip("/")
 
 
+def ws_url(text: str) -> str:
+    parsed = urllib.parse.urlsplit(text.strip())
+    if parsed.scheme not in ("ws", "wss") or not parsed.netloc:
+        raise ValueError(f"{without_userinfo(text.strip())!r} is not a WebSocket URL (wss://...)")
+    return text.strip()
+
+
+def without_userinfo(url: str) -> str:
+    """`url` with its user-info (``user:password@``), if any, as ``***@``: fit for a log."""
+    parts = urllib.parse.urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urllib.parse.urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
+
+
 def positive_int(text: str) -> int:
     value = int(text)
     if value <= 0:

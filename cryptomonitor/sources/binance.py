@@ -15,29 +15,18 @@ The request weighs 80 of Binance's 6,000 per minute: poll no faster than every s
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Sequence
 
 from cryptomonitor.exceptions import ResponseError
 from cryptomonitor.models import ParseResult, Rejection, Tick
+from cryptomonitor.sources import validation
 from cryptomonitor.sources.http import JsonClient
-from cryptomonitor.sources.validation import checked_tick, log_problems, plausible
+from cryptomonitor.sources.validation import checked_tick, log_problems
 
 NAME = "binance"
 DEFAULT_URL = "https://api.binance.com"
 ENDPOINT = "/api/v3/ticker/24hr"
 ALL = "*"
-
-
-def _decimal(value: object) -> float | None:
-    """A Binance decimal string (or number) as a finite float, else None."""
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None
 
 
 def parse_ticker_24hr(payload: object, pairs: Sequence[str],
@@ -65,22 +54,12 @@ def parse_ticker_24hr(payload: object, pairs: Sequence[str],
             continue
         seen.add(symbol)
         tick = checked_tick(symbol, NAME, entry, rejected, now, price="lastPrice",
-                            time="closeTime", volume="quoteVolume", number=_decimal,
-                            moment=_millis)
+                            time="closeTime", volume="quoteVolume", number=validation.number,
+                            moment=validation.epoch_millis)
         if tick is not None:
             ticks.append(tick)
     missing = [] if wanted is None else [p for p in pairs if p not in seen]
     return ParseResult(ticks, rejected, missing)
-
-
-def _millis(raw: object, now: dt.datetime) -> dt.datetime | str:
-    if isinstance(raw, bool) or not isinstance(raw, int):
-        return "missing" if raw is None else "not whole milliseconds"
-    try:
-        stamp = dt.datetime.fromtimestamp(raw / 1000, dt.UTC)
-    except (OverflowError, OSError, ValueError):
-        return "out of range"
-    return plausible(stamp, now)
 
 
 class Binance:
@@ -103,3 +82,6 @@ class Binance:
         result = parse_ticker_24hr(payload, self.pairs)
         log_problems(result, NAME, "not a Binance spot pair (like BTCUSDT), or delisted")
         return result
+
+    def close(self) -> ParseResult:
+        return ParseResult([], [], [])  # a poll holds nothing between polls

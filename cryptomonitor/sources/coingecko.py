@@ -170,6 +170,9 @@ class CoinGecko:
     def requests_per_poll(self) -> int:
         return len(self._requests())
 
+    def close(self) -> ParseResult:
+        return ParseResult([], [], [])  # a poll holds nothing between polls
+
     def fetch(self) -> ParseResult:
         """One poll. Raises `SourceUnavailable` or `ResponseError`; logs every rejected value.
 

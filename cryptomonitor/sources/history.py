@@ -6,7 +6,8 @@
   in one request and older time in 90-day requests (hourly points).
 - Binance ``/api/v3/klines?symbol=BTCUSDT&interval=1m&startTime=MS&endTime=MS&limit=1000``:
   1-minute candles ``[open time, open, high, low, close, volume, close time, ...]``; a tick is
-  the close at the close time. No rolling 24-hour volume exists there: NULL.
+  the close at the close time, carrying the candle's volume (base asset) as its traded volume
+  (`Tick.volume`). No rolling 24-hour volume exists there: NULL.
 
 Backfilled ticks carry their own source name (``coingecko-history``, ``binance-history``). Every
 value passes the same checks as live ticks (`validation.checked_tick`); requests go through the
@@ -24,7 +25,7 @@ from cryptomonitor.exceptions import ResponseError
 from cryptomonitor.models import ParseResult, Rejection, Tick
 from cryptomonitor.sources import binance, coingecko
 from cryptomonitor.sources.http import JsonClient
-from cryptomonitor.sources.validation import checked_tick, log_problems, plausible
+from cryptomonitor.sources.validation import checked_tick, log_problems, number, plausible
 
 #: CoinGecko's granularity follows the span asked: within a day of now 5-minutely, up to 90
 #: days hourly, beyond daily. A margin keeps each request inside its band ("to" is sent + 1 s).
@@ -60,12 +61,12 @@ def _epoch_ms(raw: object, now: dt.datetime) -> dt.datetime | str:
 def _checked(entries: Sequence[Mapping[str, object]], rejected: list[Rejection], symbol: str,
              source: str, chunk: Chunk, now: dt.datetime,
              number: Callable[[object], float | None]) -> list[Tick]:
-    """The ticks of `entries` (``time`` in ms, ``price``, ``volume``) that pass the
+    """The ticks of `entries` (``time`` in ms, ``price``, ``volume``, ``traded``) that pass the
     live ticks' checks and fall inside `chunk`; every refused value is logged, as for a poll."""
     ticks = []
     for entry in entries:
         tick = checked_tick(symbol, source, entry, rejected, now, price="price", time="time",
-                            volume="volume", number=number, moment=_epoch_ms)
+                            volume="volume", number=number, moment=_epoch_ms, traded="traded")
         if tick is not None and chunk[0] <= tick.time < chunk[1]:
             ticks.append(tick)
     log_problems(ParseResult(ticks, rejected, []), source, "")
@@ -133,8 +134,8 @@ def parse_klines(payload: object, symbol: str, source: str, chunk: Chunk,
         if not isinstance(kline, list) or len(kline) < 7:
             rejected.append(Rejection(symbol, "kline", kline, "not a kline"))
             continue
-        entries.append({"time": kline[6], "price": kline[4]})
-    return _checked(entries, rejected, symbol, source, chunk, now, binance._decimal)
+        entries.append({"time": kline[6], "price": kline[4], "traded": kline[5]})
+    return _checked(entries, rejected, symbol, source, chunk, now, number)
 
 
 class BinanceHistory:

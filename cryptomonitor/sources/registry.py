@@ -10,10 +10,12 @@ import dataclasses
 from collections.abc import Callable
 from typing import Protocol
 
-from cryptomonitor.config import Settings
-from cryptomonitor.models import ParseResult
-from cryptomonitor.sources import binance, coingecko, history
-from cryptomonitor.sources.http import JsonClient
+from cryptomonitor import config, models
+from cryptomonitor.sources import binance, coingecko, history, http
+from cryptomonitor.sources.streams import binance as binance_ws
+from cryptomonitor.sources.streams import connection, gaps
+from cryptomonitor.sources.streams import kraken as kraken_ws
+from cryptomonitor.sources.streams import source as stream_source
 
 
 class Source(Protocol):
@@ -29,23 +31,28 @@ class Source(Protocol):
     def requests_per_poll(self) -> int: ...
 
     @property
-    def client(self) -> JsonClient: ...  # paced by the API's rate limit; its history shares it
+    def client(self) -> http.JsonClient: ...  # paced by the API's rate limit; its history shares it
 
-    def fetch(self) -> ParseResult:
+    def fetch(self) -> models.ParseResult:
         """One poll: the ticks, the refused values and the symbols missing from the answer.
 
         Raises `SourceUnavailable` (not reached, after retries) or `ResponseError`.
         """
         ...
 
+    def close(self) -> models.ParseResult:
+        """Stop (a stream's socket threads) and return what arrived since the last `fetch()`,
+        for a last store; asks nothing of the network. A poll source has nothing: a no-op."""
+        ...
+
 
 @dataclasses.dataclass(frozen=True)
 class Spec:
-    build: Callable[[Settings, JsonClient], Source]
+    build: Callable[[config.Settings, http.JsonClient], Source]
     #: Seconds between two requests at the least (the API's rate limit for this user).
-    min_interval: Callable[[Settings], float]
+    min_interval: Callable[[config.Settings], float]
     #: Its history endpoint, for backfills, on the same (paced) client.
-    history: Callable[[Settings, JsonClient], history.History]
+    history: Callable[[config.Settings, http.JsonClient], history.History]
 
 
 SOURCES: dict[str, Spec] = {
@@ -60,22 +67,48 @@ SOURCES: dict[str, Spec] = {
         build=lambda s, client: binance.Binance(s.binance_url, s.coins, client),
         min_interval=lambda s: 0.0,  # one request of weight 80 a poll: far inside 6,000/min
         history=lambda s, client: history.BinanceHistory(s.binance_url, client)),
+    binance_ws.NAME: Spec(
+        build=lambda s, client: _binance_ws(s, client),
+        # REST klines (weight 2 of 6,000/min) for gap repair and the start-up backfill: after
+        # Binance's daily disconnect every symbol asks at once, so they are paced.
+        min_interval=lambda s: gaps.REST_INTERVAL,
+        history=lambda s, client: history.BinanceHistory(s.binance_url, client)),
+    kraken_ws.NAME: Spec(
+        build=lambda s, client: stream_source.StreamSource(
+            name=kraken_ws.NAME, unknown_hint=kraken_ws.UNKNOWN_HINT, url=s.kraken_ws_url,
+            symbols=s.coins, exchange=kraken_ws.KrakenTrades, per_connection=kraken_ws.MAX_PAIRS,
+            client=client, timing=connection.Timing(silent_after=s.stream_silent_after),
+            buffer_max=s.stream_buffer_max),
+        min_interval=lambda s: 0.0,
+        history=lambda s, client: kraken_ws.NoHistory()),
 }
 
 
-def build(settings: Settings, timeout_deadline: float) -> Source:
+def _binance_ws(s: config.Settings, client: http.JsonClient) -> stream_source.StreamSource:
+    return stream_source.StreamSource(
+        name=binance_ws.NAME, unknown_hint=binance_ws.UNKNOWN_HINT, url=s.binance_ws_url,
+        symbols=s.coins, exchange=binance_ws.BinanceKlines,
+        per_connection=binance_ws.MAX_STREAMS, client=client,
+        timing=connection.Timing(silent_after=s.stream_silent_after),
+        buffer_max=s.stream_buffer_max,
+        # At most half a poll slot of repairs a poll (2 s at least): the rest waits for the next.
+        gaps=gaps.KlineGaps(history.BinanceHistory(s.binance_url, client),
+                            budget=max(gaps.BUDGET, s.poll_interval / 2)))
+
+
+def build(settings: config.Settings, timeout_deadline: float) -> Source:
     """The configured source, with an HTTP client paced by its rate limit."""
     spec = SOURCES[settings.source]
-    client = JsonClient(timeout=settings.http_timeout, attempts=settings.http_attempts,
+    client = http.JsonClient(timeout=settings.http_timeout, attempts=settings.http_attempts,
                         deadline=timeout_deadline, min_interval=spec.min_interval(settings))
     return spec.build(settings, client)
 
 
-def shortest_poll(settings: Settings, source: Source) -> float:
+def shortest_poll(settings: config.Settings, source: Source) -> float:
     """The shortest time a poll can take under the source's rate limit."""
     return source.requests_per_poll * SOURCES[settings.source].min_interval(settings)
 
 
-def history_of(settings: Settings, source: Source) -> history.History:
+def history_of(settings: config.Settings, source: Source) -> history.History:
     """The configured source's history endpoint, sharing its client (and rate limit)."""
     return SOURCES[settings.source].history(settings, source.client)

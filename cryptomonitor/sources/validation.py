@@ -9,6 +9,7 @@ its numbers and times are written.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable, Mapping
 
 import structlog
@@ -25,6 +26,28 @@ INVALID_PRICE = "not a positive finite number"
 INVALID_VOLUME = "not a finite number >= 0; stored as NULL"
 
 
+def number(value: object) -> float | None:
+    """A decimal string (or number) as a finite float, else None (Binance, Kraken)."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def epoch_millis(raw: object, now: dt.datetime) -> dt.datetime | str:
+    """Whole epoch milliseconds as a plausible time, or the reason they are not one."""
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        return "missing" if raw is None else "not whole milliseconds"
+    try:
+        stamp = dt.datetime.fromtimestamp(raw / 1000, dt.UTC)
+    except (OverflowError, OSError, ValueError):
+        return "out of range"
+    return plausible(stamp, now)
+
+
 def plausible(stamp: dt.datetime, now: dt.datetime) -> dt.datetime | str:
     """`stamp`, or the reason it cannot be a tick's time."""
     if stamp > now + MAX_FUTURE_SKEW:
@@ -38,9 +61,10 @@ def checked_tick(symbol: str, source: str, entry: Mapping[str, object],
                  rejected: list[Rejection], now: dt.datetime, *, price: str, time: str,
                  volume: str, number: Callable[[object], float | None],
                  moment: Callable[[object, dt.datetime], dt.datetime | str],
-                 absent_price: str = INVALID_PRICE) -> Tick | None:
+                 absent_price: str = INVALID_PRICE, traded: str | None = None) -> Tick | None:
     """The tick of one entry (values under the keys `price`, `time`, `volume`, read with
-    `number` and `moment`), or None with the reason appended to `rejected`."""
+    `number` and `moment`), or None with the reason appended to `rejected`. `traded`: the key
+    of the volume traded in the tick's interval (`Tick.volume`), checked like `volume`."""
     raw_price = entry.get(price)
     value = number(raw_price)
     if value is None or value <= 0:
@@ -52,12 +76,19 @@ def checked_tick(symbol: str, source: str, entry: Mapping[str, object],
     if isinstance(stamp, str):
         rejected.append(Rejection(symbol, time, raw_time, stamp))
         return None
-    raw_volume = entry.get(volume)
+    amount = _volume(symbol, entry, volume, number, rejected)
+    in_interval = None if traded is None else _volume(symbol, entry, traded, number, rejected)
+    return Tick(stamp, symbol, value, amount, source, in_interval)
+
+
+def _volume(symbol: str, entry: Mapping[str, object], key: str,
+            number: Callable[[object], float | None], rejected: list[Rejection]) -> float | None:
+    raw_volume = entry.get(key)
     amount = number(raw_volume)
     if raw_volume is not None and (amount is None or amount < 0):
-        rejected.append(Rejection(symbol, volume, raw_volume, INVALID_VOLUME))
+        rejected.append(Rejection(symbol, key, raw_volume, INVALID_VOLUME))
         amount = None
-    return Tick(stamp, symbol, value, amount, source)
+    return amount
 
 
 def log_problems(result: ParseResult, source: str, missing_hint: str) -> None:

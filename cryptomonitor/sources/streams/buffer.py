@@ -1,0 +1,62 @@
+"""The bounded hand-over between the socket threads and `fetch()`.
+
+When the consumer falls behind, the OLDEST ticks are dropped (a live monitor wants the newest
+prices), counted, and logged: the first drop of an episode at once, and the count at each
+drain. For Binance klines a dropped minute is a gap that `gaps` repairs from REST.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+from collections.abc import Iterable
+
+import structlog
+
+from cryptomonitor import models
+
+log = structlog.get_logger(__name__)
+
+
+class TickBuffer:
+    """A thread-safe FIFO of at most `capacity` ticks; `put` never blocks the socket thread."""
+
+    def __init__(self, capacity: int, source: str) -> None:
+        if capacity <= 0:
+            raise ValueError("capacity must be positive")
+        self.capacity = capacity
+        self.source = source
+        self._ticks: collections.deque[models.Tick] = collections.deque()
+        self._lock = threading.Lock()
+        self.dropped = 0  # since start
+        self._dropped_unreported = 0
+
+    def put(self, ticks: Iterable[models.Tick]) -> None:
+        with self._lock:
+            self._ticks.extend(ticks)
+            excess = len(self._ticks) - self.capacity
+            if excess <= 0:
+                return
+            for _ in range(excess):
+                self._ticks.popleft()
+            first = self._dropped_unreported == 0
+            self.dropped += excess
+            self._dropped_unreported += excess
+        if first:  # outside the lock; later drops of this episode are summed at the drain
+            log.warning("stream_buffer_full", source=self.source, capacity=self.capacity,
+                        dropped=excess, hint="fetch() is not keeping up; oldest ticks dropped")
+
+    def drain(self) -> list[models.Tick]:
+        """Everything buffered, oldest first; logs the drops since the last drain."""
+        with self._lock:
+            ticks = list(self._ticks)
+            self._ticks.clear()
+            dropped, self._dropped_unreported = self._dropped_unreported, 0
+        if dropped:
+            log.warning("stream_ticks_dropped", source=self.source, dropped=dropped,
+                        dropped_total=self.dropped, capacity=self.capacity)
+        return ticks
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._ticks)
