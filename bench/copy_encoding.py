@@ -22,8 +22,8 @@ from bench.analytics import add_server_arguments, bench_database, server
 from cryptomonitor import copybinary
 from cryptomonitor.models import Tick
 
-TYPES = ["timestamptz", "text", "float8", "float8", "text"]
-COPY = "COPY ticks (time, symbol, price, volume_24h, source) FROM STDIN (FORMAT binary)"
+TYPES = ["timestamptz", "text", "float8", "float8", "text", "float8"]
+COPY = "COPY ticks (time, symbol, price, volume_24h, source, volume) FROM STDIN (FORMAT binary)"
 
 
 def make_ticks(n: int, symbols: int) -> list[Tick]:

@@ -116,7 +116,7 @@ def symbol_detail(
     else:
         rows = svc.fetch(CANDLE_QUERIES[interval], params)
         candles = [apimodels.Candle(bucket=_iso(b), open=o, high=h, low=lo, close=c, volume=v,
-                                    ticks=k) for b, o, h, lo, c, v, k in rows]
+                                    volume_24h=v24, ticks=k) for b, o, h, lo, c, v, v24, k in rows]
     truncated = len(rows) > limit
     return apimodels.SymbolDetail.model_validate({
         "symbol": symbol, "interval": interval.value, "from": _iso(start), "to": _iso(end),

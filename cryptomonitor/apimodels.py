@@ -52,7 +52,11 @@ class Candle(BaseModel):
     high: float
     low: float
     close: float
-    volume: float | None = Field(description="volume_24h of the candle's last tick")
+    volume: float | None = Field(description="volume traded in the candle: the sum of its "
+                                 "ticks' traded volume; null when the source gives none "
+                                 "(CoinGecko)")
+    volume_24h: float | None = Field(description="the rolling 24-hour volume of the candle's "
+                                     "last tick, as the source reports it")
     ticks: int
 
 

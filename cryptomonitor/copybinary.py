@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from cryptomonitor.models import Tick
 
 #: The columns of every row, in this order.
-COLUMNS = ("time", "symbol", "price", "volume_24h", "source")
+COLUMNS = ("time", "symbol", "price", "volume_24h", "source", "volume")
 
 HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
 TRAILER = struct.pack("!h", -1)
@@ -53,6 +53,7 @@ def rows(ticks: Sequence[Tick]) -> bytes:
         append(pack_float(8, t.price))
         append(_NULL if t.volume_24h is None else pack_float(8, t.volume_24h))
         append(_text(t.source))
+        append(_NULL if t.volume is None else pack_float(8, t.volume))
     return b"".join(parts)
 
 

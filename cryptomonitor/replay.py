@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO
 
-from cryptomonitor import windows
+from cryptomonitor import klines, windows
 from cryptomonitor.exceptions import ReplayError
 from cryptomonitor.models import Tick
 
@@ -99,16 +99,14 @@ def _parse(path: pathlib.Path | str, line: int, row: list[str]) -> Bar:
     values = (o, h, lo, c)
     if not all(math.isfinite(x) and x > 0 for x in values) or not (math.isfinite(v) and v >= 0):
         raise ReplayError(f"{path}:{line}: prices must be > 0 and volume >= 0, got {row[1:]}")
-    if not (lo <= min(o, c) and h >= max(o, c)):
+    if not klines.brackets(o, h, lo, c):
         raise ReplayError(f"{path}:{line}: low/high do not bracket open and close: {row[1:]}")
     return Bar(stamp.astimezone(dt.UTC), o, h, lo, c, v)
 
 
 def bar_prices(bar: Bar) -> tuple[float, float, float, float]:
-    """The four tick prices of a bar, in time order."""
-    if bar.close >= bar.open:
-        return bar.open, bar.low, bar.high, bar.close
-    return bar.open, bar.high, bar.low, bar.close
+    """The four tick prices of a bar, in time order (`klines.prices`)."""
+    return klines.prices(bar.open, bar.high, bar.low, bar.close)
 
 
 def ticks(bars: Iterable[Bar], symbol: str, source: str = SOURCE) -> Iterator[Tick]:
@@ -125,8 +123,11 @@ def ticks(bars: Iterable[Bar], symbol: str, source: str = SOURCE) -> Iterator[Ti
             total -= window.popleft()[1]
         volume_24h = total / _UNIT  # int / int: correctly rounded
         time = bar.time
-        for offset, price in zip(_OFFSETS, bar_prices(bar), strict=True):
+        prices = bar_prices(bar)
+        for offset, price in zip(_OFFSETS[:3], prices[:3], strict=True):
             yield Tick(time + offset, symbol, price, volume_24h, source)
+        # The bar's traded volume on its close: the minute's ticks sum to the bar's V.
+        yield Tick(time + _OFFSETS[3], symbol, prices[3], volume_24h, source, bar.volume)
 
 
 def paced(items: Iterator[Tick], speed: float | None,

@@ -73,7 +73,7 @@ class IngestRepository:
         with self.conn.cursor() as cur, cur.copy(queries.get("copy_tick_batch")) as copy:
             for i, t in enumerate(ticks):
                 copy.write_row((t.time, t.symbol, t.price, t.volume_24h, t.source,
-                                known[i] if known is not None else None))
+                                known[i] if known is not None else None, t.volume))
 
     def touched_by_others(self) -> set[str]:
         """Symbols of the staged batch with a tick stored after the newest the cache knows

@@ -12,8 +12,9 @@ sequence number of their first record (``00000000000000000042.seg``), each start
 8-byte magic ``CMSPOOL1``, then records::
 
     u32 length | u32 crc32 of the payload | payload (`length` bytes of UTF-8 JSON)
-    payload: {"t": [[time in integer microseconds since 1970 UTC, symbol, price, volume or
-              null, source], ...]}
+    payload: {"t": [[time in integer microseconds since 1970 UTC, symbol, price, volume_24h
+              or null, source, traded volume or null], ...]}  (5 fields before the traded
+              volume: read as None)
 
 (big-endian integers; JSON floats are written with Python's shortest round-trip repr, so they
 read back exactly). ``ack`` holds the sequence number of the next record to store, replaced
@@ -56,14 +57,16 @@ _US = dt.timedelta(microseconds=1)
 def encode(ticks: Sequence[Tick]) -> bytes:
     """One record: header and payload."""
     payload = json.dumps({"t": [[(t.time - _EPOCH) // _US, t.symbol, t.price, t.volume_24h,
-                                 t.source] for t in ticks]},
+                                 t.source, t.volume] for t in ticks]},
                          separators=(",", ":"), ensure_ascii=False).encode()
     return _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
 
 
 def decode(payload: bytes) -> list[Tick]:
-    return [Tick(_EPOCH + dt.timedelta(microseconds=us), symbol, price, volume, source)
-            for us, symbol, price, volume, source in json.loads(payload)["t"]]
+    """A record's ticks; records written before the traded volume (5 fields) read as None."""
+    return [Tick(_EPOCH + dt.timedelta(microseconds=us), symbol, price, volume_24h, source,
+                 traded[0] if traded else None)
+            for us, symbol, price, volume_24h, source, *traded in json.loads(payload)["t"]]
 
 
 @dataclasses.dataclass

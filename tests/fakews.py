@@ -99,13 +99,16 @@ class FakeStream:
 
 
 def binance_kline(symbol: str, open_ms: int, close: str, volume: str, *, closed: bool = True,
-                  taker: str = "0.5") -> dict[str, Any]:
-    """A combined-stream ``kline_1m`` frame, in the format of the recorded session."""
+                  taker: str = "0.5", open_: str | None = None, high: str | None = None,
+                  low: str | None = None) -> dict[str, Any]:
+    """A combined-stream ``kline_1m`` frame, in the format of the recorded session; `open_`,
+    `high` and `low` default to `close` (a flat minute)."""
     return {"stream": f"{symbol}@kline_1m", "data": {
         "e": "kline", "E": open_ms + 60_000, "s": symbol.upper(), "k": {
             "t": open_ms, "T": open_ms + 59_999, "s": symbol.upper(), "i": "1m", "f": 100,
-            "L": 110, "o": close, "c": close, "h": close, "l": close, "v": volume, "n": 11,
-            "x": closed, "q": "1.0", "V": taker, "Q": "0.1", "B": "0"}}}
+            "L": 110, "o": close if open_ is None else open_, "c": close,
+            "h": close if high is None else high, "l": close if low is None else low,
+            "v": volume, "n": 11, "x": closed, "q": "1.0", "V": taker, "Q": "0.1", "B": "0"}}}
 
 
 def kraken_trades(channel: int, pair: str, trades: list[tuple[str, str, float]]) -> list[Any]:

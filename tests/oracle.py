@@ -31,14 +31,23 @@ def bar_ticks(bars: list[dict[str, object]]) -> list[tuple[dt.datetime, float, f
     return out
 
 
-def copy_ticks(conn, symbol: str, ticks: list[tuple[dt.datetime, float, float]]) -> None:  # type: ignore[no-untyped-def]
-    """Load ticks with COPY: the candle tests check the relations, not the ingest path."""
+def copy_ticks(conn, symbol: str, ticks: list[tuple[dt.datetime, float, float]],  # type: ignore[no-untyped-def]
+               traded: dict[dt.datetime, str] | None = None) -> None:
+    """Load ticks with COPY: the candle tests check the relations, not the ingest path.
+    `traded`: the traded volume of some ticks, by time, as the exchange's decimal text."""
     buf = io.StringIO()
     for t, p, v in ticks:
-        buf.write(f"{t.isoformat()}\t{symbol}\t{p!r}\t{v!r}\toracle\n")
+        volume = (traded or {}).get(t, "\\N")
+        buf.write(f"{t.isoformat()}\t{symbol}\t{p!r}\t{v!r}\toracle\t{volume}\n")
     with conn.cursor() as cur, cur.copy(
-            "COPY ticks (time, symbol, price, volume_24h, source) FROM STDIN") as copy:
+            "COPY ticks (time, symbol, price, volume_24h, source, volume) FROM STDIN") as copy:
         copy.write(buf.getvalue())
+
+
+def bar_volumes(path: pathlib.Path) -> dict[dt.datetime, str]:
+    """Each bar's traded volume as the file writes it (exact decimal text), by bar time."""
+    with path.open(newline="") as f:
+        return {dt.datetime.fromisoformat(r["timestamp"]): r["volume"] for r in csv.DictReader(f)}
 
 
 def refresh(conn, flavour: str) -> None:  # type: ignore[no-untyped-def]

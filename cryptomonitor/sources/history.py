@@ -5,9 +5,11 @@
   for a range within the last day, hourly up to 90 days, daily beyond. So the last day is asked
   in one request and older time in 90-day requests (hourly points).
 - Binance ``/api/v3/klines?symbol=BTCUSDT&interval=1m&startTime=MS&endTime=MS&limit=1000``:
-  1-minute candles ``[open time, open, high, low, close, volume, close time, ...]``; a tick is
-  the close at the close time, carrying the candle's volume (base asset) as its traded volume
-  (`Tick.volume`). No rolling 24-hour volume exists there: NULL.
+  1-minute candles ``[open time, open, high, low, close, volume, close time, ...]``; each is
+  four ticks (`cryptomonitor.klines`: the open at its open time, the extremes at +15 s and
+  +30 s, the close at its close time carrying the candle's volume, base asset, as its traded
+  volume `Tick.volume`), so the candles of the ticks are Binance's. No rolling 24-hour volume
+  exists there: NULL.
 
 Backfilled ticks carry their own source name (``coingecko-history``, ``binance-history``). Every
 value passes the same checks as live ticks (`validation.checked_tick`); requests go through the
@@ -21,6 +23,7 @@ import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Protocol
 
+from cryptomonitor import klines
 from cryptomonitor.exceptions import ResponseError
 from cryptomonitor.models import ParseResult, Rejection, Tick
 from cryptomonitor.sources import binance, coingecko
@@ -33,6 +36,7 @@ RECENT = dt.timedelta(days=1) - dt.timedelta(minutes=5)
 HOURLY_SPAN = dt.timedelta(days=89)
 KLINES_LIMIT = 1000
 MINUTE_MS = 60_000
+MILLISECOND = dt.timedelta(milliseconds=1)
 
 Chunk = tuple[dt.datetime, dt.datetime]
 
@@ -125,7 +129,8 @@ class CoinGeckoHistory:
 
 def parse_klines(payload: object, symbol: str, source: str, chunk: Chunk,
                  now: dt.datetime) -> list[Tick]:
-    """The ticks of a ``klines`` answer inside `chunk`: each candle's close at its close time."""
+    """The ticks of a ``klines`` answer inside `chunk`: four a candle (`cryptomonitor.klines`),
+    the close at its close time with the minute's base volume."""
     if not isinstance(payload, list):
         raise ResponseError("expected a JSON list of klines")
     entries: list[Mapping[str, object]] = []
@@ -134,8 +139,26 @@ def parse_klines(payload: object, symbol: str, source: str, chunk: Chunk,
         if not isinstance(kline, list) or len(kline) < 7:
             rejected.append(Rejection(symbol, "kline", kline, "not a kline"))
             continue
-        entries.append({"time": kline[6], "price": kline[4], "traded": kline[5]})
+        entries.extend(kline_entries(symbol, kline[0], kline[6], kline[1:6], rejected))
     return _checked(entries, rejected, symbol, source, chunk, now, number)
+
+
+def kline_entries(symbol: str, open_ms: object, close_ms: object, values: Sequence[object],
+                  rejected: list[Rejection]) -> list[Mapping[str, object]]:
+    """A Binance kline's four ticks as entries for `checked_tick` (``time`` in ms, ``price``,
+    the close with ``traded``), or none, with the reason, if its prices are not a candle."""
+    o, h, lo, c = (number(v) for v in values[:4])
+    if None in (o, h, lo, c) or isinstance(open_ms, bool) or not isinstance(open_ms, int):
+        rejected.append(Rejection(symbol, "kline", list(values), "not a candle"))
+        return []
+    assert o is not None and h is not None and lo is not None and c is not None
+    if not klines.brackets(o, h, lo, c):
+        rejected.append(Rejection(symbol, "kline", list(values),
+                                  "high and low do not bracket open and close"))
+        return []
+    first = [{"time": open_ms + offset // MILLISECOND, "price": price}
+             for offset, price in zip(klines.OFFSETS, klines.prices(o, h, lo, c), strict=False)]
+    return [*first, {"time": close_ms, "price": values[3], "traded": values[4]}]
 
 
 class BinanceHistory:

@@ -38,13 +38,13 @@ ORDER BY time
 LIMIT %(limit)s;
 
 -- name: api_candles_1m
-SELECT bucket, open, high, low, close, volume, ticks FROM ohlcv_1m
+SELECT bucket, open, high, low, close, volume, volume_24h, ticks FROM ohlcv_1m
 WHERE symbol = %(symbol)s AND bucket >= %(start)s AND bucket < %(end)s
 ORDER BY bucket
 LIMIT %(limit)s;
 
 -- name: api_candles_1h
-SELECT bucket, open, high, low, close, volume, ticks FROM ohlcv_1h
+SELECT bucket, open, high, low, close, volume, volume_24h, ticks FROM ohlcv_1h
 WHERE symbol = %(symbol)s AND bucket >= date_bin(INTERVAL '1 hour', %(start)s::timestamptz,
                                                  TIMESTAMPTZ '2000-01-01 00:00:00+00')
   AND bucket < %(end)s
@@ -52,7 +52,7 @@ ORDER BY bucket
 LIMIT %(limit)s;
 
 -- name: api_candles_1d
-SELECT bucket, open, high, low, close, volume, ticks FROM ohlcv_1d
+SELECT bucket, open, high, low, close, volume, volume_24h, ticks FROM ohlcv_1d
 WHERE symbol = %(symbol)s AND bucket >= date_bin(INTERVAL '1 day', %(start)s::timestamptz,
                                                  TIMESTAMPTZ '2000-01-01 00:00:00+00')
   AND bucket < %(end)s

@@ -19,16 +19,17 @@ CREATE TEMPORARY TABLE IF NOT EXISTS tick_batch (
     price      double precision NOT NULL,
     volume_24h double precision,
     source     text             NOT NULL,
-    known      timestamptz
+    known      timestamptz,
+    volume     double precision
 ) ON COMMIT DELETE ROWS;
 
 -- name: copy_tick_batch
-COPY tick_batch (time, symbol, price, volume_24h, source, known) FROM STDIN;
+COPY tick_batch (time, symbol, price, volume_24h, source, known, volume) FROM STDIN;
 
 -- name: insert_tick_batch
 -- Idempotent: a (symbol, time) already stored is skipped; RETURNING names the new rows only.
-INSERT INTO ticks (time, symbol, price, volume_24h, source)
-SELECT time, symbol, price, volume_24h, source FROM tick_batch
+INSERT INTO ticks (time, symbol, price, volume_24h, source, volume)
+SELECT time, symbol, price, volume_24h, source, volume FROM tick_batch
 ON CONFLICT (symbol, time) DO NOTHING
 RETURNING symbol, time;
 
@@ -99,7 +100,7 @@ SELECT pg_notify('cryptomonitor_ticks_changed', payload) FROM unnest(%(payloads)
 -- The fast path of a batch the writer's cache proves new (cryptomonitor/writer.py):
 -- straight into ticks, no staging, no ON CONFLICT. A duplicate fails the whole COPY
 -- (unique_violation) and the batch is redone the idempotent way.
-COPY ticks (time, symbol, price, volume_24h, source) FROM STDIN (FORMAT binary);
+COPY ticks (time, symbol, price, volume_24h, source, volume) FROM STDIN (FORMAT binary);
 
 -- name: newest_tick
 -- The newest stored tick of one symbol (the demo continues after it).

@@ -7,7 +7,8 @@
   \set symbol bitcoin
 \endif
 SELECT bucket, open, high, low, close,
-       volume,            -- the rolling 24 h volume as of the bucket's last tick
+       volume,            -- traded in the hour (NULL for sources that do not say, as CoinGecko)
+       volume_24h,        -- the rolling 24 h volume as of the bucket's last tick
        ticks              -- how many ticks the candle is made of
 FROM ohlcv_1h
 WHERE symbol = :'symbol'

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import decimal
 import math
 import pathlib
 import statistics
@@ -29,12 +30,47 @@ def day(conn: psycopg.Connection, flavour: str) -> list[tuple[dt.datetime, float
 
 def test_ohlcv_1m_reproduces_every_bar(conn: psycopg.Connection, day: list) -> None:
     bars = oracle.read_bars(DAY)
-    rows = conn.execute("SELECT bucket, open, high, low, close, ticks, volume FROM ohlcv_1m"
+    rows = conn.execute("SELECT bucket, open, high, low, close, ticks, volume_24h FROM ohlcv_1m"
                         " WHERE symbol = 'btc' ORDER BY bucket").fetchall()
     assert [(b, o, h, lo, c, n) for b, o, h, lo, c, n, _ in rows] == [
         (b["time"], b["open"], b["high"], b["low"], b["close"], 4) for b in bars]
-    # volume: the last volume_24h of the minute, i.e. the tick at +45 s.
+    # volume_24h: the last volume_24h of the minute, i.e. the tick at +45 s.
     assert [v for *_, v in rows] == [v for t, _, v in day if t.second == 45]
+
+
+def test_candle_volume_is_the_traded_volume_exactly(conn: psycopg.Connection,
+                                                    flavour: str) -> None:
+    """Each bar's traded volume on its close tick (as replay stores it): the 1-minute
+    candles' V is the bar's, and the hours' V equals Bybit's own 60-minute candles' V,
+    exactly, as decimals (a float sum would not)."""
+    bars = oracle.read_bars(DAY)
+    ticks = oracle.bar_ticks(bars)
+    traded = {t + dt.timedelta(seconds=45): v for t, v in oracle.bar_volumes(DAY).items()}
+    oracle.copy_ticks(conn, "btc", ticks, traded)
+    oracle.refresh(conn, flavour)
+    minutes = conn.execute("SELECT bucket, volume, volume_24h FROM ohlcv_1m WHERE symbol = 'btc'"
+                           " ORDER BY bucket").fetchall()
+    assert [(b, v) for b, v, _ in minutes] == [
+        (t, decimal.Decimal(v)) for t, v in oracle.bar_volumes(DAY).items()]
+    assert [v24 for *_, v24 in minutes] == [v for t, _, v in ticks if t.second == 45]
+    hours = dict(conn.execute("SELECT bucket, volume FROM ohlcv_1h WHERE symbol = 'btc'"))
+    native = oracle.bar_volumes(NATIVE_60M)
+    assert len(native) == 23
+    for bucket, volume in native.items():
+        assert hours[bucket] == decimal.Decimal(volume), bucket
+    days = conn.execute("SELECT sum(volume) FROM ohlcv_1d WHERE symbol = 'btc'").fetchone()
+    assert days == (sum(decimal.Decimal(v) for v in traded.values()),)
+
+
+def test_candles_of_a_source_without_traded_volume_have_none(conn: psycopg.Connection,
+                                                              flavour: str) -> None:
+    """CoinGecko gives a rolling 24-hour figure only: V is NULL, never that figure."""
+    oracle.copy_ticks(conn, "cg", [(dt.datetime(2025, 1, 1, 0, m, tzinfo=dt.UTC), 1.0, 5e9)
+                                   for m in range(3)])
+    oracle.refresh(conn, flavour)
+    for view in ("ohlcv_1m", "ohlcv_1h", "ohlcv_1d"):
+        rows = conn.execute(f"SELECT volume, volume_24h FROM {view} WHERE symbol = 'cg'").fetchall()
+        assert rows and all(r == (None, 5e9) for r in rows), (view, rows)
 
 
 def test_ohlcv_1h_matches_the_exchanges_own_candles(conn: psycopg.Connection, day: list) -> None:
@@ -55,7 +91,7 @@ def test_ohlcv_1d_open_close_by_time_not_insertion_order(conn: psycopg.Connectio
     ticks = [(t0 + dt.timedelta(hours=h), 100.0 + h, 10.0 * h) for h in (23, 5, 0, 12)]
     oracle.copy_ticks(conn, "x", ticks)
     oracle.refresh(conn, flavour)
-    row = conn.execute("SELECT bucket, open, high, low, close, volume, ticks FROM ohlcv_1d"
+    row = conn.execute("SELECT bucket, open, high, low, close, volume_24h, ticks FROM ohlcv_1d"
                        " WHERE symbol = 'x'").fetchone()
     assert row == (t0, 100.0, 123.0, 100.0, 123.0, 230.0, 4)
 
@@ -76,7 +112,7 @@ def test_realtime_bucket_is_current(conn: psycopg.Connection, day: list) -> None
     oracle.copy_ticks(conn, "btc", [(new, 1.0, 7.0), (new + dt.timedelta(seconds=1), 2.0, 8.0)])
     for view, bucket in (("ohlcv_1m", new.replace(second=0)),
                          ("ohlcv_1h", new.replace(minute=0, second=0))):
-        row = conn.execute(f"SELECT bucket, open, close, volume, ticks FROM {view}"
+        row = conn.execute(f"SELECT bucket, open, close, volume_24h, ticks FROM {view}"
                            " WHERE symbol = 'btc' ORDER BY bucket DESC LIMIT 1").fetchone()
         assert row == (bucket, 1.0, 2.0, 8.0, 2), view
     row = conn.execute("SELECT low, ticks FROM ohlcv_1d WHERE symbol = 'btc'"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import decimal
 import pathlib
 import re
 import shutil
@@ -27,7 +28,9 @@ def live_day(conn: psycopg.Connection, flavour: str) -> list[tuple[dt.datetime, 
     ticks = [(t + shift, p, v) for t, p, v in oracle.bar_ticks(bars)]
     hole_start, hole_end = ticks[-400][0], ticks[-320][0]
     ticks = [x for x in ticks if not hole_start < x[0] < hole_end]
-    oracle.copy_ticks(conn, "bitcoin", ticks)
+    traded = {t + dt.timedelta(seconds=45) + shift: v  # each bar's volume on its close
+              for t, v in oracle.bar_volumes(FIXTURES / "BTCUSDT_1m_2025-05-30_day1.csv").items()}
+    oracle.copy_ticks(conn, "bitcoin", ticks, traded)
     oracle.refresh(conn, flavour)
     return ticks
 
@@ -59,7 +62,7 @@ def _run(url: str, path: pathlib.Path, pg_server: pgserver.Server,
 
 def test_there_are_examples() -> None:
     assert {p.stem for p in QUERIES} >= {"candles_last_24h", "most_volatile", "alerts_last_day",
-                                         "data_gaps", "price_vs_average"}
+                                         "data_gaps", "price_vs_average", "volume_surge"}
 
 
 @pytest.mark.parametrize("path", QUERIES, ids=[p.stem for p in QUERIES])
@@ -76,9 +79,32 @@ def test_example_runs(db_url: str, live_day: list, path: pathlib.Path,  # type: 
     elif path.stem == "data_gaps":
         (rows,) = results
         assert len(rows) == 1 and rows[0][3] > "00:19:00"
+    elif path.stem == "volume_surge":
+        (rows,) = results
+        assert rows in (_surge(db_url, live_day, k) for k in (0, 1))  # a minute may have turned
     elif path.stem == "price_vs_average":
         (rows,) = results
         assert 300 <= len(rows) <= 361
+
+
+def _surge(url: str, day: list[tuple[dt.datetime, float, float]],
+           minutes_ago: int) -> list[list[str]]:
+    """What volume_surge.sql must say of `day` (its bars' volumes on their close ticks), for
+    the current minute `minutes_ago` minutes back."""
+    with psycopg.connect(url) as conn:
+        now = conn.execute("SELECT now()").fetchone()[0]  # type: ignore[index]
+    minute = now.replace(second=0, microsecond=0) - dt.timedelta(minutes=minutes_ago)
+    volumes = {t: decimal.Decimal(v) for t, v in oracle.bar_volumes(
+        FIXTURES / "BTCUSDT_1m_2025-05-30_day1.csv").items()}
+    shift = day[-1][0] - (max(volumes) + dt.timedelta(seconds=45))
+    kept = {t for t, _, _ in day}
+    closes = {t + dt.timedelta(seconds=45) + shift: v for t, v in volumes.items()}
+    closes = {t: v for t, v in closes.items() if t in kept}  # the hole has none
+    in_5m = sum(v for t, v in closes.items() if t >= minute - dt.timedelta(minutes=4))
+    in_1h = sum(v for t, v in closes.items() if t >= minute - dt.timedelta(minutes=59))
+    avg = in_1h / 12
+    return [["bitcoin", str(in_5m), str(round(avg, 8)), str(round(in_5m / avg, 2)),
+             "t" if in_5m > 3 * avg else "f"]]
 
 
 def test_alerts_example_reports_episodes(db_url: str, tmp_path: pathlib.Path,

@@ -81,7 +81,7 @@ def test_same_relations_and_columns_in_both_flavours(conn: psycopg.Connection) -
         " ORDER BY table_name, ordinal_position").fetchall()
     assert [(t, c) for t, c, _ in cols if t == "ticks"] == [
         ("ticks", "time"), ("ticks", "symbol"), ("ticks", "price"), ("ticks", "volume_24h"),
-        ("ticks", "source"), ("ticks", "received_at")]
+        ("ticks", "source"), ("ticks", "received_at"), ("ticks", "volume")]
     idx = {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE tablename='ticks'")}
     assert {"ticks_pkey", "ticks_time_idx"} <= idx
 

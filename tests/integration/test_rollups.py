@@ -23,7 +23,7 @@ def raw(width: str, symbol_filter: str = "") -> str:
     """The candles as the definition says, straight from ticks."""
     return (f"SELECT date_bin(INTERVAL '{width}', time, {ORIGIN}) AS bucket, symbol,"
             " (array_agg(price ORDER BY time))[1], max(price), min(price),"
-            " (array_agg(price ORDER BY time DESC))[1],"
+            " (array_agg(price ORDER BY time DESC))[1], sum(volume::numeric),"
             " (array_agg(volume_24h ORDER BY time DESC))[1], count(*),"
             " sum(price), var_pop(price), sum(volume_24h), count(volume_24h)"
             f" FROM ticks {symbol_filter} GROUP BY 1, 2 ORDER BY 2, 1")
@@ -32,26 +32,28 @@ def raw(width: str, symbol_filter: str = "") -> str:
 def assert_views_match_raw(conn: psycopg.Connection, flavour: str) -> None:
     oracle.refresh(conn, flavour)
     for view, width in (("ohlcv_1m", "1 minute"), ("ohlcv_1h", "1 hour"), ("ohlcv_1d", "1 day")):
-        extra = ", price_sum, price_var_pop, volume_sum, volume_samples" if view == "ohlcv_1m" \
-            else ""
-        got = conn.execute(f"SELECT bucket, symbol, open, high, low, close, volume, ticks{extra}"
-                           f" FROM {view} ORDER BY symbol, bucket").fetchall()
+        extra = (", price_sum, price_var_pop, volume_24h_sum, volume_24h_samples"
+                 if view == "ohlcv_1m" else "")
+        got = conn.execute(f"SELECT bucket, symbol, open, high, low, close, volume, volume_24h,"
+                           f" ticks{extra} FROM {view} ORDER BY symbol, bucket").fetchall()
         want = conn.execute(raw(width)).fetchall()
         assert len(got) == len(want), view
         for g, w in zip(got, want, strict=True):
-            assert g[:8] == w[:8], (view, g, w)  # exact: open, high, low, close, volume, count
+            # Exact: open, high, low, close, traded volume (numeric), volume_24h, count.
+            assert g[:9] == w[:9], (view, g, w)
             if extra:
-                assert math.isclose(g[8], w[8], rel_tol=1e-12), (g, w)
-                assert math.isclose(g[9], w[9], rel_tol=1e-6, abs_tol=1e-9), (g, w)
-                assert (g[10] is None) == (w[10] is None) and g[11] == w[11], (g, w)
-                if w[10] is not None:
-                    assert math.isclose(g[10], w[10], rel_tol=1e-12), (g, w)
+                assert math.isclose(g[9], w[9], rel_tol=1e-12), (g, w)
+                assert math.isclose(g[10], w[10], rel_tol=1e-6, abs_tol=1e-9), (g, w)
+                assert (g[11] is None) == (w[11] is None) and g[12] == w[12], (g, w)
+                if w[11] is not None:
+                    assert math.isclose(g[11], w[11], rel_tol=1e-12), (g, w)
 
 
 def random_ticks(rng: random.Random, symbols: list[str], n: int,
-                 ) -> list[tuple[dt.datetime, str, float, float | None]]:
+                 ) -> list[tuple[dt.datetime, str, float, float | None, float | None]]:
     """Distinct (symbol, time) pairs spread over ~3 hours around midnight, in random order,
-    some volumes missing, some prices repeated."""
+    some volumes missing, some prices repeated; traded volumes of exchange-like decimals
+    (their exact sums are what the candles must give), some missing."""
     seen: set[tuple[str, int]] = set()
     out = []
     while len(out) < n:
@@ -61,20 +63,21 @@ def random_ticks(rng: random.Random, symbols: list[str], n: int,
         seen.add((symbol, int(offset * 1000)))
         price = rng.choice([100.0, 100.5, rng.uniform(90, 110)])
         volume = None if rng.random() < 0.1 else rng.uniform(1e6, 2e6)
-        out.append((T0 + dt.timedelta(seconds=offset), symbol, price, volume))
+        traded = None if rng.random() < 0.2 else float(f"{rng.uniform(0, 50):.8f}")
+        out.append((T0 + dt.timedelta(seconds=offset), symbol, price, volume, traded))
     return out
 
 
 def insert(conn: psycopg.Connection, ticks: list, how: str = "copy") -> None:
     if how == "copy":
         with conn.cursor() as cur, cur.copy(
-                "COPY ticks (time, symbol, price, volume_24h, source) FROM STDIN") as copy:
-            for t, s, p, v in ticks:
-                copy.write_row((t, s, p, v, "test"))
+                "COPY ticks (time, symbol, price, volume_24h, volume, source) FROM STDIN") as copy:
+            for t, s, p, v, traded in ticks:
+                copy.write_row((t, s, p, v, traded, "test"))
     else:
         conn.cursor().executemany(
-            "INSERT INTO ticks (time, symbol, price, volume_24h, source)"
-            " VALUES (%s, %s, %s, %s, 'test') ON CONFLICT DO NOTHING", ticks)
+            "INSERT INTO ticks (time, symbol, price, volume_24h, volume, source)"
+            " VALUES (%s, %s, %s, %s, %s, 'test') ON CONFLICT DO NOTHING", ticks)
 
 
 def test_views_equal_the_raw_group_by_after_inserts_in_any_order(
@@ -119,7 +122,7 @@ def test_volatility_matches_the_sample_standard_deviation_of_raw_ticks(
         conn: psycopg.Connection, flavour: str) -> None:
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     rng = random.Random(3)
-    ticks = [(now - dt.timedelta(seconds=s), sym, rng.uniform(50_000, 50_010), 1.0)
+    ticks = [(now - dt.timedelta(seconds=s), sym, rng.uniform(50_000, 50_010), 1.0, None)
              for sym in ("x", "y", "z") for s in range(0, 26 * 3600, rng.choice([7, 13, 61]))]
     insert(conn, ticks)
     oracle.refresh(conn, flavour)
@@ -186,7 +189,10 @@ def test_the_migration_summarises_ticks_stored_before_it(empty_db_url: str,
             if migration.name == "rollups":
                 break
             migrations._apply(conn, migration, "postgres")  # the schema before rollups
-        insert(conn, random_ticks(random.Random(2), ["old", "older"], 1500))
+        with conn.cursor() as cur, cur.copy(  # ticks as they were before the traded volume
+                "COPY ticks (time, symbol, price, volume_24h, source) FROM STDIN") as copy:
+            for t, s, p, v, _ in random_ticks(random.Random(2), ["old", "older"], 1500):
+                copy.write_row((t, s, p, v, "test"))
         assert migrations.migrate(conn) == [m.version for m in migrations.available("postgres")
                                             if m.version >= 11]
         assert conn.execute("SELECT count(*) FROM rollup_1h").fetchone() != (0,)

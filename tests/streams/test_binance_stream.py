@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import collections
+import datetime as dt
 import itertools
 import json
 import threading
@@ -25,6 +27,25 @@ BASE = (int(time.time()) // 60 - 30) * 60_000
 
 def minute(n: int) -> int:
     return BASE + n * 60_000
+
+
+def at(ms: int) -> dt.datetime:
+    return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(milliseconds=ms)
+
+
+def times(n: int) -> list[dt.datetime]:
+    """A kline's four tick times: its open time t, t + 15 s, t + 30 s, its close time T."""
+    return [at(minute(n) + ms) for ms in (0, 15_000, 30_000, 59_999)]
+
+
+def flat(n: int, price: float, volume: float) -> list[tuple[dt.datetime, float, float | None]]:
+    """(time, price, volume) of the ticks of minute n's kline with o = h = l = c = `price`."""
+    return [(t, price, volume if i == 3 else None) for i, t in enumerate(times(n))]
+
+
+def closes(ticks: list[Tick]) -> list[Tick]:
+    """The klines' close ticks: the only ones carrying the minute's volume."""
+    return [t for t in ticks if t.volume is not None]
 
 
 def source(url: str, symbols: list[str], **kwargs: Any) -> StreamSource:
@@ -56,19 +77,37 @@ def events(logs: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
     return [e for e in logs if e["event"] == name]
 
 
-def test_closed_klines_become_ticks_with_the_minutes_base_volume() -> None:
+def test_closed_klines_become_four_ticks_with_the_minutes_base_volume_on_the_close(
+        logs: list[dict[str, Any]]) -> None:
     recorded = recorded_frames("BINANCE.kline.excerpt.ws")  # real frames of open minutes
-    closed = [binance_kline("nknusdt", minute(i), f"0.35{i}", f"{100 + i}.5", taker="1.25")
-              for i in range(3)]
+    closed = [
+        binance_kline("nknusdt", minute(0), "0.355", "100.5", taker="1.25",  # rising
+                      open_="0.350", high="0.359", low="0.348"),
+        binance_kline("nknusdt", minute(1), "0.362", "101.5", taker="1.25",  # not a candle
+                      open_="0.360", high="0.361", low="0.358"),
+        binance_kline("nknusdt", minute(2), "0.352", "102.5", taker="1.25",  # falling
+                      open_="0.360", high="0.365", low="0.351"),
+        binance_kline("nknusdt", minute(3), "0.370", "103.5", taker="1.25",  # close = open
+                      open_="0.370", high="0.372", low="0.369"),
+    ]
     with FakeStream(serves(*recorded, *closed)).running() as fake, \
             source(fake.url, ["nknusdt"]) as src:
-        ticks = collect(src, 3)
+        ticks = collect(src, 12)
     assert fake.received[0] == [{"method": "SUBSCRIBE", "params": ["nknusdt@kline_1m"],
                                  "id": 1}]
-    assert [(t.time.timestamp() * 1000, t.symbol, t.price, t.volume, t.volume_24h, t.source)
-            for t in ticks] == [
-        (minute(i) + 59_999, "nknusdt", float(f"0.35{i}"), 100.5 + i, None, "binance-ws")
-        for i in range(3)]  # v (all the minute's base volume), not V (its taker-buy part)
+    assert {(t.symbol, t.volume_24h, t.source) for t in ticks} == {
+        ("nknusdt", None, "binance-ws")}
+    # open at t, the extremes at t + 15 s and t + 30 s (low first when close >= open, high
+    # first when it falls), the close at T with v (the minute's base volume, not V, its
+    # taker-buy part); minute 1's high is below its close: no tick of it at all.
+    assert [(t.time, t.price, t.volume) for t in ticks] == [
+        *zip(times(0), [0.350, 0.348, 0.359, 0.355], [None, None, None, 100.5], strict=True),
+        *zip(times(2), [0.360, 0.365, 0.351, 0.352], [None, None, None, 102.5], strict=True),
+        *zip(times(3), [0.370, 0.369, 0.372, 0.370], [None, None, None, 103.5], strict=True)]
+    assert [(e["source"], e["symbol"], e["field"], e["value"], e["reason"])
+            for e in events(logs, "value_rejected")] == [
+        ("binance-ws", "nknusdt", "kline", repr(["0.360", "0.361", "0.358", "0.362", "101.5"]),
+         "high and low do not bracket open and close")]
 
 
 def test_symbols_beyond_a_connections_limit_open_more_connections() -> None:
@@ -136,11 +175,15 @@ def test_a_refused_pair_in_a_batch_is_found_while_the_frames_go_on_being_read(
                        "ping_interval": 0.3, "ping_timeout": 0.5})
     with FakeStream(busy(refuse)).running() as fake, \
             source(fake.url, symbols, timing=timing) as src:
-        ticks = collect(src, 63)
+        ticks = collect(src, 4 * 63)
         wait_for(lambda: src.failed() == ["badpair"])
         assert src.fetch().missing == ["badpair"]
         assert fake.connections == 1  # never dropped by a missed pong
-    assert sorted({t.symbol for t in ticks}) == sorted(s for s in symbols if s != "badpair")
+    # Each accepted pair's closed kline, once and whole: four ticks, the close at T.
+    assert collections.Counter(t.symbol for t in ticks) == {
+        s: 4 for s in symbols if s != "badpair"}
+    assert sorted(t.symbol for t in closes(ticks)) == sorted(s for s in symbols if s != "badpair")
+    assert {t.time for t in closes(ticks)} == {times(0)[3]}
     assert len(fake.received[0]) <= 1 + 2 * 6  # the batch, then two halves a level
     assert [(e["symbol"], e["error"]) for e in events(logs, "stream_subscribe_failed")] == [
         ("badpair", "Invalid request: bad stream name")]
@@ -155,9 +198,11 @@ def test_pairs_an_error_names_fail_and_the_others_are_asked_again_at_once(
         return None
     with FakeStream(busy(refuse)).running() as fake, \
             source(fake.url, ["btcusdt", "badpair", "ethusdt"]) as src:
-        ticks = collect(src, 2)
+        ticks = collect(src, 2 * 4)
         wait_for(lambda: src.failed() == ["badpair"])
-    assert sorted(t.symbol for t in ticks) == ["btcusdt", "ethusdt"]
+    assert sorted(t.symbol for t in ticks) == ["btcusdt"] * 4 + ["ethusdt"] * 4
+    assert sorted((t.symbol, t.time, t.volume) for t in closes(ticks)) == [
+        ("btcusdt", times(0)[3], 2.0), ("ethusdt", times(0)[3], 2.0)]
     assert [r["params"] for r in fake.received[0]] == [
         ["btcusdt@kline_1m", "badpair@kline_1m", "ethusdt@kline_1m"],
         ["btcusdt@kline_1m", "ethusdt@kline_1m"]]
@@ -172,9 +217,10 @@ def test_a_refusal_naming_no_stream_reconnects_with_backoff_and_fails_no_pair(
     with FakeStream(rate_limited, rate_limited,
                     serves(binance_kline("btcusdt", minute(0), "10", "1"))).running() as fake, \
             source(fake.url, ["btcusdt", "ethusdt"]) as src:
-        ticks = collect(src, 1)
+        ticks = collect(src, 4)
         assert src.failed() == []
-    assert [t.symbol for t in ticks] == ["btcusdt"] and fake.connections == 3
+    assert [t.symbol for t in ticks] == ["btcusdt"] * 4 and fake.connections == 3
+    assert [(t.time, t.price, t.volume) for t in ticks] == flat(0, 10.0, 1.0)
     assert [e["error"].split(": ", 1) for e in events(logs, "stream_subscription_refused")] == [
         [f"request {n} (2 streams)", "Too many requests"] for n in (1, 2)]
     assert [e["attempt"] for e in events(logs, "stream_reconnect_wait")] == [1, 2]
@@ -186,9 +232,9 @@ def test_malformed_frames_are_counted_and_the_stream_goes_on(
     frames = [binance_kline("btcusdt", minute(0), "10", "1"), '{"stream": "btcusdt@kl',
               '["not", "an", "object"]', binance_kline("btcusdt", minute(1), "11", "1")]
     with FakeStream(serves(*frames)).running() as fake, source(fake.url, ["btcusdt"]) as src:
-        ticks = collect(src, 2)
+        ticks = collect(src, 2 * 4)
         assert src.malformed == 2
-    assert [t.price for t in ticks] == [10.0, 11.0]
+    assert [(t.time, t.price, t.volume) for t in ticks] == flat(0, 10.0, 1.0) + flat(1, 11.0, 1.0)
     assert [e["malformed_total"] for e in events(logs, "stream_malformed_frame")] == [1, 2]
 
 
@@ -203,9 +249,10 @@ def test_a_connection_cut_mid_frame_is_replaced_and_resubscribed(
     second = serves(binance_kline("btcusdt", minute(1), "11", "1"),
                     binance_kline("btcusdt", minute(2), "12", "1"))
     with FakeStream(first, second).running() as fake, source(fake.url, ["btcusdt"]) as src:
-        ticks = collect(src, 3)
+        ticks = collect(src, 3 * 4)
         assert src.connects == 2
-    assert [t.price for t in ticks] == [10.0, 11.0, 12.0]
+    assert [(t.time, t.price, t.volume) for t in ticks] == [
+        *flat(0, 10.0, 1.0), *flat(1, 11.0, 1.0), *flat(2, 12.0, 1.0)]
     assert [r[0]["params"] for r in fake.received] == [["btcusdt@kline_1m"]] * 2
     assert events(logs, "stream_disconnected") and events(logs, "stream_reconnect_wait")
     assert len(events(logs, "stream_gap")) == 1
@@ -217,8 +264,8 @@ def test_a_silent_server_is_replaced(logs: list[dict[str, Any]]) -> None:
         peer.silent()  # no acknowledgement, no data: only the library's pongs
     with FakeStream(mute, serves(binance_kline("btcusdt", minute(0), "10", "1"))).running() \
             as fake, source(fake.url, ["btcusdt"]) as src:
-        ticks = collect(src, 1)
-    assert [t.price for t in ticks] == [10.0]
+        ticks = collect(src, 4)
+    assert [(t.time, t.price, t.volume) for t in ticks] == flat(0, 10.0, 1.0)
     assert fake.connections == 2
     assert [e["error"] for e in events(logs, "stream_silent")] == ["no frame for 0.6 s"]
 

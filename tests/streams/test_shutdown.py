@@ -239,10 +239,13 @@ def test_close_asks_no_rest_and_logs_the_klines_it_holds_behind_a_gap(
                            gaps=stream_gaps.KlineGaps(NoRest()))
         try:
             src.start()
-            wait_for(lambda: len(src.buffer) == 2)
+            wait_for(lambda: len(src.buffer) == 2 * 4)  # two klines, four ticks each
         finally:
             last = src.close()
-    assert [t.price for t in last.ticks] == [1.0]
+    # Minute 0's four ticks go out; minute 3's are held behind the gap, counted as one kline.
+    assert [(round(t.time.timestamp() * 1000) - base, t.price, t.volume)
+            for t in last.ticks] == [(0, 1.0, None), (15_000, 1.0, None), (30_000, 1.0, None),
+                                     (59_999, 1.0, 1.0)]
     assert [(e["open_intervals"], e["held_klines"]) for e in logs
             if e["event"] == "stream_discarded"] == [(0, 1)]
 

@@ -38,11 +38,14 @@ def test_binance_ws_runs_from_the_settings_and_stops_its_threads() -> None:
         assert source.gaps is not None and source.gaps.budget == 15.0  # half the 30 s poll
         ticks = []
         try:
-            wait_for(lambda: ticks.extend(source.fetch().ticks) or ticks)
+            wait_for(lambda: ticks.extend(source.fetch().ticks) or len(ticks) >= 4)
         finally:
             source.close()
-    assert [(t.symbol, t.price, t.volume, t.source) for t in ticks] == [
-        ("btcusdt", 64000.5, 12.25, "binance-ws")]
+    # The kline's four ticks (a flat one: o = h = l = c), the minute's volume on its close.
+    assert [(round(t.time.timestamp() * 1000) - open_ms, t.symbol, t.price, t.volume, t.source)
+            for t in ticks] == [
+        (ms, "btcusdt", 64000.5, 12.25 if ms == 59_999 else None, "binance-ws")
+        for ms in (0, 15_000, 30_000, 59_999)]
     assert not [t for t in threading.enumerate() if t.name.startswith("stream-")]
 
 

@@ -56,11 +56,46 @@ def test_coingecko_chunks_take_the_last_day_whole_and_older_time_by_90_days() ->
         (NOW - dt.timedelta(minutes=30), NOW)]
 
 
-def test_binance_klines_close_at_their_close_time() -> None:
+def test_a_binance_kline_is_four_ticks_the_close_at_its_close_time_with_the_volume() -> None:
+    rising = [1717200000000, "67000.1", "67100", "66900", "67050.5", "12.5", 1717200059999,
+              "838000", 100, "6", "400000", "0"]
+    falling = [1717200060000, "67050.5", "67080", "66950", "66960", "7.25", 1717200119999,
+               "486000", 80, "3", "200000", "0"]
+    wick = [1717200120000, "66960", "66990", "66970", "66980", "1", 1717200179999,  # low > open
+            "66980", 5, "0.5", "33490", "0"]
+    text = [1717200180000, "66980", "x", "66970", "66980", "1", 1717200239999,
+            "66980", 5, "0.5", "33490", "0"]
+    chunk = (dt.datetime(2024, 6, 1, tzinfo=dt.UTC), dt.datetime(2024, 6, 2, tzinfo=dt.UTC))
+    with capture_logs() as logs:
+        ticks = history.parse_klines([rising, ["short"], falling, wick, text], "btcusdt",
+                                     "binance-history", chunk,
+                                     dt.datetime(2024, 6, 3, tzinfo=dt.UTC))
+    # The open at t, the extremes at t + 15 s and t + 30 s (low first on a rising kline, high
+    # first on a falling one), the close at the close time with the base volume.
+    assert [(t.time.isoformat(), t.price, t.volume, t.volume_24h, t.source)
+            for t in ticks] == [
+        ("2024-06-01T00:00:00+00:00", 67000.1, None, None, "binance-history"),
+        ("2024-06-01T00:00:15+00:00", 66900.0, None, None, "binance-history"),
+        ("2024-06-01T00:00:30+00:00", 67100.0, None, None, "binance-history"),
+        ("2024-06-01T00:00:59.999000+00:00", 67050.5, 12.5, None, "binance-history"),
+        ("2024-06-01T00:01:00+00:00", 67050.5, None, None, "binance-history"),
+        ("2024-06-01T00:01:15+00:00", 67080.0, None, None, "binance-history"),
+        ("2024-06-01T00:01:30+00:00", 66950.0, None, None, "binance-history"),
+        ("2024-06-01T00:01:59.999000+00:00", 66960.0, 7.25, None, "binance-history")]
+    assert [(e["field"], e["value"], e["reason"]) for e in logs
+            if e["event"] == "value_rejected"] == [
+        ("kline", "['short']", "not a kline"),
+        ("kline", repr(wick[1:6]), "high and low do not bracket open and close"),
+        ("kline", repr(text[1:6]), "not a candle")]
+
+
+def test_chunks_cutting_a_kline_share_its_four_ticks_between_them() -> None:
     kline = [1717200000000, "67000.1", "67100", "66900", "67050.5", "12.5", 1717200059999,
              "838000", 100, "6", "400000", "0"]
-    chunk = (dt.datetime(2024, 6, 1, tzinfo=dt.UTC), dt.datetime(2024, 6, 2, tzinfo=dt.UTC))
-    ticks = history.parse_klines([kline, ["short"]], "btcusdt", "binance-history", chunk,
-                                 dt.datetime(2024, 6, 3, tzinfo=dt.UTC))
-    assert [(t.time.isoformat(), t.price, t.volume_24h) for t in ticks] == [
-        ("2024-06-01T00:00:59.999000+00:00", 67050.5, None)]
+    cut = dt.datetime(2024, 6, 1, 0, 0, 20, tzinfo=dt.UTC)
+    now = dt.datetime(2024, 6, 3, tzinfo=dt.UTC)
+    before, after = ((dt.datetime(2024, 6, 1, tzinfo=dt.UTC), cut), (cut, now))  # [start, end)
+    parts = [history.parse_klines([kline], "btcusdt", "binance-history", c, now)
+             for c in (before, after)]
+    assert [[(t.time.second, t.price, t.volume) for t in part] for part in parts] == [
+        [(0, 67000.1, None), (15, 66900.0, None)], [(30, 67100.0, None), (59, 67050.5, 12.5)]]

@@ -24,3 +24,11 @@ def test_rolling_volume_equals_fsum_of_the_window_for_every_bar() -> None:
     for i, bar in enumerate(bars):
         want = math.fsum(b.volume for b in bars if bar.time - replay.DAY < b.time <= bar.time)
         assert got[4 * i:4 * i + 4] == [want] * 4, (i, bar)
+
+
+def test_a_bars_traded_volume_is_on_its_close_tick_only() -> None:
+    bars = [replay.Bar(T0 + dt.timedelta(minutes=i), 1.0, 2.0, 0.5, 1.5, 10.0 + i)
+            for i in range(3)]
+    got = [(t.time - T0, t.volume) for t in replay.ticks(bars, "x")]
+    assert got == [(dt.timedelta(minutes=i, seconds=s), 10.0 + i if s == 45 else None)
+                   for i in range(3) for s in (0, 15, 30, 45)]

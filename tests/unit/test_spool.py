@@ -41,7 +41,8 @@ _floats = st.floats(allow_nan=False, allow_infinity=False, min_value=1e-300, max
     st.datetimes(min_value=dt.datetime(2009, 1, 3), max_value=dt.datetime(2200, 1, 1),
                  timezones=st.just(dt.UTC)),
     st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=20),
-    _floats, st.none() | _floats, st.sampled_from(["coingecko", "binance"])),
+    _floats, st.none() | _floats, st.sampled_from(["coingecko", "binance"]),
+    st.none() | st.just(0.0) | _floats),
     min_size=1, max_size=20))
 def test_ticks_read_back_exactly_from_disk(tmp_path: pathlib.Path,
                                            rows: list[tuple[object, ...]]) -> None:
@@ -166,3 +167,10 @@ def test_a_failed_append_leaves_nothing_behind(tmp_path: pathlib.Path,
     s.append(polls(3)[2])
     assert list(s) == polls(3)[0] + polls(3)[2]  # read back from disk at the right offsets
     s.close()
+
+
+def test_records_written_before_the_traded_volume_read_back() -> None:
+    """A spool left by a version that wrote 5 fields a tick is stored after an upgrade."""
+    payload = b'{"t":[[1700000000000000,"bitcoin",37000.5,1.5e10,"coingecko"]]}'
+    assert spool.decode(payload) == [Tick(dt.datetime(2023, 11, 14, 22, 13, 20, tzinfo=dt.UTC),
+                                          "bitcoin", 37000.5, 1.5e10, "coingecko", None)]

@@ -12,10 +12,13 @@ messages a second (a SUBSCRIBE, a ping or a pong each count); a connection lives
 the server pings every 20 s. So: `MAX_STREAMS` symbols a connection, `PER_REQUEST` streams a
 SUBSCRIBE, requests 0.25 s apart (`Timing.send_interval`).
 
-One tick per CLOSED kline (``"x": true``): the close, at the kline's close time ``T`` (open
-time + 59.999 s, the last millisecond of its minute, as `history.BinanceHistory` stamps REST
-klines: a 1-minute candle of these ticks is that kline's minute), with ``v`` (the base-asset
-volume of the minute; ``V`` is only its taker-buy part) as `Tick.volume`.
+Four ticks per CLOSED kline (``"x": true``), as ``replay`` makes of a bar, so that the
+candles of these ticks ARE the exchange's candles (open, high, low, close and volume): the open
+at the kline's open time ``t``, the two extremes at ``t`` + 15 s and + 30 s (the low first on a
+rising kline, the high first on a falling one), and the close at its close time ``T`` (``t`` +
+59.999 s, the last millisecond of its minute, as `history.BinanceHistory` stamps REST klines)
+with ``v`` (the base-asset volume of the minute; ``V`` is only its taker-buy part) as
+`Tick.volume`. The extremes' times are the model's, not the trades': only the candle is real.
 
 A refused request: when the error names some of its streams, those pairs fail (not asked
 again) and the others are asked again in one request; an "Invalid request" (code 2) that names
@@ -37,7 +40,7 @@ from collections.abc import Sequence
 import structlog
 
 from cryptomonitor import models
-from cryptomonitor.sources import validation
+from cryptomonitor.sources import history, validation
 from cryptomonitor.sources.streams import connection
 
 log = structlog.get_logger(__name__)
@@ -85,13 +88,10 @@ class BinanceKlines:
             return connection.Handled()  # the minute is still open: final values come with x=true
         symbol = str(kline["s"]).lower()
         rejected: list[models.Rejection] = []
-        tick = validation.checked_tick(
-            symbol, self.source, kline, rejected, dt.datetime.now(dt.UTC), price="c", time="T",
-            volume="volume_24h", traded="v", number=validation.number,
-            moment=validation.epoch_millis)
+        ticks = _kline_ticks(symbol, self.source, kline, rejected)
         if rejected:
             validation.log_problems(models.ParseResult([], rejected, []), self.source, "")
-        return connection.Handled(ticks=[tick] if tick is not None else [])
+        return connection.Handled(ticks=ticks)
 
     def _answer(self, message: dict[str, object]) -> connection.Handled:
         request_id = message.get("id")
@@ -130,3 +130,18 @@ class BinanceKlines:
 def _names(reason: str, symbol: str) -> bool:
     """Whether an error message names `symbol` (as a word or as its stream)."""
     return re.search(rf"(?<![a-z0-9]){re.escape(symbol)}(?![a-z0-9])", reason.lower()) is not None
+
+
+def _kline_ticks(symbol: str, source: str, kline: dict[str, object],
+                 rejected: list[models.Rejection]) -> list[models.Tick]:
+    """The four ticks of a closed kline (`cryptomonitor.klines`), or none if a price or a time
+    is refused (appended to `rejected`): a partial candle would be a wrong one. A refused
+    volume is NULL on the close, the rest kept (as for REST klines and every source)."""
+    now = dt.datetime.now(dt.UTC)
+    entries = history.kline_entries(symbol, kline.get("t"), kline.get("T"),
+                                    [kline.get(k) for k in ("o", "h", "l", "c", "v")], rejected)
+    ticks = [validation.checked_tick(symbol, source, entry, rejected, now, price="price",
+                                     time="time", volume="volume_24h", traded="traded",
+                                     number=validation.number, moment=validation.epoch_millis)
+             for entry in entries]
+    return [] if not entries or None in ticks else [t for t in ticks if t is not None]

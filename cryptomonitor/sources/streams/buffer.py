@@ -2,7 +2,9 @@
 
 When the consumer falls behind, the OLDEST ticks are dropped (a live monitor wants the newest
 prices), counted, and logged: the first drop of an episode at once, and the count at each
-drain. For Binance klines a dropped minute is a gap that `gaps` repairs from REST.
+drain. What one `put` brought (a kline's four ticks) is dropped whole, never in part: a
+Binance kline is then a missing minute, a gap that `gaps` repairs from REST, not a candle
+with a wrong open.
 """
 
 from __future__ import annotations
@@ -26,19 +28,26 @@ class TickBuffer:
             raise ValueError("capacity must be positive")
         self.capacity = capacity
         self.source = source
-        self._ticks: collections.deque[models.Tick] = collections.deque()
+        self._groups: collections.deque[list[models.Tick]] = collections.deque()
+        self._size = 0
         self._lock = threading.Lock()
         self.dropped = 0  # since start
         self._dropped_unreported = 0
 
     def put(self, ticks: Iterable[models.Tick]) -> None:
+        group = list(ticks)
+        if not group:
+            return
         with self._lock:
-            self._ticks.extend(ticks)
-            excess = len(self._ticks) - self.capacity
-            if excess <= 0:
+            self._groups.append(group)
+            self._size += len(group)
+            if self._size <= self.capacity:
                 return
-            for _ in range(excess):
-                self._ticks.popleft()
+            excess = 0
+            while self._size > self.capacity:
+                dropped = len(self._groups.popleft())
+                self._size -= dropped
+                excess += dropped
             first = self._dropped_unreported == 0
             self.dropped += excess
             self._dropped_unreported += excess
@@ -49,8 +58,9 @@ class TickBuffer:
     def drain(self) -> list[models.Tick]:
         """Everything buffered, oldest first; logs the drops since the last drain."""
         with self._lock:
-            ticks = list(self._ticks)
-            self._ticks.clear()
+            ticks = [t for group in self._groups for t in group]
+            self._groups.clear()
+            self._size = 0
             dropped, self._dropped_unreported = self._dropped_unreported, 0
         if dropped:
             log.warning("stream_ticks_dropped", source=self.source, dropped=dropped,
@@ -59,4 +69,4 @@ class TickBuffer:
 
     def __len__(self) -> int:
         with self._lock:
-            return len(self._ticks)
+            return self._size

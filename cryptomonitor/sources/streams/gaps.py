@@ -1,9 +1,10 @@
 """Complete, ordered 1-minute klines per symbol: a missing minute is fetched from REST first.
 
 A stream loses minutes when it reconnects, when the buffer drops its oldest ticks, or when a
-frame is lost. Klines are stamped at their close time, one a minute per symbol, so a minute is
-missing when a symbol's next kline closes more than a minute after its previous one. Before
-that kline is handed out, the missing ones are asked from the exchange's REST klines
+frame is lost. A kline is four ticks (`cryptomonitor.klines`), from its open time to its close
+time, and the next kline opens 1 ms after that close, so a minute is missing when a symbol's
+next tick comes more than a minute after its previous one. Before that tick is handed out, the
+missing klines are asked from the exchange's REST klines
 (`history.BinanceHistory`, the same request the start-up backfill makes) and put in front of
 it. If REST fails, that symbol's klines are held back and the repair tried again at the next
 `complete` call, `attempts` times at most; then they go out with the gap logged as unrepaired
@@ -52,7 +53,7 @@ class KlineGaps:
         self._repairs = 0  # REST repairs in the current call
         self.last: dict[str, dt.datetime] = {}
         self.repaired = 0  # klines fetched from REST, since start
-        self.duplicates = 0
+        self.duplicates = 0  # ticks dropped as repeats (four a repeated kline)
         self._held: dict[str, list[models.Tick]] = {}
         self._failures: collections.Counter[str] = collections.Counter()
 
@@ -79,7 +80,8 @@ class KlineGaps:
 
     @property
     def held(self) -> int:
-        return sum(map(len, self._held.values()))
+        """The klines (minutes) held back, all symbols."""
+        return sum(len({_minute(t.time) for t in held}) for held in self._held.values())
 
     def _symbol(self, symbol: str, klines: list[models.Tick],
                 now: dt.datetime) -> list[models.Tick]:
@@ -106,7 +108,7 @@ class KlineGaps:
 
     def _repair(self, symbol: str, last: dt.datetime, until: dt.datetime,
                 now: dt.datetime) -> list[models.Tick] | None:
-        missing = round((until - last) / MINUTE) - 1
+        missing = round((_minute(until) - _minute(last)) / MINUTE) - 1
         try:
             fill = [t for _, _, _, ticks in history.ticks_of(self.past, symbol, last + _AFTER,
                                                              until, now)
@@ -125,11 +127,17 @@ class KlineGaps:
             return []
         self._failures.pop(symbol, None)
         fill.sort(key=lambda t: t.time)
-        self.repaired += len(fill)
+        repaired = len({_minute(t.time) for t in fill})  # klines: four ticks each
+        self.repaired += repaired
         log.info("kline_gap_repaired", symbol=symbol, missing_minutes=missing,
-                 repaired=len(fill), after=last.isoformat(), before=until.isoformat(),
+                 repaired=repaired, after=last.isoformat(), before=until.isoformat(),
                  source=self.past.name)
-        if len(fill) < missing:
+        if repaired < missing:
             log.warning("kline_gap_partly_repaired", symbol=symbol, missing_minutes=missing,
-                        repaired=len(fill), hint="REST had no kline for some minutes")
+                        repaired=repaired, hint="REST had no kline for some minutes")
         return fill
+
+
+def _minute(time: dt.datetime) -> dt.datetime:
+    """The minute `time` falls in: a kline's four ticks share it."""
+    return time.replace(second=0, microsecond=0)
