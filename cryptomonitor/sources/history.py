@@ -147,11 +147,11 @@ def kline_entries(symbol: str, open_ms: object, close_ms: object, values: Sequen
                   rejected: list[Rejection]) -> list[Mapping[str, object]]:
     """A Binance kline's four ticks as entries for `checked_tick` (``time`` in ms, ``price``,
     the close with ``traded``), or none, with the reason, if its prices are not a candle."""
-    o, h, lo, c = (number(v) for v in values[:4])
-    if None in (o, h, lo, c) or isinstance(open_ms, bool) or not isinstance(open_ms, int):
+    prices = [p for p in map(number, values[:4]) if p is not None]
+    if len(prices) < 4 or isinstance(open_ms, bool) or not isinstance(open_ms, int):
         rejected.append(Rejection(symbol, "kline", list(values), "not a candle"))
         return []
-    assert o is not None and h is not None and lo is not None and c is not None
+    o, h, lo, c = prices
     if not klines.brackets(o, h, lo, c):
         rejected.append(Rejection(symbol, "kline", list(values),
                                   "high and low do not bracket open and close"))
