@@ -172,3 +172,43 @@ def test_an_owner_with_the_documented_privileges_migrates(stranger: str, empty_d
         got = migrations.current_flavour(conn)
     assert got == flavour  # TimescaleDB detected without reading shared_preload_libraries
     assert applied == [m.version for m in migrations.available(flavour)]
+
+
+@pytest.mark.timescaledb
+def test_0012_keeps_the_old_candles_and_the_new_answer_from_ticks(empty_db_url: str) -> None:
+    """An upgrade with data: the continuous aggregates made before 0012 stay (renamed, their
+    policies removed) and the new ones give the same candles, volume_24h where volume was."""
+    from cryptomonitor import queries
+
+    with psycopg.connect(empty_db_url, autocommit=True) as conn:
+        conn.execute(queries.get("create_timescaledb"))
+        conn.execute(queries.get("create_schema_migrations"))
+        for migration in migrations.available("timescaledb"):
+            if migration.version >= 12:
+                break
+            migrations._apply(conn, migration, "timescaledb")
+        conn.execute("INSERT INTO ticks (time, symbol, price, volume_24h, source)"
+                     " SELECT now() - make_interval(mins => m), 'x', 100 + m, 1000 + m, 't'"
+                     " FROM generate_series(1, 180) AS m")
+        for view in ("ohlcv_1m", "ohlcv_1h", "ohlcv_1d"):
+            conn.execute(f"CALL refresh_continuous_aggregate('{view}', NULL, NULL)")
+        before = conn.execute("SELECT bucket, open, high, low, close, volume, ticks FROM ohlcv_1h"
+                              " ORDER BY bucket").fetchall()
+        assert migrations.migrate(conn) == [m.version for m in migrations.available("timescaledb")
+                                            if m.version >= 12]
+        kept = conn.execute("SELECT bucket, open, high, low, close, volume, ticks"
+                            " FROM ohlcv_1h_before_0012 ORDER BY bucket").fetchall()
+        after = conn.execute("SELECT bucket, open, high, low, close, volume_24h, ticks, volume"
+                             " FROM ohlcv_1h ORDER BY bucket").fetchall()
+        old_policies = _policies(conn, "%before_0012")
+        new_policies = _policies(conn, "ohlcv_1_")
+    assert len(before) >= 3 and kept == before
+    assert old_policies == [] and len(new_policies) == 3
+    assert [row[:7] for row in after] == before and all(row[7] is None for row in after)
+
+
+def _policies(conn: psycopg.Connection, views: str) -> list[tuple[int]]:
+    """The refresh jobs of the continuous aggregates whose name is LIKE `views`."""
+    return conn.execute("SELECT job_id FROM timescaledb_information.jobs"
+                        " WHERE proc_name = 'policy_refresh_continuous_aggregate'"
+                        " AND hypertable_name LIKE %s", (views,)).fetchall()
