@@ -163,7 +163,8 @@ def _in_processes(settings: Settings, files: Sequence[tuple[pathlib.Path, str]],
     results: multiprocessing.Queue[tuple[str, ReplaySummary | None, str | None]] = (
         context.Queue())
     waiting = list(files)
-    running: list[tuple[multiprocessing.process.BaseProcess, str]] = []  # and its file
+    # A job is named by its file and symbol (one file may be replayed as two symbols).
+    running: list[tuple[multiprocessing.process.BaseProcess, str]] = []  # and its name
     failed: list[str] = []
     reported: set[str] = set()
     stopping = False
@@ -187,7 +188,7 @@ def _in_processes(settings: Settings, files: Sequence[tuple[pathlib.Path, str]],
             worker = context.Process(target=_replay_worker, name=f"replay-{symbol}",
                                      args=(settings, file, symbol, results, options))
             worker.start()
-            running.append((worker, str(file)))
+            running.append((worker, f"{file} ({symbol})"))
         if stop.is_set() and not stopping:  # SIGTERM to this process alone (docker stop)
             stopping = True
             waiting.clear()
@@ -221,9 +222,9 @@ def _replay_worker(settings: Settings, path: pathlib.Path, symbol: str,
         summary = replay_file(settings, path, symbol, stop, **options)  # type: ignore[arg-type]
     except CryptoMonitorError as exc:
         log.error("replay_failed", path=str(path), symbol=symbol, error=str(exc))
-        results.put((str(path), None, str(exc)))
+        results.put((f"{path} ({symbol})", None, str(exc)))
     else:
-        results.put((str(path), summary, None))
+        results.put((f"{path} ({symbol})", summary, None))
 
 
 def backfill_period(settings: Settings, stop: threading.Event, start: dt.datetime,

@@ -130,15 +130,19 @@ class CoinGeckoHistory:
 def parse_klines(payload: object, symbol: str, source: str, chunk: Chunk,
                  now: dt.datetime) -> list[Tick]:
     """The ticks of a ``klines`` answer inside `chunk`: four a candle (`cryptomonitor.klines`),
-    the close at its close time with the minute's base volume."""
+    the close at its close time with the minute's base volume. A kline not closed by `now` is
+    left out: its high and low are not final (the live source brings it when it is)."""
     if not isinstance(payload, list):
         raise ResponseError("expected a JSON list of klines")
     entries: list[Mapping[str, object]] = []
     rejected: list[Rejection] = []
+    now_ms = now.timestamp() * 1000
     for kline in payload:
         if not isinstance(kline, list) or len(kline) < 7:
             rejected.append(Rejection(symbol, "kline", kline, "not a kline"))
             continue
+        if isinstance(kline[6], int | float) and kline[6] > now_ms:
+            continue  # still open
         entries.extend(kline_entries(symbol, kline[0], kline[6], kline[1:6], rejected))
     return _checked(entries, rejected, symbol, source, chunk, now, number)
 
@@ -170,7 +174,9 @@ class BinanceHistory:
         self.client = client
 
     def chunks(self, start: dt.datetime, end: dt.datetime, now: dt.datetime) -> list[Chunk]:
-        span = dt.timedelta(minutes=KLINES_LIMIT)
+        # A span of 999 minutes: from a start off the minute, the klines that open in it and
+        # the one before are 1,000 (one request's limit), whatever the seconds.
+        span = dt.timedelta(minutes=KLINES_LIMIT - 1)
         out: list[Chunk] = []
         cursor = start
         while cursor < end:

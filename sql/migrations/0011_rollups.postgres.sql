@@ -16,8 +16,9 @@
 -- rows for 30 days), volatility_24h the last full hours plus the raw ticks of the first,
 -- partial one. ohlcv_1m and rolling_averages stay views over ticks (0003, 0004).
 --
--- The functions run as their owner (SECURITY DEFINER): a role allowed to write ticks keeps the
--- rollups right without any privilege on them. TimescaleDB's flavour keeps its continuous
+-- The functions run as their owner (SECURITY DEFINER, with a search_path no other role can
+-- put objects ahead in): a role allowed to write ticks keeps the rollup right without any
+-- privilege on it, and no role but the owner may call rollup_recompute itself. TimescaleDB's flavour keeps its continuous
 -- aggregates (0003_candles.timescaledb.sql); the views here have the same names, columns and
 -- answers. docs/design.md, "Rollups on plain PostgreSQL", says what they cost.
 
@@ -37,6 +38,8 @@ CREATE TABLE rollup_1h (
     PRIMARY KEY (symbol, bucket)
 ) WITH (fillfactor = 70);  -- room on the page: a merge is a HOT update, no index change
 
+CREATE INDEX rollup_1h_bucket_idx ON rollup_1h (bucket);  -- volatility_24h: the last hours
+
 COMMENT ON TABLE rollup_1h IS
     'Plain PostgreSQL: ticks summarised per symbol and hour by triggers; read ohlcv_1h.';
 COMMENT ON COLUMN rollup_1h.volume IS 'volume_24h of the hour''s last tick (at close_time).';
@@ -44,7 +47,7 @@ COMMENT ON COLUMN rollup_1h.price_m2 IS 'Sum of squared deviations of the prices
 
 -- The new rows of one INSERT or COPY statement, merged into the rollup.
 CREATE FUNCTION rollup_ticks_inserted() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 BEGIN
     INSERT INTO rollup_1h AS r (symbol, bucket, open, open_time, high, low, close, close_time,
                                 volume, ticks, price_sum, price_m2)
@@ -76,10 +79,11 @@ $$;
 -- Recompute the (symbol, hour) rows named from the ticks there are now; an hour left without
 -- ticks loses its row.
 CREATE FUNCTION rollup_recompute(p_symbols text[], p_hours timestamptz[]) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 BEGIN
     DELETE FROM rollup_1h r USING unnest(p_symbols, p_hours) AS k(symbol, hour)
-    WHERE r.symbol = k.symbol AND r.bucket = k.hour;
+    WHERE r.symbol = k.symbol
+      AND r.bucket = date_bin(INTERVAL '1 hour', k.hour, TIMESTAMPTZ '2000-01-01 00:00:00+00');
     INSERT INTO rollup_1h (symbol, bucket, open, open_time, high, low, close, close_time, volume,
                            ticks, price_sum, price_m2)
     SELECT k.symbol, k.hour,
@@ -87,7 +91,9 @@ BEGIN
            (array_agg(t.price ORDER BY t.time DESC))[1], max(t.time),
            (array_agg(t.volume_24h ORDER BY t.time DESC))[1], count(*), sum(t.price),
            var_pop(t.price) * count(*)
-    FROM (SELECT DISTINCT symbol, hour FROM unnest(p_symbols, p_hours) AS u(symbol, hour)) k
+    FROM (SELECT DISTINCT symbol,
+                 date_bin(INTERVAL '1 hour', hour, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS hour
+          FROM unnest(p_symbols, p_hours) AS u(symbol, hour)) k
     JOIN ticks t ON t.symbol = k.symbol AND t.time >= k.hour
                 AND t.time < k.hour + INTERVAL '1 hour'
     GROUP BY k.symbol, k.hour ORDER BY 1, 2;
@@ -95,7 +101,7 @@ END
 $$;
 
 CREATE FUNCTION rollup_ticks_deleted() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 BEGIN
     PERFORM rollup_recompute(array_agg(symbol), array_agg(hour))
     FROM (SELECT DISTINCT symbol,
@@ -106,7 +112,7 @@ END
 $$;
 
 CREATE FUNCTION rollup_ticks_updated() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 BEGIN
     PERFORM rollup_recompute(array_agg(symbol), array_agg(hour))
     FROM (SELECT symbol,
@@ -120,7 +126,7 @@ END
 $$;
 
 CREATE FUNCTION rollup_ticks_truncated() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 BEGIN
     TRUNCATE rollup_1h;
     RETURN NULL;
@@ -197,3 +203,5 @@ SELECT symbol, stddev, samples, rank() OVER (ORDER BY stddev DESC NULLS LAST) AS
 FROM stats;
 
 GRANT SELECT ON rollup_1h TO cryptomonitor_reader, cryptomonitor_writer;
+-- Only the triggers recompute (as the owner); nobody may call it to make rows of their own.
+REVOKE EXECUTE ON FUNCTION rollup_recompute(text[], timestamptz[]) FROM PUBLIC;

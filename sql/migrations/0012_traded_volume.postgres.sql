@@ -3,8 +3,8 @@
 -- ticks.volume is the volume traded in the interval a tick ends (a kline's V, a second of
 -- trades; NULL where the source does not say, as CoinGecko's rolling figures). The candles'
 -- `volume` becomes what every exchange's candle means by V: the sum of the traded volume of
--- the bucket's ticks, exact (numeric: a float8 volume is read as its shortest decimal, so the
--- sum of exchange figures of up to 15 significant digits is their exact decimal sum), NULL
+-- the bucket's ticks, exact (numeric: a float8 volume is read as its 15 significant digits,
+-- so the sum of exchange figures of up to 15 significant digits is their exact decimal sum), NULL
 -- when no tick says. The rolling 24-hour figure of the bucket's last tick, which `volume`
 -- held before, is `volume_24h`; the sums behind the averages of volume_24h are
 -- `volume_24h_sum` and `volume_24h_samples`. TimescaleDB's flavour does the same
@@ -24,7 +24,7 @@ UPDATE rollup_1h r SET volume = (SELECT sum(t.volume::numeric) FROM ticks t
                                    AND t.time < r.bucket + INTERVAL '1 hour');
 
 CREATE OR REPLACE FUNCTION rollup_ticks_inserted() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 BEGIN
     INSERT INTO rollup_1h AS r (symbol, bucket, open, open_time, high, low, close, close_time,
                                 volume_24h, ticks, price_sum, price_m2, volume)
@@ -57,10 +57,11 @@ END
 $$;
 
 CREATE OR REPLACE FUNCTION rollup_recompute(p_symbols text[], p_hours timestamptz[]) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 BEGIN
     DELETE FROM rollup_1h r USING unnest(p_symbols, p_hours) AS k(symbol, hour)
-    WHERE r.symbol = k.symbol AND r.bucket = k.hour;
+    WHERE r.symbol = k.symbol
+      AND r.bucket = date_bin(INTERVAL '1 hour', k.hour, TIMESTAMPTZ '2000-01-01 00:00:00+00');
     INSERT INTO rollup_1h (symbol, bucket, open, open_time, high, low, close, close_time,
                            volume_24h, ticks, price_sum, price_m2, volume)
     SELECT k.symbol, k.hour,
@@ -68,7 +69,9 @@ BEGIN
            (array_agg(t.price ORDER BY t.time DESC))[1], max(t.time),
            (array_agg(t.volume_24h ORDER BY t.time DESC))[1], count(*), sum(t.price),
            var_pop(t.price) * count(*), sum(t.volume::numeric)
-    FROM (SELECT DISTINCT symbol, hour FROM unnest(p_symbols, p_hours) AS u(symbol, hour)) k
+    FROM (SELECT DISTINCT symbol,
+                 date_bin(INTERVAL '1 hour', hour, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS hour
+          FROM unnest(p_symbols, p_hours) AS u(symbol, hour)) k
     JOIN ticks t ON t.symbol = k.symbol AND t.time >= k.hour
                 AND t.time < k.hour + INTERVAL '1 hour'
     GROUP BY k.symbol, k.hour ORDER BY 1, 2;
@@ -134,3 +137,8 @@ WINDOW w5m AS (PARTITION BY symbol ORDER BY bucket
 
 COMMENT ON VIEW rolling_averages IS
     'Per symbol and minute m: averages of price and volume_24h over [m + 1 min - window, m + 1 min).';
+
+GRANT SELECT ON ohlcv_1m, ohlcv_1h, ohlcv_1d, rolling_averages
+    TO cryptomonitor_reader, cryptomonitor_writer;
+-- CREATE OR REPLACE keeps the privileges: still only the owner may call it.
+REVOKE EXECUTE ON FUNCTION rollup_recompute(text[], timestamptz[]) FROM PUBLIC;

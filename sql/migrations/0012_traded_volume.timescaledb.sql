@@ -4,12 +4,10 @@
 --
 -- A continuous aggregate's columns cannot be changed: the candles are made again. In a
 -- database with ticks the old ones are renamed, not dropped (ohlcv_1m_before_0012, ...; their
--- refresh policies removed):
--- they hold the candles of ticks that the retention policy may since have dropped. Drop them
--- once you do not need those. The new aggregates start empty and answer from ticks in real
--- time until their policies materialize them (1 day, 7 days, 30 days back), so every answer
--- is right from the start; refresh older periods by hand if you query them often:
---   CALL refresh_continuous_aggregate('ohlcv_1m', NULL, NULL);  -- then ohlcv_1h, ohlcv_1d
+-- refresh policies removed): they hold the candles of ticks that the retention policy may
+-- since have dropped. Drop them once you do not need those. The new ones are materialized
+-- from the ticks there are before their policies start (see below). Adding a column with a
+-- CHECK to a hypertable with compression needs TimescaleDB 2.20 or later (compose: 2.28.3).
 -- Every statement here is idempotent (a rerun after a failure finishes the job).
 
 ALTER TABLE ticks ADD COLUMN IF NOT EXISTS volume double precision
@@ -22,13 +20,15 @@ DROP VIEW IF EXISTS volatility_24h;
 
 DO $$
 BEGIN
-    IF NOT EXISTS (SELECT FROM information_schema.columns
-                   WHERE table_schema = 'public' AND table_name = 'ohlcv_1m'
-                     AND column_name = 'volume_24h') THEN
+    -- Only while the old aggregates are there (a rerun after a failure finds them gone).
+    IF to_regclass('public.ohlcv_1m') IS NOT NULL
+       AND NOT EXISTS (SELECT FROM information_schema.columns
+                       WHERE table_schema = 'public' AND table_name = 'ohlcv_1m'
+                         AND column_name = 'volume_24h') THEN
         IF NOT EXISTS (SELECT FROM ticks) THEN  -- a new database: nothing to keep
-            DROP MATERIALIZED VIEW ohlcv_1d;
-            DROP MATERIALIZED VIEW ohlcv_1h;
-            DROP MATERIALIZED VIEW ohlcv_1m;
+            DROP MATERIALIZED VIEW IF EXISTS ohlcv_1d;
+            DROP MATERIALIZED VIEW IF EXISTS ohlcv_1h;
+            DROP MATERIALIZED VIEW IF EXISTS ohlcv_1m;
         ELSE
             PERFORM remove_continuous_aggregate_policy(view, if_exists => true)
             FROM unnest(ARRAY['ohlcv_1d', 'ohlcv_1h', 'ohlcv_1m']::regclass[]) AS view;
@@ -88,6 +88,18 @@ SELECT time_bucket(INTERVAL '1 day', bucket) AS bucket,
 FROM ohlcv_1h
 GROUP BY 1, 2
 WITH NO DATA;
+
+-- Materialized now, up to where their policies stop (each policy's end_offset): the policies
+-- only look back 1, 7 and 30 days, and an aggregate answers from ticks in real time only above
+-- what it has materialized, so without this the candles of older ticks would vanish from the
+-- views at the first policy run. On a large history this takes a while (about 10 s a 5
+-- million ticks here); a new database has nothing to do.
+CALL refresh_continuous_aggregate('ohlcv_1m', NULL,
+    date_bin(INTERVAL '1 minute', now(), TIMESTAMPTZ '2000-01-01 00:00:00+00') - INTERVAL '1 minute');
+CALL refresh_continuous_aggregate('ohlcv_1h', NULL,
+    date_bin(INTERVAL '1 hour', now(), TIMESTAMPTZ '2000-01-01 00:00:00+00') - INTERVAL '1 hour');
+CALL refresh_continuous_aggregate('ohlcv_1d', NULL,
+    date_bin(INTERVAL '1 day', now(), TIMESTAMPTZ '2000-01-01 00:00:00+00') - INTERVAL '1 day');
 
 SELECT add_continuous_aggregate_policy('ohlcv_1m', start_offset => INTERVAL '1 day',
     end_offset => INTERVAL '1 minute', schedule_interval => INTERVAL '1 minute',

@@ -174,6 +174,11 @@ def test_a_writer_without_privileges_on_the_rollups_keeps_them(
     insert(conn, random_ticks(random.Random(1), ["w"], 100))
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute("DELETE FROM rollup_1h")
+    for role in ("cryptomonitor_writer", "cryptomonitor_reader"):  # only the triggers may
+        conn.execute(f"SET ROLE {role}")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SELECT rollup_recompute('{w}', ARRAY[%s]::timestamptz[])", (T0,))
+        conn.execute("RESET ROLE")
     conn.execute("RESET ROLE")
     assert_views_match_raw(conn, flavour)
 

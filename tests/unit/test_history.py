@@ -99,3 +99,29 @@ def test_chunks_cutting_a_kline_share_its_four_ticks_between_them() -> None:
              for c in (before, after)]
     assert [[(t.time.second, t.price, t.volume) for t in part] for part in parts] == [
         [(0, 67000.1, None), (15, 66900.0, None)], [(30, 67100.0, None), (59, 67050.5, 12.5)]]
+
+
+def test_a_kline_still_open_at_now_is_left_out() -> None:
+    """Its high and low are not final yet: stored now, the closed kline that the stream brings
+    later would be skipped as a duplicate and the candle stay wrong."""
+    closed = [1717200000000, "1.5", "2", "1", "1.75", "3", 1717200059999, "0", 1, "0", "0", "0"]
+    still_open = [1717200060000, "1.75", "1.8", "1.7", "1.72", "1", 1717200119999, "0", 1, "0",
+                  "0", "0"]
+    now = dt.datetime.fromtimestamp(1717200090, dt.UTC)  # in the second kline's minute
+    chunk = (dt.datetime(2024, 6, 1, tzinfo=dt.UTC), now)
+    ticks = history.parse_klines([closed, still_open], "btcusdt", "binance-history", chunk, now)
+    assert [t.price for t in ticks] == [1.5, 1.0, 2.0, 1.75]
+
+
+def test_binance_chunks_ask_at_most_one_requests_klines_from_any_start() -> None:
+    """A start off the minute (a --from with seconds, a gap since a tick) must not make a
+    request whose klines exceed the limit: the last would be cut off, and its ticks lost."""
+    source = history.BinanceHistory("http://127.0.0.1:1", None)  # type: ignore[arg-type]
+    start = dt.datetime(2024, 6, 1, 12, 34, 56, 789000, tzinfo=dt.UTC)
+    chunks = source.chunks(start, start + dt.timedelta(days=3), start + dt.timedelta(days=4))
+    for lo, hi in chunks:  # klines asked by open time: from the one closing at lo to hi
+        first_open = (lo.timestamp() * 1000 - 60_000) // 60_000 + 1
+        last_open = (hi.timestamp() * 1000) // 60_000
+        assert last_open - first_open + 1 <= history.KLINES_LIMIT, (lo, hi)
+    assert chunks[0][0] == start and chunks[-1][1] == start + dt.timedelta(days=3)
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(chunks))

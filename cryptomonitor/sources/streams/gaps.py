@@ -8,7 +8,7 @@ missing klines are asked from the exchange's REST klines
 (`history.BinanceHistory`, the same request the start-up backfill makes) and put in front of
 it. If REST fails, that symbol's klines are held back and the repair tried again at the next
 `complete` call, `attempts` times at most; then they go out with the gap logged as unrepaired
-(a later start-up backfill can still fill it). A kline at or before the last one handed out
+(`cryptomonitor backfill --from --to` can fill it). A kline at or before the last one handed out
 (a repeat after a reconnect) is dropped.
 
 Repairs run in the poll thread, so each `complete` call has a `budget` in seconds: no repair
@@ -122,7 +122,7 @@ class KlineGaps:
                 return None
             log.error("kline_gap_unrepaired", symbol=symbol, missing_minutes=missing,
                       after=last.isoformat(), before=until.isoformat(), error=str(exc),
-                      hint="`cryptomonitor backfill` or the next start-up fills it")
+                      hint="`cryptomonitor backfill --from ... --to ...` fills it")
             del self._failures[symbol]
             return []
         self._failures.pop(symbol, None)
