@@ -92,8 +92,9 @@ WITH NO DATA;
 -- Materialized now, up to where their policies stop (each policy's end_offset): the policies
 -- only look back 1, 7 and 30 days, and an aggregate answers from ticks in real time only above
 -- what it has materialized, so without this the candles of older ticks would vanish from the
--- views at the first policy run. On a large history this takes a while (about 10 s a 5
--- million ticks here); a new database has nothing to do.
+-- views at the first policy run. On a large history this takes a while (a refresh of the
+-- whole history, as after the first load: 45.7 s for 26 million ticks on this project's
+-- machine, docs/benchmarks.md); a new database has nothing to do.
 CALL refresh_continuous_aggregate('ohlcv_1m', NULL,
     date_bin(INTERVAL '1 minute', now(), TIMESTAMPTZ '2000-01-01 00:00:00+00') - INTERVAL '1 minute');
 CALL refresh_continuous_aggregate('ohlcv_1h', NULL,
