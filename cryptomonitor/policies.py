@@ -6,8 +6,8 @@ them: the owner), and an unchanged one needs no privilege. Retention drops whole
 raw ticks only; the candles (continuous aggregates) keep their rows, because retention must
 exceed the longest refresh window (30 days, ohlcv_1d), outside which the aggregates are never
 recomputed (values.MIN_TICKS_RETENTION enforces it).
-On plain PostgreSQL the candles are views over ticks, so neither policy applies there: both are
-skipped with a log line.
+On plain PostgreSQL there are no chunks to compress or drop, so neither policy applies there:
+both are skipped with a log line (ticks are kept until deleted; the candles follow them).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def apply(conn: database.Connection, compress_after: float | None,
     if migrations.current_flavour(conn) != "timescaledb":
         if compress_after or retention:
             log.info("storage_policies_skipped", reason="plain PostgreSQL has no chunks to "
-                     "compress or drop; the candles are views over ticks")
+                     "compress or drop; ticks are kept until deleted")
         return
     row = conn.execute(queries.get("ticks_policies_match"),
                        {"compress_after": compress_after, "retention": retention}).fetchone()

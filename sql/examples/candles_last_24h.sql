@@ -1,7 +1,8 @@
 -- Hourly candles of one coin over the last 24 hours, newest last.
 -- Use ohlcv_1m or ohlcv_1d for other resolutions.
 -- The newest bucket is still open: its close is the latest price, its ticks still growing.
--- Run with psql: psql -v symbol=demo-btc -f sql/examples/candles_last_24h.sql (default: bitcoin).
+-- Run with psql: psql -d cryptomonitor -v symbol=demo-btc -f sql/examples/candles_last_24h.sql
+-- (default symbol: bitcoin).
 \if :{?symbol}
 \else
   \set symbol bitcoin

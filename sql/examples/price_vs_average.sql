@@ -1,7 +1,8 @@
 -- Each minute of the last 6 hours of one coin: its close against its trailing 5-minute and
 -- 1-hour averages, as the alert rules see them (the row of minute m covers the ticks in
 -- [m + 1 min - window, m + 1 min)), and how far the close is from the 1-hour average.
--- Run with psql: psql -v symbol=demo-btc -f sql/examples/price_vs_average.sql (default: bitcoin).
+-- Run with psql: psql -d cryptomonitor -v symbol=demo-btc -f sql/examples/price_vs_average.sql
+-- (default symbol: bitcoin).
 \if :{?symbol}
 \else
   \set symbol bitcoin

@@ -2,7 +2,7 @@
 -- 5 minutes over the last hour, biggest ratio first; `surge` when above 3x. Only sources that
 -- give the traded volume fill it (binance-ws, kraken-ws, replays; CoinGecko's is NULL).
 -- The windows are whole minute buckets: the current one and the 4 (59) before it.
--- Run with psql: psql -f sql/examples/volume_surge.sql
+-- Run with psql: psql -d cryptomonitor -f sql/examples/volume_surge.sql
 WITH minutes AS (
     SELECT symbol, bucket, volume,
            bucket >= date_bin(INTERVAL '1 minute', now(), TIMESTAMPTZ '2000-01-01 00:00:00+00')

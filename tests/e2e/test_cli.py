@@ -6,6 +6,7 @@ import json
 import os
 import pathlib
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -116,6 +117,24 @@ def test_run_once_fails_when_nothing_could_be_fetched(db_url: str, tmp_path: pat
     failed = [json.loads(x) for x in result.stderr.splitlines() if '"run_failed"' in x]
     assert failed and failed[0]["why"].startswith("the source answered no poll (")
     assert "500" in failed[0]["why"] and "cryptomonitor demo" in failed[0]["why"]
+
+
+def test_run_once_of_a_stream_it_cannot_reach_fails_and_says_why(db_url: str,
+                                                                  tmp_path: pathlib.Path) -> None:
+    """A stream's first poll waits for its connection: one that cannot open is exit 1 with
+    the connection's error, not a quiet 0 with nothing fetched."""
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    started = time.monotonic()
+    result = cli("run", "--once", DATABASE_URL=db_url, CRYPTOMONITOR_SOURCE="binance-ws",
+                 CRYPTOMONITOR_COINS="btcusdt",
+                 CRYPTOMONITOR_BINANCE_WS_URL=f"ws://127.0.0.1:{port}/stream",
+                 CRYPTOMONITOR_ALERTS_FILE=str(tmp_path / "alerts.txt"))
+    assert result.returncode == 1, result.stderr
+    failed = [json.loads(x) for x in result.stderr.splitlines() if '"run_failed"' in x]
+    assert failed and f"not connected to ws://127.0.0.1:{port}/stream" in failed[0]["why"]
+    assert "ConnectionRefusedError" in failed[0]["why"] and time.monotonic() - started < 30
 
 
 def test_a_run_stopped_by_sigterm_succeeds_even_if_the_source_never_answered(

@@ -119,6 +119,7 @@ class StreamConnection:
         self.label = label  # names the connection in logs: source and number
         self.connects = 0
         self.malformed = 0
+        self.last_error: str | None = None  # why the last attempt to connect or read ended
         self._stop = threading.Event()
         self._ws: ClientConnection | None = None
         self._delivered = False  # this connection gave data: the backoff starts over
@@ -150,6 +151,11 @@ class StreamConnection:
     def alive(self) -> bool:
         return self._thread.is_alive()
 
+    @property
+    def connected(self) -> bool:
+        """A socket is open (it may still be subscribing)."""
+        return self._ws is not None
+
     def _run(self) -> None:
         attempt = 0
         while not self._stop.is_set():
@@ -166,8 +172,9 @@ class StreamConnection:
                             error=str(exc), action="reconnect after the backoff")
             except (OSError, TimeoutError, WebSocketException) as exc:
                 if not self._stop.is_set():  # else: our own close() ended it
+                    self.last_error = f"{type(exc).__name__}: {exc}"
                     log.warning("stream_disconnected", connection=self.label,
-                                error=f"{type(exc).__name__}: {exc}")
+                                error=self.last_error)
             except Exception:  # a bug must not end the thread unseen: log it and reconnect
                 log.exception("stream_thread_error", connection=self.label)
             finally:

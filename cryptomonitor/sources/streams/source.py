@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import time
 from collections.abc import Callable, Sequence
 from types import TracebackType
 
 import structlog
 
-from cryptomonitor import models, values
+from cryptomonitor import exceptions, models, values
 from cryptomonitor.sources import http
 from cryptomonitor.sources.streams import buffer as stream_buffer
 from cryptomonitor.sources.streams import connection as stream_connection
@@ -68,12 +69,32 @@ class StreamSource:
 
     def fetch(self) -> models.ParseResult:
         """The ticks received since the last call, in order per symbol; never blocks on the
-        socket (a gap repair asks REST, through `client`)."""
+        socket (a gap repair asks REST, through `client`), but for the first call, which waits
+        for the connections to open (or fail) as a poll waits for its answer. Nothing received
+        and never connected since `start()`: `SourceUnavailable`, naming the last error (`run`
+        logs the poll as failed; `run --once` exits 1). Later drops are the connections' own
+        business (they reconnect, log, and repair the gap)."""
+        opening = not self.connections
         self.start()
+        if opening:
+            self._await_connections()
         ticks = self.buffer.drain()
+        if not ticks and not any(c.connects for c in self.connections):
+            errors = sorted({c.last_error for c in self.connections if c.last_error})
+            raise exceptions.SourceUnavailable(
+                f"{self.name}: not connected to {values.without_userinfo(self.url)}"
+                f" ({'; '.join(errors) or 'connecting'}); check the network and the URL"
+                " setting (docs/streams.md)")
         if self.gaps is not None:
             ticks = self.gaps.complete(ticks, dt.datetime.now(dt.UTC))
         return models.ParseResult(ticks, [], self.failed())
+
+    def _await_connections(self) -> None:
+        """Until every connection has opened or failed once (the open timeout at most)."""
+        deadline = time.monotonic() + self.timing.open_timeout + 1.0
+        while time.monotonic() < deadline and not all(
+                c.connected or c.last_error for c in self.connections):
+            time.sleep(0.02)
 
     def failed(self) -> list[str]:
         """The symbols the exchange refused, in configuration order."""
