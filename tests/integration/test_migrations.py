@@ -175,8 +175,8 @@ def test_an_owner_with_the_documented_privileges_migrates(stranger: str, empty_d
 
 
 @pytest.mark.timescaledb
-def test_0012_keeps_the_old_candles_and_the_new_answer_from_ticks(empty_db_url: str) -> None:
-    """An upgrade with 3 days of data: the continuous aggregates made before 0012 stay
+def test_0011_keeps_the_old_candles_and_the_new_answer_from_ticks(empty_db_url: str) -> None:
+    """An upgrade with 3 days of data: the continuous aggregates made before 0011 stay
     (renamed, their policies removed), and the new ones give the same candles, volume_24h
     where volume was, also after their policies have run (which look back 1, 7 and 30 days
     only: what is older must have been materialized by the migration, or it would vanish)."""
@@ -187,7 +187,7 @@ def test_0012_keeps_the_old_candles_and_the_new_answer_from_ticks(empty_db_url: 
         conn.execute(queries.get("create_timescaledb"))
         conn.execute(queries.get("create_schema_migrations"))
         for migration in migrations.available("timescaledb"):
-            if migration.version >= 12:
+            if migration.version >= 11:
                 break
             migrations._apply(conn, migration, "timescaledb")
         conn.execute("INSERT INTO ticks (time, symbol, price, volume_24h, source)"
@@ -198,14 +198,14 @@ def test_0012_keeps_the_old_candles_and_the_new_answer_from_ticks(empty_db_url: 
         before = {v: conn.execute(candles.format("volume", v)).fetchall()
                   for v in ("ohlcv_1m", "ohlcv_1h", "ohlcv_1d")}
         assert migrations.migrate(conn) == [m.version for m in migrations.available("timescaledb")
-                                            if m.version >= 12]
-        kept = {v: conn.execute(candles.format("volume", f"{v}_before_0012")).fetchall()
+                                            if m.version >= 11]
+        kept = {v: conn.execute(candles.format("volume", f"{v}_before_0011")).fetchall()
                 for v in before}
         for (job,) in _policies(conn, "ohlcv_1_"):
             conn.execute("CALL run_job(%s)", (job,))
         after = {v: conn.execute(candles.format("volume_24h", v)).fetchall() for v in before}
         traded = conn.execute("SELECT count(*) FROM ohlcv_1h WHERE volume IS NOT NULL").fetchone()
-        old_policies = _policies(conn, "%before_0012")
+        old_policies = _policies(conn, "%before_0011")
         new_policies = _policies(conn, "ohlcv_1_")
     assert len(before["ohlcv_1m"]) == 216 and len(before["ohlcv_1d"]) >= 3
     assert kept == before and after == before and traded == (0,)
@@ -213,7 +213,7 @@ def test_0012_keeps_the_old_candles_and_the_new_answer_from_ticks(empty_db_url: 
 
 
 @pytest.mark.timescaledb
-def test_0012_finishes_when_run_again_after_failing_midway(empty_db_url: str) -> None:
+def test_0011_finishes_when_run_again_after_failing_midway(empty_db_url: str) -> None:
     """Its statements run one by one (no transaction): stopped right after the old aggregates
     were renamed, a rerun of migrate makes the new ones."""
     from cryptomonitor import queries
@@ -221,9 +221,9 @@ def test_0012_finishes_when_run_again_after_failing_midway(empty_db_url: str) ->
     with psycopg.connect(empty_db_url, autocommit=True) as conn:
         conn.execute(queries.get("create_timescaledb"))
         conn.execute(queries.get("create_schema_migrations"))
-        pending = [m for m in migrations.available("timescaledb") if m.version >= 12]
+        pending = [m for m in migrations.available("timescaledb") if m.version >= 11]
         for migration in migrations.available("timescaledb"):
-            if migration.version < 12:
+            if migration.version < 11:
                 migrations._apply(conn, migration, "timescaledb")
         conn.execute("INSERT INTO ticks (time, symbol, price, volume_24h, source)"
                      " VALUES (now() - INTERVAL '2 hours', 'x', 1, 2, 't')")
@@ -234,7 +234,7 @@ def test_0012_finishes_when_run_again_after_failing_midway(empty_db_url: str) ->
         assert migrations.migrate(conn) == [m.version for m in pending]
         row = conn.execute("SELECT open, volume_24h, ticks FROM ohlcv_1h").fetchone()
         assert row == (1.0, 2.0, 1)
-        assert conn.execute("SELECT count(*) FROM ohlcv_1h_before_0012").fetchone() == (1,)
+        assert conn.execute("SELECT count(*) FROM ohlcv_1h_before_0011").fetchone() == (1,)
 
 
 def _policies(conn: psycopg.Connection, views: str) -> list[tuple[int]]:

@@ -1,9 +1,10 @@
 -- cryptomonitor: no-transaction
--- 0012 on TimescaleDB: the volume traded, in ticks and in the candles (issue 17); the same
--- names, columns and answers as 0012_traded_volume.postgres.sql, which says what they mean.
+-- 0011 on TimescaleDB: the candles, version 2: the volume traded, in ticks and in the candles
+-- (issue 17); the same names, columns and answers as 0011_candles_v2.postgres.sql, which says
+-- what they mean (and adds there the hourly rollup this flavour's aggregates make needless).
 --
 -- A continuous aggregate's columns cannot be changed: the candles are made again. In a
--- database with ticks the old ones are renamed, not dropped (ohlcv_1m_before_0012, ...; their
+-- database with ticks the old ones are renamed, not dropped (ohlcv_1m_before_0011, ...; their
 -- refresh policies removed): they hold the candles of ticks that the retention policy may
 -- since have dropped. Drop them once you do not need those. The new ones are materialized
 -- from the ticks there are before their policies start (see below). Adding a column with a
@@ -32,9 +33,9 @@ BEGIN
         ELSE
             PERFORM remove_continuous_aggregate_policy(view, if_exists => true)
             FROM unnest(ARRAY['ohlcv_1d', 'ohlcv_1h', 'ohlcv_1m']::regclass[]) AS view;
-            ALTER MATERIALIZED VIEW ohlcv_1d RENAME TO ohlcv_1d_before_0012;
-            ALTER MATERIALIZED VIEW ohlcv_1h RENAME TO ohlcv_1h_before_0012;
-            ALTER MATERIALIZED VIEW ohlcv_1m RENAME TO ohlcv_1m_before_0012;
+            ALTER MATERIALIZED VIEW ohlcv_1d RENAME TO ohlcv_1d_before_0011;
+            ALTER MATERIALIZED VIEW ohlcv_1h RENAME TO ohlcv_1h_before_0011;
+            ALTER MATERIALIZED VIEW ohlcv_1m RENAME TO ohlcv_1m_before_0011;
         END IF;
     END IF;
 END
