@@ -50,6 +50,7 @@ from typing import Any
 import psycopg
 
 from bench.analytics import add_server_arguments, bench_database, server
+from bench.bulk import timed_copy
 from cryptomonitor import alertfile, database, migrations
 from cryptomonitor.models import Tick
 from cryptomonitor.pipeline import Pipeline
@@ -155,15 +156,10 @@ def drive(pipeline: Pipeline, answers: list[dict[str, Any]], coins: list[str],
             "check_us": 1e6 * judged[0] / max(1, ticks)}
 
 
-def copy_rows(conn: psycopg.Connection, answers: list[dict[str, Any]]) -> dict[str, float]:
+def copy_rows(url: str, answers: list[dict[str, Any]]) -> dict[str, float]:
     rows = [(dt.datetime.fromtimestamp(e["last_updated_at"], dt.UTC), name, e["usd"],
              e["usd_24h_vol"], "copy") for answer in answers for name, e in answer.items()]
-    started = time.perf_counter()
-    with conn.cursor() as cur, cur.copy(
-            "COPY ticks (time, symbol, price, volume_24h, source) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
-    elapsed = time.perf_counter() - started
+    elapsed = timed_copy(url, "ticks", rows)
     return {"ticks": len(rows), "seconds": elapsed, "rate": len(rows) / elapsed}
 
 
@@ -199,10 +195,9 @@ def child(url: str, n: int, seconds: int, history: int) -> dict[str, Any]:
             del pipeline
             written = len(path.read_text().splitlines()) if path.exists() else 0
             assert written >= out[label]["events"], (written, out[label]["events"])
-        with psycopg.connect(url, autocommit=True) as conn:  # the median of a few: noisy
-            copies = sorted((copy_rows(conn, payloads(n, t_copy + k * seconds, seconds, seed=n))
-                             for k in range(COPY_RUNS)), key=lambda c: c["rate"])
-            out["copy"] = copies[len(copies) // 2]
+        copies = sorted((copy_rows(url, payloads(n, t_copy + k * seconds, seconds, seed=n))
+                         for k in range(COPY_RUNS)), key=lambda c: c["rate"])
+        out["copy"] = copies[len(copies) // 2]  # the median of a few: noisy
     lat = sorted(out["fast"].pop("latencies")) or [math.nan]
     out["general"].pop("latencies")
     out["bulk"].pop("latencies")

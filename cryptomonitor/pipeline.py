@@ -112,8 +112,10 @@ class Pipeline:
         self.on_events: Callable[[], object] = lambda: None  # events committed (receivers)
         self._lines_written = 0
         # Alerts may wait in the outbox: at start (a crash, another process), after a failed
-        # delivery. Otherwise only this pipeline's own new events need delivering.
+        # delivery. Otherwise only this pipeline's own new events need delivering, unless
+        # `_lines` already wrote them (`_delivered_early`, per batch).
         self._undelivered = True
+        self._delivered_early = False
 
     @property
     def buffered(self) -> int:
@@ -158,6 +160,7 @@ class Pipeline:
             conn = self.db.connection()
             while self.buffer.pending:
                 batch, token = self.buffer.peek(self.batch_size)
+                self._delivered_early = False
                 try:
                     written = self.writer.write(conn, batch,
                                                 lines=self._lines if self.lines_first else None)
@@ -174,9 +177,10 @@ class Pipeline:
                     result.duplicates += written.duplicates
                     result.events += written.events
                     result.fast_batches += written.fast_path
+                    if written.events and not self._delivered_early:
+                        self._undelivered = True
                 self.buffer.commit(token)
-            if result.events or self._undelivered:  # else the outbox query finds nothing
-                self._undelivered = True
+            if self._undelivered:  # else the outbox query finds nothing
                 self._lines_written += alertfile.deliver(conn, self.alert_file)
                 self._undelivered = False
         except DatabaseUnavailable as exc:
@@ -191,12 +195,16 @@ class Pipeline:
         return result
 
     def _lines(self) -> None:
-        """A batch's first part, with events, is committed: write their lines now. A file
-        that refuses them is logged; the events wait in the outbox for the next flush."""
-        self._undelivered = True
+        """A batch's first part, with events, is committed: write their lines now (the rest
+        of the batch has none: the flush need not ask the outbox again). A file that refuses
+        them is logged; the events wait in the outbox for the end of the flush."""
+        self._undelivered = True  # until delivered (a database error leaves it so)
         self.on_events()
         try:
             self._lines_written += alertfile.deliver(self.db.connection(), self.alert_file)
         except OSError as exc:
             log.error("alerts_file_write_failed", path=str(self.alert_file.path),
                       error=str(exc))
+        else:
+            self._undelivered = False  # deliver() writes every unwritten event, not only these
+            self._delivered_early = True
