@@ -23,7 +23,7 @@ from collections.abc import Iterator
 import psycopg
 
 from bench import cluster
-from cryptomonitor import migrations
+from cryptomonitor.db import migrations
 
 BENCH_DB = "cryptomonitor_bench"
 
@@ -56,7 +56,8 @@ def load(conn: psycopg.Connection, symbols: int, days: int, step: int) -> int:
             " FROM (SELECT t, (random() - 0.5) * 0.002 AS r FROM generate_series("
             "        date_trunc('second', now()) - make_interval(days => %(days)s),"
             "        date_trunc('second', now()), make_interval(secs => %(step)s)) AS t) AS walk",
-            {"sym": f"sym{s:03d}", "base": 100.0 * (s + 1), "days": days, "step": step})
+            {"sym": f"sym{s:03d}", "base": 100.0 * (s + 1), "days": days, "step": step},
+        )
     row = conn.execute("SELECT count(*) FROM ticks").fetchone()
     assert row is not None
     return int(row[0])
@@ -100,8 +101,11 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
     """--dsn or --local-cluster: where `server` finds PostgreSQL (every bench script)."""
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--dsn", help="an existing server (a database there to connect to)")
-    where.add_argument("--local-cluster", metavar="BINDIR",
-                       help="start a throwaway cluster with these PostgreSQL binaries")
+    where.add_argument(
+        "--local-cluster",
+        metavar="BINDIR",
+        help="start a throwaway cluster with these PostgreSQL binaries",
+    )
 
 
 def main() -> None:
@@ -131,15 +135,19 @@ def run(url: str, args: argparse.Namespace) -> None:
             refreshed = time.perf_counter() - started
         conn.execute("VACUUM ANALYZE")
         print(f"server: PostgreSQL {version[0] if version else '?'}, flavour {flavour}")
-        print(f"data: {rows:,} ticks = {args.symbols} symbols x {args.days} days every "
-              f"{args.step} s; generated in {loaded:.1f} s"
-              + (f"; continuous aggregates refreshed in {refreshed:.1f} s" if refreshed else ""))
+        print(
+            f"data: {rows:,} ticks = {args.symbols} symbols x {args.days} days every "
+            f"{args.step} s; generated in {loaded:.1f} s"
+            + (f"; continuous aggregates refreshed in {refreshed:.1f} s" if refreshed else "")
+        )
         print(f"{'query':<30} {'relation':>12} {'raw GROUP BY':>14} {'raw/relation':>13}  rows")
         for name, (relation_sql, raw_sql) in QUERIES.items():
             rel, n_rel = timed(conn, relation_sql, args.repeat)
             raw, n_raw = timed(conn, raw_sql, args.repeat)
-            print(f"{name:<30} {rel * 1000:>10.1f}ms {raw * 1000:>12.1f}ms {raw / rel:>12.1f}x"
-                  f"  {n_rel}/{n_raw}")
+            print(
+                f"{name:<30} {rel * 1000:>10.1f}ms {raw * 1000:>12.1f}ms {raw / rel:>12.1f}x"
+                f"  {n_rel}/{n_raw}"
+            )
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ import requests
 
 from bench import cluster
 from bench.analytics import add_server_arguments, bench_database, load, server
-from cryptomonitor import migrations
+from cryptomonitor.db import migrations
 
 ENDPOINTS = {
     "/rank/{symbol}": "/rank/{symbol}",
@@ -41,8 +41,19 @@ def api_server(url: str) -> Iterator[str]:
     port = cluster.free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CRYPTOMONITOR_")}
     env.update(DATABASE_URL=url, CRYPTOMONITOR_LOG_LEVEL="warning")
-    proc = subprocess.Popen([sys.executable, "-m", "cryptomonitor", "api", "--api-host",
-                             "127.0.0.1", "--api-port", str(port)], env=env)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cryptomonitor",
+            "api",
+            "--api-host",
+            "127.0.0.1",
+            "--api-port",
+            str(port),
+        ],
+        env=env,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -87,8 +98,13 @@ def hammer(base: str, path: str, symbols: int, clients: int, seconds: float) -> 
         t.join()
     latencies.sort()
     q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else latencies * 99
-    return {"requests": len(latencies), "rps": len(latencies) / seconds, "p50": q[49],
-            "p99": q[98], "errors": errors}
+    return {
+        "requests": len(latencies),
+        "rps": len(latencies) / seconds,
+        "p50": q[49],
+        "p99": q[98],
+        "errors": errors,
+    }
 
 
 def main() -> None:
@@ -108,16 +124,22 @@ def main() -> None:
                 for view in ("ohlcv_1m", "ohlcv_1h", "ohlcv_1d"):
                     conn.execute(f"CALL refresh_continuous_aggregate('{view}', NULL, NULL)")
             conn.execute("VACUUM ANALYZE")
-            print(f"flavour {flavour}: {rows:,} ticks ({args.symbols} symbols x 24 h every "
-                  f"{args.step} s) ready in {time.perf_counter() - started:.0f} s; "
-                  f"{args.clients} client threads, {args.seconds:g} s per endpoint")
+            print(
+                f"flavour {flavour}: {rows:,} ticks ({args.symbols} symbols x 24 h every "
+                f"{args.step} s) ready in {time.perf_counter() - started:.0f} s; "
+                f"{args.clients} client threads, {args.seconds:g} s per endpoint"
+            )
         with api_server(url) as base:
-            print(f"{'endpoint':<34} {'requests':>8} {'req/s':>8} {'p50 ms':>8} "
-                  f"{'p99 ms':>8} {'errors':>6}")
+            print(
+                f"{'endpoint':<34} {'requests':>8} {'req/s':>8} {'p50 ms':>8} "
+                f"{'p99 ms':>8} {'errors':>6}"
+            )
             for name, path in ENDPOINTS.items():
                 r = hammer(base, path, args.symbols, args.clients, args.seconds)
-                print(f"{name:<34} {r['requests']:>8.0f} {r['rps']:>8.1f} "
-                      f"{r['p50'] * 1000:>8.1f} {r['p99'] * 1000:>8.1f} {r['errors']:>6.0f}")
+                print(
+                    f"{name:<34} {r['requests']:>8.0f} {r['rps']:>8.1f} "
+                    f"{r['p50'] * 1000:>8.1f} {r['p99'] * 1000:>8.1f} {r['errors']:>6.0f}"
+                )
 
 
 if __name__ == "__main__":

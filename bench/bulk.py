@@ -3,7 +3,7 @@
 Writes SYMBOLS CSV files of DAYS of 1-minute bars (random walks, in the format ``replay``
 reads; not timed), then in one run on one server:
 
-- ``replay``: the files through `jobs.replay_files`, the code ``cryptomonitor replay A B C
+- ``replay``: the files through `replay.replay_files`, the code ``cryptomonitor replay A B C
   --symbol a --symbol b --symbol c`` runs (JOBS files at once, each in a process of its own;
   CSV parsing, four ticks a bar with their rolling 24-hour volume, the pipeline, the alert
   rules, alert lines written and fsynced): ticks/s, alerts raised;
@@ -31,7 +31,10 @@ from collections.abc import Sequence
 import psycopg
 
 from bench.analytics import add_server_arguments, bench_database, server
-from cryptomonitor import config, jobs, migrations, replay
+from cryptomonitor import config
+from cryptomonitor.commands import replay
+from cryptomonitor.db import migrations
+from cryptomonitor.sources import barfiles
 
 
 def write_bars(path: pathlib.Path, days: int, seed: int, end: dt.datetime) -> None:
@@ -54,8 +57,10 @@ def write_bars(path: pathlib.Path, days: int, seed: int, end: dt.datetime) -> No
 def timed_copy(url: str, table: str, rows: Sequence[tuple[object, ...]]) -> float:
     with psycopg.connect(url, autocommit=True) as conn:
         started = time.perf_counter()
-        with conn.cursor() as cur, cur.copy(
-                f"COPY {table} (time, symbol, price, volume_24h, source) FROM STDIN") as copy:
+        with (
+            conn.cursor() as cur,
+            cur.copy(f"COPY {table} (time, symbol, price, volume_24h, source) FROM STDIN") as copy,
+        ):
             for row in rows:
                 copy.write_row(row)
         return time.perf_counter() - started
@@ -70,15 +75,24 @@ def run(url: str, args: argparse.Namespace) -> None:
         files = [pathlib.Path(tmp) / f"sym{i}.csv" for i in range(args.symbols)]
         for i, path in enumerate(files):
             write_bars(path, args.days, i, end)
-        settings = config.load({"DATABASE_URL": url,
-                                "CRYPTOMONITOR_ALERTS_FILE": str(pathlib.Path(tmp) / "a.txt")})
+        settings = config.load(
+            {"DATABASE_URL": url, "CRYPTOMONITOR_ALERTS_FILE": str(pathlib.Path(tmp) / "a.txt")}
+        )
         started = time.perf_counter()
-        summary = jobs.replay_files(settings, [(p, p.stem) for p in files], threading.Event(),
-                                    workers=args.jobs, batch_size=args.batch)
+        summary = replay.replay_files(
+            settings,
+            [(p, p.stem) for p in files],
+            threading.Event(),
+            workers=args.jobs,
+            batch_size=args.batch,
+        )
         replayed = time.perf_counter() - started
         ticks, alerts = summary.stored, summary.alerts
-        rows = [(t.time, t.symbol, t.price, t.volume_24h, "copy") for path in files
-                for t in replay.ticks(replay.read_bars(path), path.stem)]
+        rows = [
+            (t.time, t.symbol, t.price, t.volume_24h, "copy")
+            for path in files
+            for t in barfiles.ticks(barfiles.read_bars(path), path.stem)
+        ]
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("CREATE TABLE ticks_raw (LIKE ticks INCLUDING ALL)")
         conn.execute("TRUNCATE ticks")
@@ -87,9 +101,11 @@ def run(url: str, args: argparse.Namespace) -> None:
     print(f"server: PostgreSQL {version[0] if version else '?'}, flavour {flavour}")
     print(f"data: {args.symbols} files x {args.days} days of 1-minute bars = {len(rows):,} ticks")
     print(f"{'path':<34} {'seconds':>8} {'ticks/s':>10} {'vs raw COPY':>12}")
-    for name, seconds in ((f"replay, {args.jobs} at once (alerts on)", replayed),
-                          ("raw COPY into a table like ticks", raw),
-                          ("COPY into ticks", into_ticks)):
+    for name, seconds in (
+        (f"replay, {args.jobs} at once (alerts on)", replayed),
+        ("raw COPY into a table like ticks", raw),
+        ("COPY into ticks", into_ticks),
+    ):
         print(f"{name:<34} {seconds:>8.2f} {len(rows) / seconds:>10,.0f} {raw / seconds:>11.2f}x")
     print(f"replay stored {ticks:,} ticks and raised {alerts} alert events")
 

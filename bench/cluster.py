@@ -33,8 +33,9 @@ def _has_timescaledb(bindir: pathlib.Path) -> bool:
     pg_config = bindir / "pg_config"
     if not pg_config.exists():
         return False
-    sharedir = subprocess.run([str(pg_config), "--sharedir"], capture_output=True, text=True,
-                              check=False).stdout.strip()
+    sharedir = subprocess.run(
+        [str(pg_config), "--sharedir"], capture_output=True, text=True, check=False
+    ).stdout.strip()
     return (pathlib.Path(sharedir) / "extension" / "timescaledb.control").exists()
 
 
@@ -47,26 +48,53 @@ def local_cluster(bindir: pathlib.Path) -> Iterator[str]:
         shutil.chown(base, "postgres", "postgres")
     pg_ctl = [str(bindir / "pg_ctl"), "-D", str(datadir), "-w"]
     try:
-        subprocess.run(_as_postgres([str(bindir / "initdb"), "-D", str(datadir), "-U",
-                                     "postgres", "--auth=trust", "-E", "UTF8", "--locale=C",
-                                     "--no-sync"]), check=True, capture_output=True)
+        subprocess.run(
+            _as_postgres(
+                [
+                    str(bindir / "initdb"),
+                    "-D",
+                    str(datadir),
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "-E",
+                    "UTF8",
+                    "--locale=C",
+                    "--no-sync",
+                ]
+            ),
+            check=True,
+            capture_output=True,
+        )
         port = free_port()
-        settings = ["listen_addresses = '127.0.0.1'", f"port = {port}",
-                    f"unix_socket_directories = '{base}'", "fsync = off",
-                    "synchronous_commit = off", "full_page_writes = off",
-                    "max_connections = 200", "shared_buffers = 256MB"]
+        settings = [
+            "listen_addresses = '127.0.0.1'",
+            f"port = {port}",
+            f"unix_socket_directories = '{base}'",
+            "fsync = off",
+            "synchronous_commit = off",
+            "full_page_writes = off",
+            "max_connections = 200",
+            "shared_buffers = 256MB",
+        ]
         if _has_timescaledb(bindir):  # its jobs off: the benchmarks refresh by hand
-            settings += ["shared_preload_libraries = 'timescaledb'",
-                         "timescaledb.max_background_workers = 0",
-                         "timescaledb.telemetry_level = off"]
+            settings += [
+                "shared_preload_libraries = 'timescaledb'",
+                "timescaledb.max_background_workers = 0",
+                "timescaledb.telemetry_level = off",
+            ]
         with (datadir / "postgresql.conf").open("a") as conf:
             conf.write("\n".join(settings) + "\n")
-        subprocess.run(_as_postgres([*pg_ctl, "-l", str(base / "server.log"), "start"]),
-                       check=True, capture_output=True)
+        subprocess.run(
+            _as_postgres([*pg_ctl, "-l", str(base / "server.log"), "start"]),
+            check=True,
+            capture_output=True,
+        )
         try:
             yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
         finally:
-            subprocess.run(_as_postgres([*pg_ctl, "-m", "fast", "stop"]), check=False,
-                           capture_output=True)
+            subprocess.run(
+                _as_postgres([*pg_ctl, "-m", "fast", "stop"]), check=False, capture_output=True
+            )
     finally:
         shutil.rmtree(base, ignore_errors=True)

@@ -19,7 +19,7 @@ from collections.abc import Callable
 import psycopg
 
 from bench.analytics import add_server_arguments, bench_database, server
-from cryptomonitor import copybinary
+from cryptomonitor.ingest import copybinary
 from cryptomonitor.models import Tick
 
 TYPES = ["timestamptz", "text", "float8", "float8", "text", "float8"]
@@ -28,12 +28,20 @@ COPY = "COPY ticks (time, symbol, price, volume_24h, source, volume) FROM STDIN 
 
 def make_ticks(n: int, symbols: int) -> list[Tick]:
     start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-    return [Tick(start + dt.timedelta(seconds=i // symbols), f"sym{i % symbols:04d}",
-                 100.0 + (i % 997) * 0.01, 1e9 + i, "bench") for i in range(n)]
+    return [
+        Tick(
+            start + dt.timedelta(seconds=i // symbols),
+            f"sym{i % symbols:04d}",
+            100.0 + (i % 997) * 0.01,
+            1e9 + i,
+            "bench",
+        )
+        for i in range(n)
+    ]
 
 
 def chunks(ticks: list[Tick], size: int) -> list[list[Tick]]:
-    return [ticks[i:i + size] for i in range(0, len(ticks), size)]
+    return [ticks[i : i + size] for i in range(0, len(ticks), size)]
 
 
 def ours(conn: psycopg.Connection, batches: list[list[Tick]]) -> None:
@@ -75,8 +83,12 @@ def main() -> None:
     args = parser.parse_args()
     ticks = make_ticks(args.rows, args.symbols)
     batches = chunks(ticks, args.batch)
-    with server(args) as url, bench_database(url) as bench_url, \
-            psycopg.connect(bench_url, autocommit=True) as conn:
+    with (
+        server(args) as url,
+        bench_database(url) as bench_url,
+        psycopg.connect(bench_url, autocommit=True) as conn,
+    ):
+
         def truncate() -> None:
             conn.execute("TRUNCATE ticks")
 
@@ -89,14 +101,22 @@ def main() -> None:
         row = conn.execute("SELECT count(*) FROM ticks").fetchone()
         assert row is not None
         assert row[0] == args.rows
-    print(f"{args.rows:,} rows, {args.symbols} symbols, {args.batch} rows a COPY, "
-          f"median of {args.repeat}")
-    print(f"  encode only, ours (copybinary):     {enc_ours * 1e3:8.1f} ms "
-          f"({args.rows / enc_ours:,.0f} rows/s)")
-    print(f"  whole COPY, ours (copybinary):      {copy_ours * 1e3:8.1f} ms "
-          f"({args.rows / copy_ours:,.0f} rows/s)")
-    print(f"  whole COPY, psycopg write_row:      {copy_theirs * 1e3:8.1f} ms "
-          f"({args.rows / copy_theirs:,.0f} rows/s)")
+    print(
+        f"{args.rows:,} rows, {args.symbols} symbols, {args.batch} rows a COPY, "
+        f"median of {args.repeat}"
+    )
+    print(
+        f"  encode only, ours (copybinary):     {enc_ours * 1e3:8.1f} ms "
+        f"({args.rows / enc_ours:,.0f} rows/s)"
+    )
+    print(
+        f"  whole COPY, ours (copybinary):      {copy_ours * 1e3:8.1f} ms "
+        f"({args.rows / copy_ours:,.0f} rows/s)"
+    )
+    print(
+        f"  whole COPY, psycopg write_row:      {copy_theirs * 1e3:8.1f} ms "
+        f"({args.rows / copy_theirs:,.0f} rows/s)"
+    )
     print(f"  ours / psycopg, whole COPY:         {copy_theirs / copy_ours:8.2f}x faster")
 
 

@@ -51,10 +51,11 @@ import psycopg
 
 from bench.analytics import add_server_arguments, bench_database, server
 from bench.bulk import timed_copy
-from cryptomonitor import alertfile, database, migrations
+from cryptomonitor.alerting import alertfile
+from cryptomonitor.alerting.rules import DEFAULT_RULES
+from cryptomonitor.db import database, migrations
+from cryptomonitor.ingest.pipeline import Pipeline
 from cryptomonitor.models import Tick
-from cryptomonitor.pipeline import Pipeline
-from cryptomonitor.rules import DEFAULT_RULES
 from cryptomonitor.sources import coingecko
 
 SPIKE_PROBABILITY = 1e-3  # enough alert lines for a p99 that is not just the maximum
@@ -73,7 +74,8 @@ def load_history(conn: psycopg.Connection, n: int, start: int, seconds: int) -> 
         "        100.0 * (1 + i %% 50) * (1 + 0.001 * random()), 1e6 * (1 + 0.001 * random()),"
         "        'bench'"
         " FROM generate_series(0, %(n)s - 1) AS i, generate_series(0, %(secs)s - 1) AS s",
-        {"start": start, "n": n, "secs": seconds})
+        {"start": start, "n": n, "secs": seconds},
+    )
     # As a long-running database would be: statistics current, the visibility map set, and
     # no autovacuum of the fresh rows starting in the middle of the timed runs.
     conn.execute("VACUUM (ANALYZE) ticks")
@@ -93,8 +95,7 @@ def payloads(n: int, start: int, seconds: int, seed: int) -> list[dict[str, Any]
             prices[i] *= math.exp(rng.gauss(0, 0.0002))
             volumes[i] *= math.exp(rng.gauss(0, 0.0002))
             price = prices[i] * (4 if rng.random() < SPIKE_PROBABILITY else 1)
-            answer[name] = {"usd": price, "usd_24h_vol": volumes[i],
-                            "last_updated_at": start + s}
+            answer[name] = {"usd": price, "usd_24h_vol": volumes[i], "last_updated_at": start + s}
         out.append(answer)
     return out
 
@@ -110,8 +111,9 @@ class TimedAlertFile(alertfile.AlertFile):
         self.appended.append((time.perf_counter(), len(lines)))
 
 
-def drive(pipeline: Pipeline, answers: list[dict[str, Any]], coins: list[str],
-          now: dt.datetime) -> dict[str, Any]:
+def drive(
+    pipeline: Pipeline, answers: list[dict[str, Any]], coins: list[str], now: dt.datetime
+) -> dict[str, Any]:
     """Feed each answer through parser -> pipeline -> database -> alerts file; time it."""
     latencies: list[float] = []
     ticks = events = fast_batches = 0
@@ -150,15 +152,31 @@ def drive(pipeline: Pipeline, answers: list[dict[str, Any]], coins: list[str],
         events += result.events
         fast_batches += result.fast_batches
     elapsed = time.perf_counter() - started
-    return {"ticks": ticks, "seconds": elapsed, "rate": ticks / elapsed, "events": events,
-            "latencies": latencies, "warmup": warmup, "fast_batches": fast_batches,
-            "batches": (len(answers) - 1) * -(-len(coins) // pipeline.batch_size),
-            "check_us": 1e6 * judged[0] / max(1, ticks)}
+    return {
+        "ticks": ticks,
+        "seconds": elapsed,
+        "rate": ticks / elapsed,
+        "events": events,
+        "latencies": latencies,
+        "warmup": warmup,
+        "fast_batches": fast_batches,
+        "batches": (len(answers) - 1) * -(-len(coins) // pipeline.batch_size),
+        "check_us": 1e6 * judged[0] / max(1, ticks),
+    }
 
 
 def copy_rows(url: str, answers: list[dict[str, Any]]) -> dict[str, float]:
-    rows = [(dt.datetime.fromtimestamp(e["last_updated_at"], dt.UTC), name, e["usd"],
-             e["usd_24h_vol"], "copy") for answer in answers for name, e in answer.items()]
+    rows = [
+        (
+            dt.datetime.fromtimestamp(e["last_updated_at"], dt.UTC),
+            name,
+            e["usd"],
+            e["usd_24h_vol"],
+            "copy",
+        )
+        for answer in answers
+        for name, e in answer.items()
+    ]
     elapsed = timed_copy(url, "ticks", rows)
     return {"ticks": len(rows), "seconds": elapsed, "rate": len(rows) / elapsed}
 
@@ -181,9 +199,14 @@ def child(url: str, n: int, seconds: int, history: int) -> dict[str, Any]:
             # collector from walking them (a full pass over them is a ~20 ms pause).
             gc.freeze()
             path = pathlib.Path(tmp) / f"alerts-{label}.txt"
-            pipeline = Pipeline(database.Database(url), TimedAlertFile(path), DEFAULT_RULES,
-                                3600.0, buffer_max_ticks=max(100_000, 2 * n),
-                                lines_first=label == "fast")
+            pipeline = Pipeline(
+                database.Database(url),
+                TimedAlertFile(path),
+                DEFAULT_RULES,
+                3600.0,
+                buffer_max_ticks=max(100_000, 2 * n),
+                lines_first=label == "fast",
+            )
             if label == "general":  # as if the cache could never prove a batch new
                 pipeline.writer.engine.proves_new = lambda ticks: False  # type: ignore[method-assign]
             try:
@@ -195,8 +218,13 @@ def child(url: str, n: int, seconds: int, history: int) -> dict[str, Any]:
             del pipeline
             written = len(path.read_text().splitlines()) if path.exists() else 0
             assert written >= out[label]["events"], (written, out[label]["events"])
-        copies = sorted((copy_rows(url, payloads(n, t_copy + k * seconds, seconds, seed=n))
-                         for k in range(COPY_RUNS)), key=lambda c: c["rate"])
+        copies = sorted(
+            (
+                copy_rows(url, payloads(n, t_copy + k * seconds, seconds, seed=n))
+                for k in range(COPY_RUNS)
+            ),
+            key=lambda c: c["rate"],
+        )
         out["copy"] = copies[len(copies) // 2]  # the median of a few: noisy
     lat = sorted(out["fast"].pop("latencies")) or [math.nan]
     out["general"].pop("latencies")
@@ -209,13 +237,24 @@ def child(url: str, n: int, seconds: int, history: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_server_arguments(parser)
-    parser.add_argument("--symbols", default="3,100,1000,10000",
-                        help="comma-separated N to run (default 3,100,1000,10000)")
-    parser.add_argument("--ticks", type=int, default=60_000,
-                        help="ticks per run (general path, fast path, COPY); simulated seconds = "
-                             "ticks / N, at least 10")
-    parser.add_argument("--history", type=int, default=3600,
-                        help="seconds of 1-second history per symbol before the runs")
+    parser.add_argument(
+        "--symbols",
+        default="3,100,1000,10000",
+        help="comma-separated N to run (default 3,100,1000,10000)",
+    )
+    parser.add_argument(
+        "--ticks",
+        type=int,
+        default=60_000,
+        help="ticks per run (general path, fast path, COPY); simulated seconds = "
+        "ticks / N, at least 10",
+    )
+    parser.add_argument(
+        "--history",
+        type=int,
+        default=3600,
+        help="seconds of 1-second history per symbol before the runs",
+    )
     parser.add_argument("--runs", type=int, default=1, help="runs per N (a row each)")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -230,29 +269,51 @@ def main() -> None:
 def report(url: str, args: argparse.Namespace) -> None:
     with psycopg.connect(url) as conn:
         version = conn.execute("SHOW server_version").fetchone()
-    print(f"server: PostgreSQL {version[0] if version else '?'}; {args.history} s of 1-second "
-          f"history per symbol; default alert rules; a poll per simulated second")
-    print(f"{'N':>6} {'flavour':>11} {'ticks':>7} {'pipeline':>10} {'bulk':>10} {'general':>10} "
-          f"{'COPY':>10} {'pipe/COPY':>9} {'check':>9} {'alerts':>6} {'p50':>8} {'p99':>8} "
-          f"{'peak RSS':>9} {'warm-up':>8} {'fast batches':>12}")
+    print(
+        f"server: PostgreSQL {version[0] if version else '?'}; {args.history} s of 1-second "
+        f"history per symbol; default alert rules; a poll per simulated second"
+    )
+    print(
+        f"{'N':>6} {'flavour':>11} {'ticks':>7} {'pipeline':>10} {'bulk':>10} {'general':>10} "
+        f"{'COPY':>10} {'pipe/COPY':>9} {'check':>9} {'alerts':>6} {'p50':>8} {'p99':>8} "
+        f"{'peak RSS':>9} {'warm-up':>8} {'fast batches':>12}"
+    )
     for n in (int(x) for x in args.symbols.split(",") for _ in range(args.runs)):
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("TRUNCATE ticks, alerts, alert_state")
-        done = subprocess.run([sys.executable, "-m", "bench.ingest", "--dsn", url, "--child",
-                               str(n), "--ticks", str(args.ticks), "--history",
-                               str(args.history)], capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "bench.ingest",
+                "--dsn",
+                url,
+                "--child",
+                str(n),
+                "--ticks",
+                str(args.ticks),
+                "--history",
+                str(args.history),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if done.returncode != 0:
             print(f"{n:>6} failed: {done.stderr.strip().splitlines()[-1:]}")
             continue
         r = json.loads(done.stdout.strip().splitlines()[-1])
         fast = r["fast"]
-        print(f"{n:>6} {r['flavour']:>11} {fast['ticks']:>7} {fast['rate']:>8.0f}/s "
-              f"{r['bulk']['rate']:>8.0f}/s {r['general']['rate']:>8.0f}/s "
-              f"{r['copy']['rate']:>8.0f}/s "
-              f"{fast['rate'] / r['copy']['rate']:>8.2f}x {fast['check_us']:>7.1f}us "
-              f"{fast['events']:>6} {r['latency_p50_ms']:>6.1f}ms {r['latency_p99_ms']:>6.1f}ms "
-              f"{r['peak_rss_mb']:>7.0f}MB {fast['warmup']:>7.1f}s "
-              f"{fast['fast_batches']:>6}/{fast['batches']:<6}", flush=True)
+        print(
+            f"{n:>6} {r['flavour']:>11} {fast['ticks']:>7} {fast['rate']:>8.0f}/s "
+            f"{r['bulk']['rate']:>8.0f}/s {r['general']['rate']:>8.0f}/s "
+            f"{r['copy']['rate']:>8.0f}/s "
+            f"{fast['rate'] / r['copy']['rate']:>8.2f}x {fast['check_us']:>7.1f}us "
+            f"{fast['events']:>6} {r['latency_p50_ms']:>6.1f}ms {r['latency_p99_ms']:>6.1f}ms "
+            f"{r['peak_rss_mb']:>7.0f}MB {fast['warmup']:>7.1f}s "
+            f"{fast['fast_batches']:>6}/{fast['batches']:<6}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -33,10 +33,11 @@ from websockets.sync.server import ServerConnection, serve
 
 from bench.analytics import add_server_arguments, bench_database, server
 from bench.bulk import timed_copy
-from cryptomonitor import alertfile, database, migrations
+from cryptomonitor.alerting import alertfile
+from cryptomonitor.alerting.rules import DEFAULT_RULES
+from cryptomonitor.db import database, migrations
+from cryptomonitor.ingest.pipeline import Pipeline
 from cryptomonitor.models import Tick
-from cryptomonitor.pipeline import Pipeline
-from cryptomonitor.rules import DEFAULT_RULES
 from cryptomonitor.sources.http import JsonClient
 from cryptomonitor.sources.streams import binance as binance_ws
 from cryptomonitor.sources.streams.source import StreamSource
@@ -50,11 +51,30 @@ def frames(symbols: list[str], minutes: int, start_ms: int) -> list[str]:
             close = 100.0 * (1 + i % 50) * (1 + 0.001 * (m % 7))
             spike = 4 if (m * len(symbols) + i) % 1000 == 999 and m > 10 else 1
             c = close * spike
-            out.append(json.dumps({"stream": f"{symbol}@kline_1m", "data": {
-                "e": "kline", "E": t + 60_000, "s": symbol.upper(), "k": {
-                    "t": t, "T": t + 59_999, "s": symbol.upper(), "i": "1m",
-                    "o": repr(close), "h": repr(max(close, c) * 1.001), "l": repr(close * 0.999),
-                    "c": repr(c), "v": f"{10 + i % 17}.{m % 1000:03d}", "x": True}}}))
+            out.append(
+                json.dumps(
+                    {
+                        "stream": f"{symbol}@kline_1m",
+                        "data": {
+                            "e": "kline",
+                            "E": t + 60_000,
+                            "s": symbol.upper(),
+                            "k": {
+                                "t": t,
+                                "T": t + 59_999,
+                                "s": symbol.upper(),
+                                "i": "1m",
+                                "o": repr(close),
+                                "h": repr(max(close, c) * 1.001),
+                                "l": repr(close * 0.999),
+                                "c": repr(c),
+                                "v": f"{10 + i % 17}.{m % 1000:03d}",
+                                "x": True,
+                            },
+                        },
+                    }
+                )
+            )
     return out
 
 
@@ -86,13 +106,23 @@ def run(url: str, args: argparse.Namespace) -> None:
         version = conn.execute("SHOW server_version").fetchone()
         flavour = migrations.current_flavour(conn)
     with tempfile.TemporaryDirectory() as tmp, stream_server(payload) as ws_url:
-        pipeline = Pipeline(database.Database(url), alertfile.AlertFile(pathlib.Path(tmp) / "a"),
-                            DEFAULT_RULES, 3600.0, lines_first=True)
-        source = StreamSource(name=binance_ws.NAME, unknown_hint=binance_ws.UNKNOWN_HINT,
-                              url=ws_url, symbols=symbols, exchange=binance_ws.BinanceKlines,
-                              per_connection=binance_ws.MAX_STREAMS,
-                              client=JsonClient(timeout=5, attempts=1, deadline=10),
-                              buffer_max=args.buffer)
+        pipeline = Pipeline(
+            database.Database(url),
+            alertfile.AlertFile(pathlib.Path(tmp) / "a"),
+            DEFAULT_RULES,
+            3600.0,
+            lines_first=True,
+        )
+        source = StreamSource(
+            name=binance_ws.NAME,
+            unknown_hint=binance_ws.UNKNOWN_HINT,
+            url=ws_url,
+            symbols=symbols,
+            exchange=binance_ws.BinanceKlines,
+            per_connection=binance_ws.MAX_STREAMS,
+            client=JsonClient(timeout=5, attempts=1, deadline=10),
+            buffer_max=args.buffer,
+        )
         stored = events = 0
         expected = 4 * len(payload)
         started = time.perf_counter()
@@ -110,15 +140,21 @@ def run(url: str, args: argparse.Namespace) -> None:
         conn.execute("CREATE TABLE ticks_raw (LIKE ticks INCLUDING ALL)")
     raw = timed_copy(url, "ticks_raw", rows)
     print(f"server: PostgreSQL {version[0] if version else '?'}, flavour {flavour}")
-    print(f"stream: {len(payload):,} closed klines = {args.symbols} symbols x {args.minutes} "
-          f"minutes, {expected:,} ticks; buffer bound {args.buffer:,} ticks")
-    print(f"binance-ws -> pipeline (alerts on): {stored:,} ticks in {elapsed:.2f} s = "
-          f"{len(payload) * stored / expected / elapsed:,.0f} klines/s, "
-          f"{stored / elapsed:,.0f} ticks/s; {dropped:,} ticks dropped (counted, logged); "
-          f"{events} alert events")
+    print(
+        f"stream: {len(payload):,} closed klines = {args.symbols} symbols x {args.minutes} "
+        f"minutes, {expected:,} ticks; buffer bound {args.buffer:,} ticks"
+    )
+    print(
+        f"binance-ws -> pipeline (alerts on): {stored:,} ticks in {elapsed:.2f} s = "
+        f"{len(payload) * stored / expected / elapsed:,.0f} klines/s, "
+        f"{stored / elapsed:,.0f} ticks/s; {dropped:,} ticks dropped (counted, logged); "
+        f"{events} alert events"
+    )
     ratio = (stored / elapsed) / (len(rows) / raw)
-    print(f"raw COPY of the same ticks into a table like ticks: {raw:.2f} s = "
-          f"{len(rows) / raw:,.0f} rows/s; stream / COPY = {ratio:.2f}x")
+    print(
+        f"raw COPY of the same ticks into a table like ticks: {raw:.2f} s = "
+        f"{len(rows) / raw:,.0f} rows/s; stream / COPY = {ratio:.2f}x"
+    )
 
 
 def _ticks(payload: list[str]) -> list[Tick]:
@@ -131,8 +167,12 @@ def main() -> None:
     add_server_arguments(parser)
     parser.add_argument("--symbols", type=int, default=1000)
     parser.add_argument("--minutes", type=int, default=60)
-    parser.add_argument("--buffer", type=int, default=100_000,
-                        help="the stream buffer's bound in ticks (CRYPTOMONITOR_STREAM_BUFFER_MAX)")
+    parser.add_argument(
+        "--buffer",
+        type=int,
+        default=100_000,
+        help="the stream buffer's bound in ticks (CRYPTOMONITOR_STREAM_BUFFER_MAX)",
+    )
     parser.add_argument("--deadline", type=float, default=300.0)
     args = parser.parse_args()
     with server(args) as url, bench_database(url) as bench_url:

@@ -46,7 +46,8 @@ def install(value: str | None = None) -> None:
     armed = parse(os.environ.get(ENV, "") if value is None else value)
     if armed is None:
         return
-    from cryptomonitor import alertfile, repository, writer  # only when armed
+    from cryptomonitor.alerting import alertfile
+    from cryptomonitor.ingest import repository, writer
 
     name, nth = armed
     hits = itertools.count(1)

@@ -12,6 +12,13 @@ refreshes every 20-60 s, so most polls return the time already stored, which is 
 page. Either way the client spaces requests by the plan's rate (CRYPTOMONITOR_COINGECKO_RATE
 per minute), so a poll of thousands of coins takes as long as the plan allows, never more
 requests than that.
+
+History (`CoinGeckoHistory`, for backfills): ``/coins/{id}/market_chart/range?vs_currency=usd
+&from=UNIX&to=UNIX`` answers ``prices`` and ``total_volumes`` as ``[[unix ms, value], ...]``.
+Its granularity is automatic: 5-minutely for a range within the last day, hourly up to 90
+days, daily beyond; so the last day is asked in one request and older time in 90-day requests
+(hourly points). Backfilled ticks are stored as ``coingecko-history``, checked like live ones
+(`validation.history_ticks`), through the same rate-limited client.
 """
 
 from __future__ import annotations
@@ -20,12 +27,13 @@ import datetime as dt
 import math
 import time
 import urllib.parse
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import structlog
 
 from cryptomonitor.exceptions import ResponseError, SourceUnavailable
 from cryptomonitor.models import ParseResult, Rejection, Tick
+from cryptomonitor.sources import base, validation
 from cryptomonitor.sources.http import JsonClient
 from cryptomonitor.sources.validation import checked_tick, log_problems, plausible
 
@@ -76,8 +84,9 @@ def _number(value: object) -> float | None:
         return None
 
 
-def parse_simple_price(payload: object, coins: Sequence[str], vs_currency: str,
-                       now: dt.datetime | None = None) -> ParseResult:
+def parse_simple_price(
+    payload: object, coins: Sequence[str], vs_currency: str, now: dt.datetime | None = None
+) -> ParseResult:
     """The ticks of a ``/simple/price`` answer for `coins`.
 
     Bad values of one coin are returned in ``rejected`` (with the reason) and never in
@@ -87,7 +96,8 @@ def parse_simple_price(payload: object, coins: Sequence[str], vs_currency: str,
     """
     if not isinstance(payload, dict):
         raise ResponseError(
-            f"expected a JSON object keyed by coin id, got {type(payload).__name__}")
+            f"expected a JSON object keyed by coin id, got {type(payload).__name__}"
+        )
     now = now or dt.datetime.now(dt.UTC)
     ticks: list[Tick] = []
     rejected: list[Rejection] = []
@@ -102,9 +112,19 @@ def parse_simple_price(payload: object, coins: Sequence[str], vs_currency: str,
         if not isinstance(entry, dict):
             rejected.append(Rejection(coin, coin, entry, "not a JSON object"))
             continue
-        tick = checked_tick(coin, NAME, entry, rejected, now, price=vs_currency,
-                            time="last_updated_at", volume=vol_key, number=_number,
-                            moment=moment, absent_price="missing")
+        tick = checked_tick(
+            coin,
+            NAME,
+            entry,
+            rejected,
+            now,
+            price=vs_currency,
+            time="last_updated_at",
+            volume=vol_key,
+            number=_number,
+            moment=moment,
+            absent_price="missing",
+        )
         if tick is not None:
             ticks.append(tick)
     return ParseResult(ticks, rejected, missing)
@@ -146,11 +166,19 @@ class CoinGecko:
     """Polls ``/simple/price`` for a fixed list of coins."""
 
     name = NAME
-    unknown_hint = ("not a coin id it knows (ids are lower-case, e.g. 'bitcoin', 'ethereum'; "
-                    "see /coins/list), or not quoted in that currency")
+    unknown_hint = (
+        "not a coin id it knows (ids are lower-case, e.g. 'bitcoin', 'ethereum'; "
+        "see /coins/list), or not quoted in that currency"
+    )
 
-    def __init__(self, base_url: str, coins: Sequence[str], vs_currency: str,
-                 api_key: str | None, client: JsonClient) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        coins: Sequence[str],
+        vs_currency: str,
+        api_key: str | None,
+        client: JsonClient,
+    ) -> None:
         self.url = base_url.rstrip("/") + ENDPOINT
         self.markets_url = base_url.rstrip("/") + MARKETS
         self.coins = tuple(coins)
@@ -161,10 +189,14 @@ class CoinGecko:
     def _requests(self) -> list[tuple[str, dict[str, str]]]:
         top = top_n(self.coins)
         if top:
-            return [(self.markets_url, markets_params(self.vs_currency, page, min(PER_PAGE, top)))
-                    for page in range(1, -(-top // PER_PAGE) + 1)]
-        return [(self.url, request_params(self.coins[i:i + IDS_PER_REQUEST], self.vs_currency))
-                for i in range(0, len(self.coins), IDS_PER_REQUEST)]
+            return [
+                (self.markets_url, markets_params(self.vs_currency, page, min(PER_PAGE, top)))
+                for page in range(1, -(-top // PER_PAGE) + 1)
+            ]
+        return [
+            (self.url, request_params(self.coins[i : i + IDS_PER_REQUEST], self.vs_currency))
+            for i in range(0, len(self.coins), IDS_PER_REQUEST)
+        ]
 
     @property
     def requests_per_poll(self) -> int:
@@ -182,7 +214,8 @@ class CoinGecko:
         until = self.client.retry_after_until
         if until is not None and time.monotonic() < until:
             raise SourceUnavailable(
-                f"rate limited: the server asked to wait {until - time.monotonic():.0f}s more")
+                f"rate limited: the server asked to wait {until - time.monotonic():.0f}s more"
+            )
         top = top_n(self.coins)
         requests = self._requests()
         answers: list[object] = []
@@ -205,11 +238,13 @@ class CoinGecko:
             merged: dict[str, object] = {}
             for answer in answers:
                 if not isinstance(answer, dict):
-                    raise ResponseError("expected a JSON object keyed by coin id, got "
-                                        f"{type(answer).__name__}")
+                    raise ResponseError(
+                        f"expected a JSON object keyed by coin id, got {type(answer).__name__}"
+                    )
                 merged.update(answer)
-            asked = self.coins if not failed else tuple(
-                c for c in self.coins if c in merged)  # coins of failed requests: unknown
+            asked = (
+                self.coins if not failed else tuple(c for c in self.coins if c in merged)
+            )  # coins of failed requests: unknown
             result = parse_simple_price(merged, asked, self.vs_currency)
         log_problems(result, NAME, "unknown CoinGecko id, or no price right now")
         return result
@@ -223,12 +258,16 @@ def top_n(coins: Sequence[str]) -> int:
 
 
 def markets_params(vs_currency: str, page: int, per_page: int) -> dict[str, str]:
-    return {"vs_currency": vs_currency, "order": "market_cap_desc",
-            "per_page": str(per_page), "page": str(page), "precision": "full"}
+    return {
+        "vs_currency": vs_currency,
+        "order": "market_cap_desc",
+        "per_page": str(per_page),
+        "page": str(page),
+        "precision": "full",
+    }
 
 
-def parse_markets(payload: object, vs_currency: str,
-                  now: dt.datetime | None = None) -> ParseResult:
+def parse_markets(payload: object, vs_currency: str, now: dt.datetime | None = None) -> ParseResult:
     """The ticks of a ``/coins/markets`` page: a list of coins with ``current_price``,
     ``total_volume`` and ``last_updated`` (ISO 8601). Same rules as `parse_simple_price`."""
     if not isinstance(payload, list):
@@ -242,9 +281,18 @@ def parse_markets(payload: object, vs_currency: str,
             rejected.append(Rejection("?", "id", entry, "not a coin entry"))
             continue
         assert isinstance(entry, dict)
-        tick = checked_tick(coin, NAME, entry, rejected, now, price="current_price",
-                            time="last_updated", volume="total_volume", number=_number,
-                            moment=_iso_time)
+        tick = checked_tick(
+            coin,
+            NAME,
+            entry,
+            rejected,
+            now,
+            price="current_price",
+            time="last_updated",
+            volume="total_volume",
+            number=_number,
+            moment=_iso_time,
+        )
         if tick is not None:
             ticks.append(tick)
     return ParseResult(ticks, rejected, [])
@@ -272,3 +320,67 @@ def merge(results: Sequence[ParseResult], limit: int) -> ParseResult:
                 seen.add(t.symbol)
                 ticks.append(t)
     return ParseResult(ticks, [r for res in results for r in res.rejected], [])
+
+
+#: CoinGecko's granularity follows the span asked: within a day of now 5-minutely, up to 90
+#: days hourly, beyond daily. A margin keeps each request inside its band ("to" is sent + 1 s).
+RECENT = dt.timedelta(days=1) - dt.timedelta(minutes=5)
+
+
+HOURLY_SPAN = dt.timedelta(days=89)
+
+
+def parse_market_chart(
+    payload: object, symbol: str, source: str, chunk: base.Chunk, now: dt.datetime
+) -> list[Tick]:
+    """The ticks of a ``market_chart/range`` answer inside `chunk` (volumes joined by time)."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("prices"), list):
+        raise ResponseError("expected a JSON object with a 'prices' list (market_chart/range)")
+    volumes = {}
+    for point in payload.get("total_volumes") or []:
+        if isinstance(point, list) and len(point) == 2:
+            volumes[repr(point[0])] = point[1]
+    entries: list[Mapping[str, object]] = []
+    rejected: list[Rejection] = []
+    for point in payload["prices"]:
+        if not isinstance(point, list) or len(point) != 2:
+            rejected.append(Rejection(symbol, "prices", point, "not a [time, price] pair"))
+            continue
+        entries.append({"time": point[0], "price": point[1], "volume": volumes.get(repr(point[0]))})
+    return validation.history_ticks(entries, rejected, symbol, source, chunk, now, _number)
+
+
+class CoinGeckoHistory:
+    name = "coingecko-history"
+    resolution = 300.0
+
+    def __init__(
+        self, base_url: str, vs_currency: str, headers: dict[str, str], client: JsonClient
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.vs_currency = vs_currency
+        self.headers = headers
+        self.client = client
+
+    def chunks(self, start: dt.datetime, end: dt.datetime, now: dt.datetime) -> list[base.Chunk]:
+        out: list[base.Chunk] = []
+        recent = max(start, now - RECENT)
+        cursor = start
+        while cursor < min(end, recent):
+            out.append((cursor, min(cursor + HOURLY_SPAN, recent, end)))
+            cursor = out[-1][1]
+        if end > recent:
+            out.append((recent, end))
+        return out
+
+    def fetch(self, symbol: str, chunk: base.Chunk, now: dt.datetime) -> list[Tick]:
+        params = {
+            "vs_currency": self.vs_currency,
+            "from": str(int(chunk[0].timestamp())),
+            "to": str(int(chunk[1].timestamp()) + 1),
+            "precision": "full",
+        }
+        payload = self.client.get_json(
+            f"{self.base_url}/coins/{symbol}/market_chart/range", params, self.headers
+        )
+        return parse_market_chart(payload, symbol, self.name, chunk, now)

@@ -53,10 +53,18 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 class JsonClient:
     """A requests session that returns parsed JSON or raises a `SourceError`."""
 
-    def __init__(self, *, timeout: float, attempts: int, deadline: float = 60.0,
-                 backoff_initial: float = 1.0, backoff_max: float = 30.0,
-                 max_body_bytes: int = MAX_BODY_BYTES, min_interval: float = 0.0,
-                 session: requests.Session | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        timeout: float,
+        attempts: int,
+        deadline: float = 60.0,
+        backoff_initial: float = 1.0,
+        backoff_max: float = 30.0,
+        max_body_bytes: int = MAX_BODY_BYTES,
+        min_interval: float = 0.0,
+        session: requests.Session | None = None,
+    ) -> None:
         """`min_interval`: seconds between the starts of two requests (60 / the plan's rate
         per minute), retries included: a plan's limit is never exceeded."""
         self.timeout = timeout
@@ -66,19 +74,20 @@ class JsonClient:
         self.deadline = deadline
         self.max_body_bytes = max_body_bytes
         self.session = session or requests.Session()
-        self._backoff = tenacity.wait_exponential_jitter(multiplier=backoff_initial,
-                                                         max=backoff_max)
+        self._backoff = tenacity.wait_exponential_jitter(
+            multiplier=backoff_initial, max=backoff_max
+        )
         #: Set after giving up on a 429: when the server said the next request may come.
         self.retry_after_until: float | None = None
 
-    def get_json(self, url: str, params: Mapping[str, str],
-                 headers: Mapping[str, str]) -> Any:
+    def get_json(self, url: str, params: Mapping[str, str], headers: Mapping[str, str]) -> Any:
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.attempts)
             | tenacity.stop_before_delay(self.deadline),
             wait=self._wait,
             retry=tenacity.retry_if_exception_type(
-                (requests.ConnectionError, requests.Timeout, RetryableStatus)),
+                (requests.ConnectionError, requests.Timeout, RetryableStatus)
+            ),
             before_sleep=self._log_retry,
             reraise=True,
         )
@@ -104,30 +113,42 @@ class JsonClient:
     @staticmethod
     def _log_retry(state: tenacity.RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
-        log.warning("http_retry", attempt=state.attempt_number,
-                    wait_s=round(state.upcoming_sleep, 3), error=str(exc))
+        log.warning(
+            "http_retry",
+            attempt=state.attempt_number,
+            wait_s=round(state.upcoming_sleep, 3),
+            error=str(exc),
+        )
 
     def _get_once(self, url: str, params: Mapping[str, str], headers: Mapping[str, str]) -> Any:
         wait = self._last_request + self.min_interval - time.monotonic()
         if wait > 0:
             time.sleep(wait)
         started = self._last_request = time.monotonic()
-        with self.session.get(url, params=params, headers=dict(headers), stream=True,
-                              timeout=(self.timeout, self.timeout)) as response:
+        with self.session.get(
+            url,
+            params=params,
+            headers=dict(headers),
+            stream=True,
+            timeout=(self.timeout, self.timeout),
+        ) as response:
             if response.status_code in RETRY_STATUSES:
-                raise RetryableStatus(response.status_code,
-                                      parse_retry_after(response.headers.get("Retry-After")))
+                raise RetryableStatus(
+                    response.status_code, parse_retry_after(response.headers.get("Retry-After"))
+                )
             body = self._read(response, started)
         if response.status_code != 200:
             raise SourceUnavailable(
                 f"{url}: HTTP {response.status_code} "
-                f"({response.headers.get('Content-Type', 'no content type')}): {_preview(body)}")
+                f"({response.headers.get('Content-Type', 'no content type')}): {_preview(body)}"
+            )
         try:
             return json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise ResponseError(
                 f"{url}: body is not JSON ({response.headers.get('Content-Type', '?')}, "
-                f"{len(body)} bytes): {_preview(body)}") from exc
+                f"{len(body)} bytes): {_preview(body)}"
+            ) from exc
 
     def _read(self, response: requests.Response, started: float) -> bytes:
         chunks, size = [], 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import structlog
 
@@ -37,10 +37,17 @@ def number(value: object) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def epoch_millis(raw: object, now: dt.datetime) -> dt.datetime | str:
-    """Whole epoch milliseconds as a plausible time, or the reason they are not one."""
-    if isinstance(raw, bool) or not isinstance(raw, int):
-        return "missing" if raw is None else "not whole milliseconds"
+def epoch_millis(raw: object, now: dt.datetime, *, fractional: bool = False) -> dt.datetime | str:
+    """Epoch milliseconds as a plausible time, or the reason they are not one; whole
+    milliseconds only unless `fractional` (history answers may carry fractions)."""
+    if (
+        isinstance(raw, bool)
+        or not isinstance(raw, int | float)
+        or (isinstance(raw, float) and not fractional)
+    ):
+        if raw is None:
+            return "missing"
+        return "not a time in milliseconds" if fractional else "not whole milliseconds"
     try:
         stamp = dt.datetime.fromtimestamp(raw / 1000, dt.UTC)
     except (OverflowError, OSError, ValueError):
@@ -57,11 +64,21 @@ def plausible(stamp: dt.datetime, now: dt.datetime) -> dt.datetime | str:
     return stamp
 
 
-def checked_tick(symbol: str, source: str, entry: Mapping[str, object],
-                 rejected: list[Rejection], now: dt.datetime, *, price: str, time: str,
-                 volume: str, number: Callable[[object], float | None],
-                 moment: Callable[[object, dt.datetime], dt.datetime | str],
-                 absent_price: str = INVALID_PRICE, traded: str | None = None) -> Tick | None:
+def checked_tick(
+    symbol: str,
+    source: str,
+    entry: Mapping[str, object],
+    rejected: list[Rejection],
+    now: dt.datetime,
+    *,
+    price: str,
+    time: str,
+    volume: str,
+    number: Callable[[object], float | None],
+    moment: Callable[[object, dt.datetime], dt.datetime | str],
+    absent_price: str = INVALID_PRICE,
+    traded: str | None = None,
+) -> Tick | None:
     """The tick of one entry (values under the keys `price`, `time`, `volume`, read with
     `number` and `moment`), or None with the reason appended to `rejected`. `traded`: the key
     of the volume traded in the tick's interval (`Tick.volume`), checked like `volume`."""
@@ -81,8 +98,13 @@ def checked_tick(symbol: str, source: str, entry: Mapping[str, object],
     return Tick(stamp, symbol, value, amount, source, in_interval)
 
 
-def _volume(symbol: str, entry: Mapping[str, object], key: str,
-            number: Callable[[object], float | None], rejected: list[Rejection]) -> float | None:
+def _volume(
+    symbol: str,
+    entry: Mapping[str, object],
+    key: str,
+    number: Callable[[object], float | None],
+    rejected: list[Rejection],
+) -> float | None:
     raw_volume = entry.get(key)
     amount = number(raw_volume)
     if raw_volume is not None and (amount is None or amount < 0):
@@ -95,7 +117,49 @@ def log_problems(result: ParseResult, source: str, missing_hint: str) -> None:
     """One ``value_rejected`` line per refused value, one ``coins_missing`` line for the asked
     symbols an answer lacked (`missing_hint`: what that usually means for this source)."""
     for r in result.rejected:
-        log.warning("value_rejected", source=source, symbol=r.symbol, field=r.field,
-                    value=repr(r.value), reason=r.reason)
+        log.warning(
+            "value_rejected",
+            source=source,
+            symbol=r.symbol,
+            field=r.field,
+            value=repr(r.value),
+            reason=r.reason,
+        )
     if result.missing:
         log.warning("coins_missing", source=source, symbols=result.missing, hint=missing_hint)
+
+
+def history_ticks(
+    entries: Sequence[Mapping[str, object]],
+    rejected: list[Rejection],
+    symbol: str,
+    source: str,
+    chunk: tuple[dt.datetime, dt.datetime],
+    now: dt.datetime,
+    number: Callable[[object], float | None],
+) -> list[Tick]:
+    """The ticks of `entries` (``time`` in ms, ``price``, ``volume``, ``traded``) that pass the
+    live ticks' checks and fall inside `chunk`; every refused value is logged, as for a poll."""
+    ticks = []
+    for entry in entries:
+        tick = checked_tick(
+            symbol,
+            source,
+            entry,
+            rejected,
+            now,
+            price="price",
+            time="time",
+            volume="volume",
+            number=number,
+            moment=_history_moment,
+            traded="traded",
+        )
+        if tick is not None and chunk[0] <= tick.time < chunk[1]:
+            ticks.append(tick)
+    log_problems(ParseResult(ticks, rejected, []), source, "")
+    return ticks
+
+
+def _history_moment(raw: object, now: dt.datetime) -> dt.datetime | str:
+    return epoch_millis(raw, now, fractional=True)

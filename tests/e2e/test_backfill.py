@@ -16,9 +16,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.fakeapi import Answer, FakeCoinGecko
-from tests.helpers import lines
-from tests.procs import Proc, cli
+from tests.support.fakeapi import Answer, FakeCoinGecko
+from tests.support.helpers import lines
+from tests.support.procs import Proc, cli
 
 STEP = 300  # the history's points: 5-minutely, as CoinGecko within the last day
 
@@ -39,8 +39,9 @@ class Market:
     def respond(self, path: str, query: dict[str, str]) -> Answer:
         now = int(time.time())
         if path == "/api/v3/simple/price":
-            return Answer(200, {"bitcoin": {"usd": 100.0, "usd_24h_vol": 5e9,
-                                            "last_updated_at": now}})
+            return Answer(
+                200, {"bitcoin": {"usd": 100.0, "usd_24h_vol": 5e9, "last_updated_at": now}}
+            )
         if path == "/api/v3/coins/bitcoin/market_chart/range":
             start, end = int(query["from"]), int(query["to"])
             with self.lock:
@@ -51,7 +52,8 @@ class Market:
             body: dict[str, Any] = {
                 "prices": [[t * 1000, self.price(t)] for t in points],
                 "market_caps": [[t * 1000, 1.9e12] for t in points],
-                "total_volumes": [[t * 1000, 5e9] for t in points]}
+                "total_volumes": [[t * 1000, 5e9] for t in points],
+            }
             return Answer(200, body)
         return Answer(404, {"error": "not found"})
 
@@ -59,22 +61,28 @@ class Market:
 def store_history(db_url: str, until: int, minutes: int) -> None:
     """What the fetcher stored before it stopped: a tick a minute up to `until`."""
     with psycopg.connect(db_url) as conn:
-        conn.execute("INSERT INTO ticks (time, symbol, price, volume_24h, source)"
-                     " SELECT to_timestamp(%s - m * 60), 'bitcoin', 100.0, 5e9, 'coingecko'"
-                     " FROM generate_series(0, %s) AS m", (until, minutes))
+        conn.execute(
+            "INSERT INTO ticks (time, symbol, price, volume_24h, source)"
+            " SELECT to_timestamp(%s - m * 60), 'bitcoin', 100.0, 5e9, 'coingecko'"
+            " FROM generate_series(0, %s) AS m",
+            (until, minutes),
+        )
 
 
 def run_policies(db_url: str) -> None:
     """TimescaleDB: materialize the candles as the policies would (jobs are run by hand here)."""
     with psycopg.connect(db_url, autocommit=True) as conn:
-        for (job,) in conn.execute("SELECT job_id FROM timescaledb_information.jobs"
-                                   " WHERE proc_name = 'policy_refresh_continuous_aggregate'"):
+        for (job,) in conn.execute(
+            "SELECT job_id FROM timescaledb_information.jobs"
+            " WHERE proc_name = 'policy_refresh_continuous_aggregate'"
+        ):
             conn.execute(f"CALL run_job({int(job)})")
 
 
 @pytest.mark.slow
 def test_a_fetcher_down_for_30_minutes_fills_the_gap_without_alerts(
-        db_url: str, flavour: str, fake_api: FakeCoinGecko, tmp_path: pathlib.Path) -> None:
+    db_url: str, flavour: str, fake_api: FakeCoinGecko, tmp_path: pathlib.Path
+) -> None:
     now = int(time.time())
     stopped = now - 30 * 60
     market = Market(fake_api, spike_at=(stopped // STEP + 3) * STEP)
@@ -82,24 +90,39 @@ def test_a_fetcher_down_for_30_minutes_fills_the_gap_without_alerts(
     if flavour == "timescaledb":
         run_policies(db_url)  # the candles are materialized up to now: the gap is empty there
     alerts_file = tmp_path / "alerts.txt"
-    app = Proc("run", DATABASE_URL=db_url, CRYPTOMONITOR_COINGECKO_URL=fake_api.url,
-               CRYPTOMONITOR_COINS="bitcoin", CRYPTOMONITOR_POLL_INTERVAL="0.5",
-               CRYPTOMONITOR_ALERTS_FILE=str(alerts_file))
+    app = Proc(
+        "run",
+        DATABASE_URL=db_url,
+        CRYPTOMONITOR_COINGECKO_URL=fake_api.url,
+        CRYPTOMONITOR_COINS="bitcoin",
+        CRYPTOMONITOR_POLL_INTERVAL="0.5",
+        CRYPTOMONITOR_ALERTS_FILE=str(alerts_file),
+    )
     try:
         app.wait_for(lambda: bool(app.named("gap_backfilled")) and bool(app.named("poll")))
     finally:
         assert app.stop() == 0, app.log()
     expected = {t for t in range(-(-(stopped + 1) // STEP) * STEP, now + 1, STEP)}
     with psycopg.connect(db_url) as conn:
-        filled = {int(t) for (t,) in conn.execute(
-            "SELECT extract(epoch FROM time)::bigint FROM ticks"
-            " WHERE source = 'coingecko-history'")}
-        spike = conn.execute("SELECT price FROM ticks WHERE time = to_timestamp(%s)",
-                             (market.spike_at,)).fetchone()
+        filled = {
+            int(t)
+            for (t,) in conn.execute(
+                "SELECT extract(epoch FROM time)::bigint FROM ticks"
+                " WHERE source = 'coingecko-history'"
+            )
+        }
+        spike = conn.execute(
+            "SELECT price FROM ticks WHERE time = to_timestamp(%s)", (market.spike_at,)
+        ).fetchone()
         raised = conn.execute("SELECT count(*) FROM alerts").fetchone()
-        buckets = {int(t) for (t,) in conn.execute(
-            "SELECT extract(epoch FROM bucket)::bigint FROM ohlcv_1m"
-            " WHERE symbol = 'bitcoin' AND bucket > to_timestamp(%s)", (stopped,))}
+        buckets = {
+            int(t)
+            for (t,) in conn.execute(
+                "SELECT extract(epoch FROM bucket)::bigint FROM ohlcv_1m"
+                " WHERE symbol = 'bitcoin' AND bucket > to_timestamp(%s)",
+                (stopped,),
+            )
+        }
     assert expected and filled >= {t for t in expected if t < now - 60}
     assert spike == (400.0,)
     assert raised == (0,) and not lines(alerts_file), "a backfilled tick raised an alert"
@@ -108,12 +131,17 @@ def test_a_fetcher_down_for_30_minutes_fills_the_gap_without_alerts(
 
 
 def test_backfill_command_stores_a_period_once_and_resumes(
-        db_url: str, fake_api: FakeCoinGecko, tmp_path: pathlib.Path) -> None:
+    db_url: str, fake_api: FakeCoinGecko, tmp_path: pathlib.Path
+) -> None:
     now = int(time.time())
     market = Market(fake_api, spike_at=(now - 3 * 3600) // STEP * STEP)
-    common = {"DATABASE_URL": db_url, "CRYPTOMONITOR_COINGECKO_URL": fake_api.url,
-              "CRYPTOMONITOR_COINS": "bitcoin", "CRYPTOMONITOR_HTTP_ATTEMPTS": "1",
-              "CRYPTOMONITOR_ALERTS_FILE": str(tmp_path / "alerts.txt")}
+    common = {
+        "DATABASE_URL": db_url,
+        "CRYPTOMONITOR_COINGECKO_URL": fake_api.url,
+        "CRYPTOMONITOR_COINS": "bitcoin",
+        "CRYPTOMONITOR_HTTP_ATTEMPTS": "1",
+        "CRYPTOMONITOR_ALERTS_FILE": str(tmp_path / "alerts.txt"),
+    }
     start = dt.datetime.fromtimestamp(now - 200 * 86400, dt.UTC).isoformat()
     # One end for the three runs: with --to left at "now", a run that starts after the next
     # point of the market's grid would rightly store that point.

@@ -15,12 +15,12 @@ import psycopg
 import pytest
 import requests
 
-from cryptomonitor import alerts
-from tests import pgserver
-from tests.fakeapi import Answer, FakeCoinGecko
-from tests.helpers import lines
-from tests.paths import FIXTURES
-from tests.procs import cli, env
+from cryptomonitor.alerting import lineformat
+from tests.support import pgserver
+from tests.support.fakeapi import Answer, FakeCoinGecko
+from tests.support.helpers import lines
+from tests.support.paths import FIXTURES
+from tests.support.procs import cli, env
 
 
 @pytest.mark.parametrize("command", [[], ["migrate"], ["run"], ["replay"]])
@@ -37,8 +37,9 @@ def test_bad_setting_exits_2_naming_it() -> None:
 
 def test_unreachable_database_exits_1_after_waiting() -> None:
     started = time.monotonic()
-    result = cli("migrate", "--db-wait", "2",
-                 DATABASE_URL="postgresql://x@127.0.0.1:1/x?connect_timeout=1")
+    result = cli(
+        "migrate", "--db-wait", "2", DATABASE_URL="postgresql://x@127.0.0.1:1/x?connect_timeout=1"
+    )
     assert result.returncode == 1
     assert time.monotonic() - started >= 2
     fatal = json.loads(result.stderr.strip().splitlines()[-1])
@@ -66,8 +67,10 @@ def test_unknown_role_fails_at_once_naming_it(db_url: str) -> None:
     refused = json.loads(result.stderr.strip().splitlines()[-1])
     assert refused["event"] == "database_refused"
     # Trust auth says the role does not exist; password auth does not tell: both name it.
-    assert ("createuser cm_no_such_role" in refused["error"]
-            or "ALTER ROLE cm_no_such_role" in refused["error"]), refused
+    assert (
+        "createuser cm_no_such_role" in refused["error"]
+        or "ALTER ROLE cm_no_such_role" in refused["error"]
+    ), refused
 
 
 def test_a_database_url_that_is_no_url_is_a_bad_setting() -> None:
@@ -83,8 +86,9 @@ def test_a_flag_is_named_by_its_flag(tmp_path: pathlib.Path) -> None:
 
 
 @pytest.mark.parametrize("target", ["/proc/version", "DIR"])
-def test_alerts_file_must_be_a_regular_file(db_url: str, tmp_path: pathlib.Path,
-                                            target: str) -> None:
+def test_alerts_file_must_be_a_regular_file(
+    db_url: str, tmp_path: pathlib.Path, target: str
+) -> None:
     path = str(tmp_path) if target == "DIR" else target
     result = cli("run", "--once", "--alerts-file", path, DATABASE_URL=db_url)
     assert result.returncode == 2, result.stderr
@@ -96,20 +100,30 @@ def test_alerts_file_must_be_a_regular_file(db_url: str, tmp_path: pathlib.Path,
 
 def test_alerts_file_on_a_pipe_is_refused_not_a_traceback(db_url: str) -> None:
     """`--alerts-file /dev/stdout` with stdout piped."""
-    proc = subprocess.run([sys.executable, "-m", "cryptomonitor", "run", "--once",
-                           "--alerts-file", "/dev/stdout"], env=env(DATABASE_URL=db_url),
-                          capture_output=True, text=True, timeout=60, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "cryptomonitor", "run", "--once", "--alerts-file", "/dev/stdout"],
+        env=env(DATABASE_URL=db_url),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert proc.returncode == 2 and "not a regular file" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
-def test_run_once_fails_when_nothing_could_be_fetched(db_url: str, tmp_path: pathlib.Path,
-                                                     fake_api: FakeCoinGecko) -> None:
+def test_run_once_fails_when_nothing_could_be_fetched(
+    db_url: str, tmp_path: pathlib.Path, fake_api: FakeCoinGecko
+) -> None:
     """For cron: a poll that got nothing is exit 1, not 0."""
     fake_api.set_price("bitcoin", 100.0, 5e9, int(time.time()))
-    common = {"DATABASE_URL": db_url, "CRYPTOMONITOR_COINGECKO_URL": fake_api.url,
-              "CRYPTOMONITOR_COINS": "bitcoin", "CRYPTOMONITOR_HTTP_ATTEMPTS": "1",
-              "CRYPTOMONITOR_ALERTS_FILE": str(tmp_path / "alerts.txt")}
+    common = {
+        "DATABASE_URL": db_url,
+        "CRYPTOMONITOR_COINGECKO_URL": fake_api.url,
+        "CRYPTOMONITOR_COINS": "bitcoin",
+        "CRYPTOMONITOR_HTTP_ATTEMPTS": "1",
+        "CRYPTOMONITOR_ALERTS_FILE": str(tmp_path / "alerts.txt"),
+    }
     assert cli("run", "--once", **common).returncode == 0
     fake_api.script.append(Answer(500, {"error": "down"}))
     result = cli("run", "--once", **common)
@@ -119,18 +133,24 @@ def test_run_once_fails_when_nothing_could_be_fetched(db_url: str, tmp_path: pat
     assert "500" in failed[0]["why"] and "cryptomonitor demo" in failed[0]["why"]
 
 
-def test_run_once_of_a_stream_it_cannot_reach_fails_and_says_why(db_url: str,
-                                                                  tmp_path: pathlib.Path) -> None:
+def test_run_once_of_a_stream_it_cannot_reach_fails_and_says_why(
+    db_url: str, tmp_path: pathlib.Path
+) -> None:
     """A stream's first poll waits for its connection: one that cannot open is exit 1 with
     the connection's error, not a quiet 0 with nothing fetched."""
     with socket.socket() as closed:  # a port nobody listens on
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
     started = time.monotonic()
-    result = cli("run", "--once", DATABASE_URL=db_url, CRYPTOMONITOR_SOURCE="binance-ws",
-                 CRYPTOMONITOR_COINS="btcusdt",
-                 CRYPTOMONITOR_BINANCE_WS_URL=f"ws://127.0.0.1:{port}/stream",
-                 CRYPTOMONITOR_ALERTS_FILE=str(tmp_path / "alerts.txt"))
+    result = cli(
+        "run",
+        "--once",
+        DATABASE_URL=db_url,
+        CRYPTOMONITOR_SOURCE="binance-ws",
+        CRYPTOMONITOR_COINS="btcusdt",
+        CRYPTOMONITOR_BINANCE_WS_URL=f"ws://127.0.0.1:{port}/stream",
+        CRYPTOMONITOR_ALERTS_FILE=str(tmp_path / "alerts.txt"),
+    )
     assert result.returncode == 1, result.stderr
     failed = [json.loads(x) for x in result.stderr.splitlines() if '"run_failed"' in x]
     assert failed and f"not connected to ws://127.0.0.1:{port}/stream" in failed[0]["why"]
@@ -138,15 +158,21 @@ def test_run_once_of_a_stream_it_cannot_reach_fails_and_says_why(db_url: str,
 
 
 def test_a_run_stopped_by_sigterm_succeeds_even_if_the_source_never_answered(
-        db_url: str, tmp_path: pathlib.Path, fake_api: FakeCoinGecko) -> None:
+    db_url: str, tmp_path: pathlib.Path, fake_api: FakeCoinGecko
+) -> None:
     """A clean stop is exit 0 (compose `down`); only `--once` fails for want of answers."""
-    from tests.procs import Proc
+    from tests.support.procs import Proc
 
     fake_api.responder = lambda path, query: Answer(503, {"error": "down"})
-    proc = Proc("run", DATABASE_URL=db_url, CRYPTOMONITOR_COINGECKO_URL=fake_api.url,
-                CRYPTOMONITOR_COINS="bitcoin", CRYPTOMONITOR_HTTP_ATTEMPTS="1",
-                CRYPTOMONITOR_POLL_INTERVAL="0.2",
-                CRYPTOMONITOR_ALERTS_FILE=str(tmp_path / "alerts.txt"))
+    proc = Proc(
+        "run",
+        DATABASE_URL=db_url,
+        CRYPTOMONITOR_COINGECKO_URL=fake_api.url,
+        CRYPTOMONITOR_COINS="bitcoin",
+        CRYPTOMONITOR_HTTP_ATTEMPTS="1",
+        CRYPTOMONITOR_POLL_INTERVAL="0.2",
+        CRYPTOMONITOR_ALERTS_FILE=str(tmp_path / "alerts.txt"),
+    )
     try:
         proc.wait_for(lambda: len(proc.named("poll_failed")) >= 2)
     finally:
@@ -162,13 +188,21 @@ def test_unknown_variables_get_a_suggestion_only_when_close() -> None:
     assert "did you mean CRYPTOMONITOR_COINS?" in close.stderr
 
 
-def test_a_poll_interval_the_rate_limit_overrules_is_said(db_url: str, tmp_path: pathlib.Path,
-                                                          fake_api: FakeCoinGecko) -> None:
+def test_a_poll_interval_the_rate_limit_overrules_is_said(
+    db_url: str, tmp_path: pathlib.Path, fake_api: FakeCoinGecko
+) -> None:
     fake_api.set_price("bitcoin", 100.0, 5e9, int(time.time()))
-    result = cli("run", "--once", "--poll-interval", "0.2", DATABASE_URL=db_url,
-                 CRYPTOMONITOR_COINGECKO_URL=fake_api.url, CRYPTOMONITOR_COINS="bitcoin",
-                 CRYPTOMONITOR_COINGECKO_RATE="10",
-                 CRYPTOMONITOR_ALERTS_FILE=str(tmp_path / "alerts.txt"))
+    result = cli(
+        "run",
+        "--once",
+        "--poll-interval",
+        "0.2",
+        DATABASE_URL=db_url,
+        CRYPTOMONITOR_COINGECKO_URL=fake_api.url,
+        CRYPTOMONITOR_COINS="bitcoin",
+        CRYPTOMONITOR_COINGECKO_RATE="10",
+        CRYPTOMONITOR_ALERTS_FILE=str(tmp_path / "alerts.txt"),
+    )
     assert result.returncode == 0, result.stderr
     bounded = [json.loads(x) for x in result.stderr.splitlines() if "poll_interval_bounded" in x]
     assert bounded and (bounded[0]["asked_s"], bounded[0]["effective_s"]) == (0.2, 6.0)
@@ -182,8 +216,7 @@ def test_migrate_checks_the_alerts_file_when_asked(db_url: str, tmp_path: pathli
     good = tmp_path / "alerts" / "alerts.txt"
     assert cli("migrate", "--alerts-file", bad, DATABASE_URL=db_url).returncode == 0  # unasked
     result = cli("migrate", "--check-alerts-file", "--alerts-file", bad, DATABASE_URL=db_url)
-    checked = cli("migrate", "--check-alerts-file", "--alerts-file", str(good),
-                  DATABASE_URL=db_url)
+    checked = cli("migrate", "--check-alerts-file", "--alerts-file", str(good), DATABASE_URL=db_url)
     if os.geteuid() == 0:  # compose would run the fetcher as root: refused, saying what to do
         for refused in (result, checked):
             assert refused.returncode == 2 and "would run as root" in refused.stderr
@@ -198,26 +231,45 @@ def test_migrate_checks_the_alerts_file_when_asked(db_url: str, tmp_path: pathli
 def test_unwritable_alerts_file_exits_2(db_url: str, tmp_path: pathlib.Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
-    result = cli("run", "--once", DATABASE_URL=db_url,
-                 CRYPTOMONITOR_ALERTS_FILE=str(blocker / "alerts.txt"))
+    result = cli(
+        "run", "--once", DATABASE_URL=db_url, CRYPTOMONITOR_ALERTS_FILE=str(blocker / "alerts.txt")
+    )
     assert result.returncode == 2 and "CRYPTOMONITOR_ALERTS_FILE" in result.stderr
     assert "cannot append" in result.stderr and "HOST_UID" in result.stderr  # the compose hint
 
 
 @pytest.mark.slow
-def test_run_spike_alert_then_sigterm(db_url: str, tmp_path: pathlib.Path,
-                                      fake_api: FakeCoinGecko) -> None:
+def test_run_spike_alert_then_sigterm(
+    db_url: str, tmp_path: pathlib.Path, fake_api: FakeCoinGecko
+) -> None:
     now = int(time.time())
     for k in range(10):  # ten normal minutes, then a spike; then the spike answer repeats
-        fake_api.script.append(Answer(200, {"bitcoin": {
-            "usd": 100.0, "usd_24h_vol": 5e9, "last_updated_at": now - 660 + 60 * k}}))
+        fake_api.script.append(
+            Answer(
+                200,
+                {
+                    "bitcoin": {
+                        "usd": 100.0,
+                        "usd_24h_vol": 5e9,
+                        "last_updated_at": now - 660 + 60 * k,
+                    }
+                },
+            )
+        )
     fake_api.set_price("bitcoin", 400.0, 5e9, now - 60)
     alerts_file = tmp_path / "alerts" / "alerts.txt"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cryptomonitor", "run"], stderr=subprocess.PIPE, text=True,
-        env=env(DATABASE_URL=db_url, CRYPTOMONITOR_COINGECKO_URL=fake_api.url,
-                CRYPTOMONITOR_COINS="bitcoin", CRYPTOMONITOR_POLL_INTERVAL="0.1",
-                CRYPTOMONITOR_ALERTS_FILE=str(alerts_file)))
+        [sys.executable, "-m", "cryptomonitor", "run"],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env(
+            DATABASE_URL=db_url,
+            CRYPTOMONITOR_COINGECKO_URL=fake_api.url,
+            CRYPTOMONITOR_COINS="bitcoin",
+            CRYPTOMONITOR_POLL_INTERVAL="0.1",
+            CRYPTOMONITOR_ALERTS_FILE=str(alerts_file),
+        ),
+    )
     try:
         deadline = time.monotonic() + 30
         while len(lines(alerts_file)) < 2 and time.monotonic() < deadline:
@@ -228,8 +280,9 @@ def test_run_spike_alert_then_sigterm(db_url: str, tmp_path: pathlib.Path,
     finally:
         proc.kill()
     assert proc.returncode == 0, stderr
-    got = sorted((f["rule"], f["value"], f["avg"]) for f in map(alerts.parse_line,
-                                                                 lines(alerts_file)))
+    got = sorted(
+        (f["rule"], f["value"], f["avg"]) for f in map(lineformat.parse_line, lines(alerts_file))
+    )
     assert got == [("price_2pct_5m", "400", "100"), ("price_3x_1h", "400", "100")]
     events = [json.loads(x) for x in stderr.splitlines()]
     names = [e["event"] for e in events]
@@ -242,23 +295,40 @@ def test_run_spike_alert_then_sigterm(db_url: str, tmp_path: pathlib.Path,
 
 
 def test_replay_command(db_url: str, tmp_path: pathlib.Path) -> None:
-    result = cli("replay", str(FIXTURES / "BTCUSDT_1m_2025-05-30_day1.csv"), "--symbol", "btc",
-                 "--limit", "120", DATABASE_URL=db_url,
-                 CRYPTOMONITOR_ALERTS_FILE=str(tmp_path / "alerts.txt"))
+    result = cli(
+        "replay",
+        str(FIXTURES / "BTCUSDT_1m_2025-05-30_day1.csv"),
+        "--symbol",
+        "btc",
+        "--limit",
+        "120",
+        DATABASE_URL=db_url,
+        CRYPTOMONITOR_ALERTS_FILE=str(tmp_path / "alerts.txt"),
+    )
     assert result.returncode == 0, result.stderr
     done = json.loads(result.stderr.strip().splitlines()[-1])
     assert done["event"] == "replay_done" and done["stored"] == done["ticks"] == 480
 
 
 def test_replay_missing_file_is_clear(db_url: str, tmp_path: pathlib.Path) -> None:
-    result = cli("replay", str(tmp_path / "nope.csv"), "--symbol", "x", DATABASE_URL=db_url,
-                 CRYPTOMONITOR_ALERTS_FILE=str(tmp_path / "alerts.txt"))
+    result = cli(
+        "replay",
+        str(tmp_path / "nope.csv"),
+        "--symbol",
+        "x",
+        DATABASE_URL=db_url,
+        CRYPTOMONITOR_ALERTS_FILE=str(tmp_path / "alerts.txt"),
+    )
     assert result.returncode == 1 and "cannot read" in result.stderr
 
 
 def test_settings_are_logged_without_secrets(tmp_path: pathlib.Path) -> None:
-    result = cli("migrate", "--db-wait", "1",
-                 DATABASE_URL="postgresql://app:hunter2@127.0.0.1:1/x?connect_timeout=1")
+    result = cli(
+        "migrate",
+        "--db-wait",
+        "1",
+        DATABASE_URL="postgresql://app:hunter2@127.0.0.1:1/x?connect_timeout=1",
+    )
     first = json.loads(result.stderr.splitlines()[0])
     assert first["event"] == "settings" and first["command"] == "migrate"
     assert first["database_url"] == "postgresql://app:***@127.0.0.1:1/x?connect_timeout=1"
@@ -270,9 +340,21 @@ def test_api_command_serves_and_stops_on_sigterm(db_url: str) -> None:
     import urllib.request
 
     port = pgserver.free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "cryptomonitor", "api", "--api-host",
-                             "127.0.0.1", "--api-port", str(port)], stderr=subprocess.PIPE,
-                            text=True, env=env(DATABASE_URL=db_url))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cryptomonitor",
+            "api",
+            "--api-host",
+            "127.0.0.1",
+            "--api-port",
+            str(port),
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env(DATABASE_URL=db_url),
+    )
     try:
         deadline, body = time.monotonic() + 30, None
         while body is None and time.monotonic() < deadline:
@@ -293,8 +375,8 @@ def test_api_command_serves_and_stops_on_sigterm(db_url: str) -> None:
 def test_api_process_logs_its_url_and_requests_and_drops_slow_clients(db_url: str) -> None:
     import socket
 
-    from cryptomonitor import server
-    from tests.procs import Proc
+    from cryptomonitor.api import server
+    from tests.support.procs import Proc
 
     port = pgserver.free_port()
     api = Proc("api", "--api-host", "127.0.0.1", "--api-port", str(port), DATABASE_URL=db_url)
@@ -302,8 +384,7 @@ def test_api_process_logs_its_url_and_requests_and_drops_slow_clients(db_url: st
         api.wait_for(lambda: bool(api.named("api_serving")))
         assert api.named("api_serving")[0]["url"] == f"http://127.0.0.1:{port}/"
         # A port in use is a bad setting naming it, exit 2 (not uvicorn's 3).
-        second = cli("api", "--api-host", "127.0.0.1", "--api-port", str(port),
-                     DATABASE_URL=db_url)
+        second = cli("api", "--api-host", "127.0.0.1", "--api-port", str(port), DATABASE_URL=db_url)
         assert second.returncode == 2 and "--api-port: port" in second.stderr
         assert "already in use" in second.stderr
         # A client that sends its headers a byte at a time is cut off.
@@ -334,6 +415,7 @@ def test_replay_of_several_files_needs_a_symbol_each(tmp_path: pathlib.Path) -> 
     day = str(FIXTURES / "BTCUSDT_1m_2025-05-30_day1.csv")
     result = cli("replay", day, day, "--symbol", "btc", DATABASE_URL="postgresql:///x")
     assert result.returncode == 2 and "give one per FILE" in result.stderr
-    result = cli("replay", day, day, "--symbol", "btc", "--symbol", "btc",
-                 DATABASE_URL="postgresql:///x")
+    result = cli(
+        "replay", day, day, "--symbol", "btc", "--symbol", "btc", DATABASE_URL="postgresql:///x"
+    )
     assert result.returncode == 2 and "a symbol of its own" in result.stderr

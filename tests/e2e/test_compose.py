@@ -31,9 +31,9 @@ import psycopg
 import pytest
 import requests
 
-from cryptomonitor import alerts
-from tests import dockerenv, helpers
-from tests.paths import ROOT
+from cryptomonitor.alerting import lineformat
+from tests.support import dockerenv, helpers
+from tests.support.paths import ROOT
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -72,8 +72,12 @@ def free_low_ports(n: int) -> list[int]:
 
 def copy_checkout(dest: pathlib.Path) -> None:
     """The files a fresh clone has (tracked, plus new ones not ignored), and the wheelhouse."""
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                            cwd=ROOT, capture_output=True, check=True).stdout.decode()
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
     for name in filter(None, listed.split("\0")):
         source = ROOT / name
         if source.is_file():
@@ -91,49 +95,71 @@ class Stack:
     project: str
     timings: dict[str, float] = dataclasses.field(default_factory=dict)
 
-    def compose(self, *args: str, check: bool = True,
-                timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        return dockerenv.run("docker", "compose", *args, check=check, timeout=timeout,
-                             env=self.env, cwd=str(self.dir))
+    def compose(
+        self, *args: str, check: bool = True, timeout: float = 300
+    ) -> subprocess.CompletedProcess[str]:
+        return dockerenv.run(
+            "docker",
+            "compose",
+            *args,
+            check=check,
+            timeout=timeout,
+            env=self.env,
+            cwd=str(self.dir),
+        )
 
     def shell(self, script: str) -> None:
         """Run an operator's shell commands in the checkout."""
-        subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=self.dir, check=True,
-                       timeout=60)
+        subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", script], cwd=self.dir, check=True, timeout=60
+        )
 
     def logs(self, service: str = "") -> str:
         args = ["logs", "--no-color", "--tail", "60"] + ([service] if service else [])
         return self.compose(*args, check=False).stdout[-6000:]
 
     def dotenv(self) -> dict[str, str]:
-        return dict(re.findall(r"^([A-Z][A-Z0-9_]+)=(.*)$", (self.dir / ".env").read_text(),
-                               flags=re.MULTILINE))
+        return dict(
+            re.findall(
+                r"^([A-Z][A-Z0-9_]+)=(.*)$", (self.dir / ".env").read_text(), flags=re.MULTILINE
+            )
+        )
 
     def db(self, user: str, password: str) -> psycopg.Connection[tuple[Any, ...]]:
-        return psycopg.connect(host="127.0.0.1", port=int(self.env["DB_PORT"]), user=user,
-                               password=password, dbname=self.dotenv()["POSTGRES_DB"],
-                               autocommit=True, connect_timeout=5)
+        return psycopg.connect(
+            host="127.0.0.1",
+            port=int(self.env["DB_PORT"]),
+            user=user,
+            password=password,
+            dbname=self.dotenv()["POSTGRES_DB"],
+            autocommit=True,
+            connect_timeout=5,
+        )
 
     def owner(self) -> psycopg.Connection[tuple[Any, ...]]:
         env = self.dotenv()
         return self.db(env["POSTGRES_USER"], env["POSTGRES_PASSWORD"])
 
     def http(self, port_var: str, path: str, method: str = "GET") -> tuple[int, Any]:
-        answer = requests.request(method, f"http://127.0.0.1:{self.env[port_var]}{path}",
-                                  timeout=10)
+        answer = requests.request(
+            method, f"http://127.0.0.1:{self.env[port_var]}{path}", timeout=10
+        )
         return answer.status_code, answer.json()
 
     def container(self, service: str) -> dict[str, Any]:
         ids = self.compose("ps", "-a", "-q", service).stdout.split()
         assert len(ids) == 1, (service, ids)
         inspected: list[dict[str, Any]] = json.loads(
-            dockerenv.run("docker", "inspect", ids[0]).stdout)
+            dockerenv.run("docker", "inspect", ids[0]).stdout
+        )
         return inspected[0]
 
     def stored(self) -> set[tuple[str, int]]:
         with self.owner() as conn:
-            rows = conn.execute("SELECT symbol, extract(epoch FROM time)::bigint FROM ticks "
-                                "WHERE source = 'coingecko'").fetchall()
+            rows = conn.execute(
+                "SELECT symbol, extract(epoch FROM time)::bigint FROM ticks "
+                "WHERE source = 'coingecko'"
+            ).fetchall()
         return {(str(s), int(t)) for s, t in rows}
 
     def served(self) -> set[tuple[str, int]]:
@@ -172,12 +198,21 @@ def stack() -> Iterator[Stack]:
     copy_checkout(checkout)
     project = f"cmtest{os.getpid()}"
     db_port, api_port, fake_port = free_low_ports(3)
-    env = {**{k: v for k, v in os.environ.items()
-              if not k.startswith(("CRYPTOMONITOR_", "PG", "CMTEST_", "COMPOSE_"))},
-           "COMPOSE_PROJECT_NAME": project, "COMPOSE_FILE": f"docker-compose.yml:{OVERRIDE}",
-           "DB_IMAGE": dockerenv.POSTGRES_IMAGE, "PYTHON_IMAGE": dockerenv.PYTHON_IMAGE,
-           "DOCKER_BUILDKIT": "0", "DB_PORT": str(db_port), "API_PORT": str(api_port),
-           "FAKEPRICE_PORT": str(fake_port)}
+    env = {
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("CRYPTOMONITOR_", "PG", "CMTEST_", "COMPOSE_"))
+        },
+        "COMPOSE_PROJECT_NAME": project,
+        "COMPOSE_FILE": f"docker-compose.yml:{OVERRIDE}",
+        "DB_IMAGE": dockerenv.POSTGRES_IMAGE,
+        "PYTHON_IMAGE": dockerenv.PYTHON_IMAGE,
+        "DOCKER_BUILDKIT": "0",
+        "DB_PORT": str(db_port),
+        "API_PORT": str(api_port),
+        "FAKEPRICE_PORT": str(fake_port),
+    }
     s = Stack(checkout, env, owner, project)
     setup, commands = quick_start()
     assert UP in commands, f"the README's quick start no longer says {UP!r}"
@@ -195,14 +230,17 @@ def stack() -> Iterator[Stack]:
             with s.owner() as conn:
                 row = conn.execute("SELECT count(*) FROM ticks").fetchone()
             return row is not None and row[0] > 0
-        s.timings["first tick, from the start of up"] = (
-            s.timings["up --build --wait"] + wait_for("the first tick", ticking, s))
+
+        s.timings["first tick, from the start of up"] = s.timings["up --build --wait"] + wait_for(
+            "the first tick", ticking, s
+        )
         yield s
     finally:
         s.compose("down", "-v", "--remove-orphans", "--timeout", "10", check=False)
         shutil.rmtree(base, ignore_errors=True)
-        helpers.SUMMARY.append("compose: " + ", ".join(
-            f"{k} {v:.1f} s" for k, v in s.timings.items()))
+        helpers.SUMMARY.append(
+            "compose: " + ", ".join(f"{k} {v:.1f} s" for k, v in s.timings.items())
+        )
 
 
 def test_up_starts_every_service_healthy_after_a_successful_migrate(stack: Stack) -> None:
@@ -215,39 +253,48 @@ def test_up_starts_every_service_healthy_after_a_successful_migrate(stack: Stack
     assert app["State"]["Status"] == "running" and app["RestartCount"] == 0, stack.logs("app")
 
 
-def test_ticks_are_stored_and_a_spike_writes_an_alert_line_owned_by_host_uid(
-        stack: Stack) -> None:
+def test_ticks_are_stored_and_a_spike_writes_an_alert_line_owned_by_host_uid(stack: Stack) -> None:
     def enough_history() -> bool:
         with stack.owner() as conn:
-            counts = dict(conn.execute("SELECT symbol, count(*) FROM ticks GROUP BY symbol")
-                          .fetchall())
+            counts = dict(
+                conn.execute("SELECT symbol, count(*) FROM ticks GROUP BY symbol").fetchall()
+            )
         return all(counts.get(coin, 0) >= 5 for coin in COINS)
+
     wait_for("5 ticks of each coin", enough_history, stack)
     assert stack.http("FAKEPRICE_PORT", "/control/factor?value=1.5", "POST")[0] == 200
     spiked = time.monotonic()
 
     def alerted() -> bool:
-        return {alerts.parse_line(line)["symbol"] for line in stack.alert_lines()
-                if " ALERT " in line} >= set(COINS)
+        return {
+            lineformat.parse_line(line)["symbol"]
+            for line in stack.alert_lines()
+            if " ALERT " in line
+        } >= set(COINS)
+
     wait_for("an ALERT line for each coin", alerted, stack, timeout=30)
     stack.timings["first alert line after the spike"] = time.monotonic() - spiked
     for line in stack.alert_lines():
-        fields = alerts.parse_line(line)  # every line is a whole, parseable line
-        assert fields["rule"] in ("price_2pct_5m", "price_3x_1h", "volume_2pct_5m",
-                                  "volume_3x_1h"), line
+        fields = lineformat.parse_line(line)  # every line is a whole, parseable line
+        assert fields["rule"] in (
+            "price_2pct_5m",
+            "price_3x_1h",
+            "volume_2pct_5m",
+            "volume_3x_1h",
+        ), line
     info = (stack.dir / "alerts" / "alerts.txt").stat()
     assert (info.st_uid, info.st_gid) == stack.alerts_owner
 
 
 def test_the_api_answers_on_loopback(stack: Stack) -> None:
-    assert stack.http("API_PORT", "/health/live") == (200, {"status": "ok",
-                                                             "version": "0.1.0"})
+    assert stack.http("API_PORT", "/health/live") == (200, {"status": "ok", "version": "0.1.0"})
     status, health = stack.http("API_PORT", "/health")
     assert status == 200 and health["status"] == "ok" and health["newest_tick_age_s"] < 60
     status, metrics = stack.http("API_PORT", "/metrics")
     assert status == 200
     assert {(m["symbol"], m["metric"]) for m in metrics["metrics"]} == {
-        (coin, metric) for coin in COINS for metric in ("price", "volume_24h")}
+        (coin, metric) for coin in COINS for metric in ("price", "volume_24h")
+    }
     page = requests.get(f"http://127.0.0.1:{stack.env['API_PORT']}/", timeout=10)
     assert page.status_code == 200 and "lightweight-charts" in page.text  # the dashboard
     status, rank = stack.http("API_PORT", "/rank/bitcoin")
@@ -260,9 +307,11 @@ def test_analyst_logs_in_on_loopback_reads_and_may_not_write(stack: Stack) -> No
         row = conn.execute("SELECT count(*) FROM ticks").fetchone()
         assert row is not None and row[0] > 0
         assert conn.execute("SELECT count(*) FROM ohlcv_1m").fetchone() is not None
-        for statement in ("INSERT INTO ticks (time, symbol, price, source) "
-                          "VALUES (now(), 'x', 1, 'analyst')",
-                          "DELETE FROM ticks", "CREATE TABLE mine (x int)"):
+        for statement in (
+            "INSERT INTO ticks (time, symbol, price, source) VALUES (now(), 'x', 1, 'analyst')",
+            "DELETE FROM ticks",
+            "CREATE TABLE mine (x int)",
+        ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(statement)
 
@@ -287,8 +336,12 @@ def test_database_restart_loses_no_tick_and_the_fetcher_stops_cleanly(stack: Sta
     stack.compose("restart", "db", timeout=120)
     stack.timings["db restart"] = time.monotonic() - restarted
     # Polls go on through the restart; wait until a few more were served and stored after it.
-    wait_for("ticks after the restart", lambda: len(stack.served()) >= before + 3 * len(COINS)
-             and stack.served() <= stack.stored(), stack, timeout=90)
+    wait_for(
+        "ticks after the restart",
+        lambda: len(stack.served()) >= before + 3 * len(COINS) and stack.served() <= stack.stored(),
+        stack,
+        timeout=90,
+    )
     stopping = time.monotonic()
     stack.compose("stop", "app", timeout=120)
     took = time.monotonic() - stopping
@@ -297,8 +350,9 @@ def test_database_restart_loses_no_tick_and_the_fetcher_stops_cleanly(stack: Sta
     # The clean stop stored what it held: every tick the fake served is stored exactly.
     assert stack.served() == stack.stored()
     with stack.owner() as conn:
-        duplicates = conn.execute("SELECT count(*) - count(DISTINCT (symbol, time)) FROM ticks"
-                                  ).fetchone()
+        duplicates = conn.execute(
+            "SELECT count(*) - count(DISTINCT (symbol, time)) FROM ticks"
+        ).fetchone()
     assert duplicates == (0,)
     stack.compose("start", "app")
 
@@ -313,8 +367,8 @@ def test_down_then_up_keeps_the_data_and_writes_no_line_twice(stack: Stack) -> N
     wait_for("new ticks after up", lambda: len(stack.stored()) > len(ticks_before), stack)
     assert ticks_before <= stack.stored()
     lines_after = stack.alert_lines()
-    assert lines_after[:len(lines_before)] == lines_before
-    ids = [alerts.parse_line(line)["id"] for line in lines_after]
+    assert lines_after[: len(lines_before)] == lines_before
+    ids = [lineformat.parse_line(line)["id"] for line in lines_after]
     assert len(ids) == len(set(ids))
 
 
@@ -359,6 +413,7 @@ def test_down_v_removes_containers_network_and_volume(stack: Stack) -> None:
     stack.compose("down", "-v", timeout=180)
     label = f"label=com.docker.compose.project={stack.project}"
     for kind in ("container", "network", "volume"):
-        listed = dockerenv.run("docker", kind, "ls", "-q", "--filter", label,
-                               *(["-a"] if kind == "container" else [])).stdout.strip()
+        listed = dockerenv.run(
+            "docker", kind, "ls", "-q", "--filter", label, *(["-a"] if kind == "container" else [])
+        ).stdout.strip()
         assert listed == "", (kind, listed)

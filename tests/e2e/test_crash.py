@@ -21,10 +21,11 @@ import time
 import psycopg
 import pytest
 
-from cryptomonitor import alerts, failpoints
-from tests import pgserver
-from tests.paths import FIXTURES
-from tests.procs import env
+from cryptomonitor import failpoints
+from cryptomonitor.alerting import lineformat
+from tests.support import pgserver
+from tests.support.paths import FIXTURES
+from tests.support.procs import env
 
 DAY_CSV = FIXTURES / "BTCUSDT_1m_2025-05-30_day1.csv"
 BARS = 300  # 1,200 ticks
@@ -52,11 +53,29 @@ def replay(db_url: str, tmp_path: pathlib.Path, **extra: str) -> subprocess.Pope
     rules = tmp_path / "rules.toml"
     rules.write_text(RULES)
     return subprocess.Popen(
-        [sys.executable, "-m", "cryptomonitor", "replay", str(DAY_CSV), "--symbol", "btc",
-         "--limit", str(BARS), "--batch", str(BATCH)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        env=env(DATABASE_URL=db_url, CRYPTOMONITOR_ALERTS_FILE=str(tmp_path / "alerts.txt"),
-                CRYPTOMONITOR_RULES_FILE=str(rules), **extra))
+        [
+            sys.executable,
+            "-m",
+            "cryptomonitor",
+            "replay",
+            str(DAY_CSV),
+            "--symbol",
+            "btc",
+            "--limit",
+            str(BARS),
+            "--batch",
+            str(BATCH),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env(
+            DATABASE_URL=db_url,
+            CRYPTOMONITOR_ALERTS_FILE=str(tmp_path / "alerts.txt"),
+            CRYPTOMONITOR_RULES_FILE=str(rules),
+            **extra,
+        ),
+    )
 
 
 def finish(proc: subprocess.Popen[str], timeout: float = 60) -> tuple[int, str]:
@@ -70,17 +89,18 @@ def finish(proc: subprocess.Popen[str], timeout: float = 60) -> tuple[int, str]:
 def snapshot(db_url: str, tmp_path: pathlib.Path) -> tuple[bytes, list[tuple[object, ...]], int]:
     """The alerts file, every stored tick, and how many alerts rows are still unwritten."""
     with psycopg.connect(db_url) as conn:
-        ticks = conn.execute("SELECT symbol, time, price, volume_24h FROM ticks "
-                             "ORDER BY symbol, time").fetchall()
-        unwritten = conn.execute("SELECT count(*) FROM alerts WHERE written_at IS NULL"
-                                 ).fetchone()
+        ticks = conn.execute(
+            "SELECT symbol, time, price, volume_24h FROM ticks ORDER BY symbol, time"
+        ).fetchall()
+        unwritten = conn.execute("SELECT count(*) FROM alerts WHERE written_at IS NULL").fetchone()
     assert unwritten is not None
     return (tmp_path / "alerts.txt").read_bytes(), ticks, int(unwritten[0])
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory,
-              pg_server: pgserver.Server) -> tuple[bytes, int, float]:
+def reference(
+    tmp_path_factory: pytest.TempPathFactory, pg_server: pgserver.Server
+) -> tuple[bytes, int, float]:
     """The uninterrupted run: its alerts file and tick count."""
     with pgserver.database(pg_server) as url:
         path = tmp_path_factory.mktemp("reference")
@@ -96,13 +116,14 @@ def reference(tmp_path_factory: pytest.TempPathFactory,
     return content, len(ticks), took
 
 
-def assert_same_as_reference(db_url: str, tmp_path: pathlib.Path,
-                             reference: tuple[bytes, int, float]) -> None:
+def assert_same_as_reference(
+    db_url: str, tmp_path: pathlib.Path, reference: tuple[bytes, int, float]
+) -> None:
     content, ticks, unwritten = snapshot(db_url, tmp_path)
     assert unwritten == 0, "an alert stored in the database never reached the file"
     assert len(ticks) == reference[1]
     lines = content.decode().splitlines()
-    ids = [alerts.parse_line(line)["id"] for line in lines]  # no partial line: all parse
+    ids = [lineformat.parse_line(line)["id"] for line in lines]  # no partial line: all parse
     assert len(ids) == len(set(ids)), "an alert line was written twice"
     assert content == reference[0]
 
@@ -110,8 +131,9 @@ def assert_same_as_reference(db_url: str, tmp_path: pathlib.Path,
 @pytest.mark.slow
 @pytest.mark.parametrize("point", failpoints.NAMES)
 @pytest.mark.parametrize("nth", [1, 7])
-def test_crash_point_then_restart(point: str, nth: int, db_url: str, tmp_path: pathlib.Path,
-                                  reference: tuple[bytes, int, float]) -> None:
+def test_crash_point_then_restart(
+    point: str, nth: int, db_url: str, tmp_path: pathlib.Path, reference: tuple[bytes, int, float]
+) -> None:
     code, stderr = finish(replay(db_url, tmp_path, CMTEST_FAILPOINT=f"{point}:{nth}"))
     assert code == -signal.SIGKILL, f"the crash point {point} was never reached:\n{stderr}"
     if point == "alert_line_partial":
@@ -122,8 +144,9 @@ def test_crash_point_then_restart(point: str, nth: int, db_url: str, tmp_path: p
 
 
 @pytest.mark.slow
-def test_random_kills_in_a_loop(db_url: str, tmp_path: pathlib.Path,
-                                reference: tuple[bytes, int, float]) -> None:
+def test_random_kills_in_a_loop(
+    db_url: str, tmp_path: pathlib.Path, reference: tuple[bytes, int, float]
+) -> None:
     seed = int(os.environ.get("CMTEST_SEED", time.time_ns() % 10**6))
     rng = random.Random(seed)
     kills = 0

@@ -11,9 +11,11 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from cryptomonitor import alerts, api, demo
-from tests.helpers import lines
-from tests.procs import Proc, cli
+from cryptomonitor.alerting import lineformat
+from cryptomonitor.api import application
+from cryptomonitor.sources import demo
+from tests.support.helpers import lines
+from tests.support.procs import Proc, cli
 
 
 def test_the_excerpts_are_whole_days_of_real_bars() -> None:
@@ -33,7 +35,8 @@ def test_a_minute_gets_the_bar_of_its_time_of_day() -> None:
 
 
 def test_demo_lights_up_the_api_the_views_and_the_alerts_file(
-        db_url: str, tmp_path: pathlib.Path) -> None:
+    db_url: str, tmp_path: pathlib.Path
+) -> None:
     alerts_file = tmp_path / "alerts.txt"
     result = cli("demo", DATABASE_URL=db_url, CRYPTOMONITOR_ALERTS_FILE=str(alerts_file))
     assert result.returncode == 0, result.stderr
@@ -41,10 +44,11 @@ def test_demo_lights_up_the_api_the_views_and_the_alerts_file(
     assert done["stored"] == done["ticks"] == 3 * 24 * 60 * 4  # 4 ticks a minute, 24 h
     written = lines(alerts_file)
     assert written and done["alerts"] == len(written)
-    assert {alerts.parse_line(x)["symbol"] for x in written} <= set(demo.FILES)
+    assert {lineformat.parse_line(x)["symbol"] for x in written} <= set(demo.FILES)
     with psycopg.connect(db_url) as conn:
         newest, sources = conn.execute(
-            "SELECT max(time), array_agg(DISTINCT source) FROM ticks").fetchone()  # type: ignore[misc]
+            "SELECT max(time), array_agg(DISTINCT source) FROM ticks"
+        ).fetchone()  # type: ignore[misc]
         assert sources == ["demo"]
         assert dt.timedelta(0) <= dt.datetime.now(dt.UTC) - newest < dt.timedelta(minutes=1)
         ranked = conn.execute("SELECT symbol FROM volatility_24h ORDER BY rank").fetchall()
@@ -52,10 +56,11 @@ def test_demo_lights_up_the_api_the_views_and_the_alerts_file(
         # A candle is the excerpt's bar of the same time of day.
         bucket, o, h, lo, c = conn.execute(
             "SELECT bucket, open, high, low, close FROM ohlcv_1m WHERE symbol = 'demo-btc' "
-            "ORDER BY bucket DESC OFFSET 5 LIMIT 1").fetchone()  # type: ignore[misc]
+            "ORDER BY bucket DESC OFFSET 5 LIMIT 1"
+        ).fetchone()  # type: ignore[misc]
     bar = demo.excerpt("demo-btc")[bucket.hour * 60 + bucket.minute]
     assert (o, h, lo, c) == (bar.open, bar.high, bar.low, bar.close)
-    with TestClient(api.create_app(db_url)) as client:
+    with TestClient(application.create_app(db_url)) as client:
         assert client.get("/health").json()["status"] == "ok"
         assert client.get("/rank/demo-btc").json()["rank"] == 1
         assert client.get("/metrics/demo-eth").json()["summary"]["samples"] >= 5750
@@ -63,19 +68,28 @@ def test_demo_lights_up_the_api_the_views_and_the_alerts_file(
     assert again.returncode == 0, again.stderr
     repeat = next(json.loads(x) for x in again.stderr.splitlines() if '"demo_done"' in x)
     assert repeat["stored"] <= 3 * 4 and repeat["duplicates"] == 0  # only the last seconds
-    assert lines(alerts_file)[:len(written)] == written
+    assert lines(alerts_file)[: len(written)] == written
 
 
 @pytest.mark.slow
-def test_demo_follow_goes_on_in_real_time_until_stopped(db_url: str,
-                                                        tmp_path: pathlib.Path) -> None:
-    proc = Proc("demo", "--hours", "1", "--follow", DATABASE_URL=db_url,
-                CRYPTOMONITOR_ALERTS_FILE=str(tmp_path / "alerts.txt"))
+def test_demo_follow_goes_on_in_real_time_until_stopped(
+    db_url: str, tmp_path: pathlib.Path
+) -> None:
+    proc = Proc(
+        "demo",
+        "--hours",
+        "1",
+        "--follow",
+        DATABASE_URL=db_url,
+        CRYPTOMONITOR_ALERTS_FILE=str(tmp_path / "alerts.txt"),
+    )
     try:
         proc.wait_for(lambda: bool(proc.named("demo_history")))
         with psycopg.connect(db_url, autocommit=True) as conn:
+
             def newest() -> dt.datetime:
                 return conn.execute("SELECT max(time) FROM ticks").fetchone()[0]  # type: ignore[index,no-any-return]
+
             first = newest()
             deadline = time.monotonic() + 25
             while newest() == first and time.monotonic() < deadline:

@@ -18,14 +18,14 @@ import psycopg
 import pytest
 import requests
 
-from cryptomonitor import delivery
+from cryptomonitor.alerting import delivery
+from cryptomonitor.alerting.receivers.alertmanager import Alertmanager
+from cryptomonitor.alerting.receivers.base import Route
 from cryptomonitor.models import Tick
-from cryptomonitor.receivers.alertmanager import Alertmanager
-from cryptomonitor.receivers.base import Route
-from tests.fakeapi import FakeCoinGecko
-from tests.helpers import SUMMARY, pipeline
-from tests.pgserver import free_port
-from tests.procs import Proc
+from tests.support.fakeapi import FakeCoinGecko
+from tests.support.helpers import SUMMARY, pipeline
+from tests.support.pgserver import free_port
+from tests.support.procs import Proc
 
 pytestmark = pytest.mark.slow
 
@@ -35,8 +35,10 @@ def binary(*names: str) -> str:
         found = shutil.which(name)
         if found:
             return found
-    pytest.skip(f"{' or '.join(names)} not installed (Debian: apt-get install prometheus "
-                "prometheus-alertmanager; scripts/test does it as root)")
+    pytest.skip(
+        f"{' or '.join(names)} not installed (Debian: apt-get install prometheus "
+        "prometheus-alertmanager; scripts/test does it as root)"
+    )
 
 
 @contextlib.contextmanager
@@ -69,15 +71,21 @@ def query(base: str, promql: str) -> list[dict[str, Any]]:
     return list(body["data"]["result"])
 
 
-def test_prometheus_scrapes_the_fetcher(db_url: str, fake_api: FakeCoinGecko,
-                                        tmp_path: pathlib.Path) -> None:
+def test_prometheus_scrapes_the_fetcher(
+    db_url: str, fake_api: FakeCoinGecko, tmp_path: pathlib.Path
+) -> None:
     prometheus = binary("prometheus")
     metrics_port, prom_port = free_port(), free_port()
     fake_api.set_price("bitcoin", 100.0, 5e9, int(time.time()))
-    app = Proc("run", DATABASE_URL=db_url, CRYPTOMONITOR_COINGECKO_URL=fake_api.url,
-               CRYPTOMONITOR_COINS="bitcoin", CRYPTOMONITOR_POLL_INTERVAL="0.2",
-               CRYPTOMONITOR_ALERTS_FILE=str(tmp_path / "alerts.txt"),
-               CRYPTOMONITOR_METRICS_ADDR=f"127.0.0.1:{metrics_port}")
+    app = Proc(
+        "run",
+        DATABASE_URL=db_url,
+        CRYPTOMONITOR_COINGECKO_URL=fake_api.url,
+        CRYPTOMONITOR_COINS="bitcoin",
+        CRYPTOMONITOR_POLL_INTERVAL="0.2",
+        CRYPTOMONITOR_ALERTS_FILE=str(tmp_path / "alerts.txt"),
+        CRYPTOMONITOR_METRICS_ADDR=f"127.0.0.1:{metrics_port}",
+    )
     config = tmp_path / "prometheus.yml"
     config.write_text(f"""
 global: {{scrape_interval: 1s, evaluation_interval: 1s}}
@@ -88,9 +96,15 @@ scrape_configs:
     base = f"http://127.0.0.1:{prom_port}"
     try:
         app.wait_for(lambda: len(app.named("poll")) >= 5)
-        with process([prometheus, f"--config.file={config}",
-                      f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-                      f"--web.listen-address=127.0.0.1:{prom_port}"], f"{base}/-/ready"):
+        with process(
+            [
+                prometheus,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{prom_port}",
+            ],
+            f"{base}/-/ready",
+        ):
             deadline = time.monotonic() + 30
             while not query(base, 'cryptomonitor_ticks_total{stage="stored"}'):
                 assert time.monotonic() < deadline, "Prometheus never scraped the fetcher"
@@ -111,27 +125,46 @@ scrape_configs:
     assert up[0]["value"][1] == "1" and 0 <= float(age[0]["value"][1]) < 120
 
 
-def test_alertmanager_gets_the_alert_then_its_resolution(db_url: str,
-                                                         tmp_path: pathlib.Path) -> None:
+def test_alertmanager_gets_the_alert_then_its_resolution(
+    db_url: str, tmp_path: pathlib.Path
+) -> None:
     alertmanager = binary("prometheus-alertmanager", "alertmanager")
     port = free_port()
     config = tmp_path / "alertmanager.yml"
     config.write_text("route: {receiver: nobody}\nreceivers: [{name: nobody}]\n")
     base = f"http://127.0.0.1:{port}"
-    with process([alertmanager, f"--config.file={config}",
-                  f"--storage.path={tmp_path / 'am'}", f"--web.listen-address=127.0.0.1:{port}",
-                  "--cluster.listen-address="], f"{base}/-/ready"):
+    with process(
+        [
+            alertmanager,
+            f"--config.file={config}",
+            f"--storage.path={tmp_path / 'am'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+        ],
+        f"{base}/-/ready",
+    ):
         stop = threading.Event()
-        thread = delivery.Delivery(Alertmanager("am", Route(rules=frozenset({"price_3x_1h"})),
-                                                base), db_url, stop)
+        thread = delivery.Delivery(
+            Alertmanager("am", Route(rules=frozenset({"price_3x_1h"})), base), db_url, stop
+        )
         thread.start()
         time.sleep(0.5)
         start = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(minutes=40)
         p = pipeline(db_url, tmp_path / "alerts.txt")
 
         def feed(minutes: range, spike: int) -> float:
-            p.submit([Tick(start + dt.timedelta(minutes=m), "btc", 400.0 if m == spike
-                           else 100.0, 1.0, "test") for m in minutes])
+            p.submit(
+                [
+                    Tick(
+                        start + dt.timedelta(minutes=m),
+                        "btc",
+                        400.0 if m == spike else 100.0,
+                        1.0,
+                        "test",
+                    )
+                    for m in minutes
+                ]
+            )
             p.flush()
             committed = time.monotonic()
             thread.wake.set()
@@ -157,9 +190,16 @@ def test_alertmanager_gets_the_alert_then_its_resolution(db_url: str,
         finally:
             stop.set()
             thread.join(10)
-    assert firing["labels"] == {"alertname": "price_3x_1h", "rule": "price_3x_1h",
-                                "symbol": "btc", "metric": "price", "source": "cryptomonitor"}
+    assert firing["labels"] == {
+        "alertname": "price_3x_1h",
+        "rule": "price_3x_1h",
+        "symbol": "btc",
+        "metric": "price",
+        "source": "cryptomonitor",
+    }
     assert firing["status"]["state"] == "active"
     assert "4.00x its 1h average" in firing["annotations"]["summary"]
-    SUMMARY.append(f"alertmanager: ALERT visible {1000 * (seen - committed):.0f} ms after its "
-                   f"commit, RESOLVED {1000 * (resolved - committed_resolved):.0f} ms after")
+    SUMMARY.append(
+        f"alertmanager: ALERT visible {1000 * (seen - committed):.0f} ms after its "
+        f"commit, RESOLVED {1000 * (resolved - committed_resolved):.0f} ms after"
+    )

@@ -10,21 +10,27 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.fakeapi import FakeCoinGecko
-from tests.procs import Proc
+from tests.support.fakeapi import FakeCoinGecko
+from tests.support.procs import Proc
 
 POLL = 0.5
 
 
 def start(db_url: str, fake_api: FakeCoinGecko, tmp_path: object, coins: str) -> Proc:
-    return Proc("run", DATABASE_URL=db_url, CRYPTOMONITOR_COINGECKO_URL=fake_api.url,
-                CRYPTOMONITOR_COINS=coins, CRYPTOMONITOR_POLL_INTERVAL=str(POLL),
-                CRYPTOMONITOR_ALERTS_FILE=f"{tmp_path}/alerts.txt")
+    return Proc(
+        "run",
+        DATABASE_URL=db_url,
+        CRYPTOMONITOR_COINGECKO_URL=fake_api.url,
+        CRYPTOMONITOR_COINS=coins,
+        CRYPTOMONITOR_POLL_INTERVAL=str(POLL),
+        CRYPTOMONITOR_ALERTS_FILE=f"{tmp_path}/alerts.txt",
+    )
 
 
 @contextlib.contextmanager
-def leader_and_standby(db_url: str, fake_api: FakeCoinGecko,
-                       tmp_path: object) -> Iterator[tuple[Proc, Proc]]:
+def leader_and_standby(
+    db_url: str, fake_api: FakeCoinGecko, tmp_path: object
+) -> Iterator[tuple[Proc, Proc]]:
     """Two replicas of one job: the first polling, the second standing by; both killed after
     (continued first, should a test have stopped one)."""
     fake_api.set_price("bitcoin", 100.0, 5e9, int(time.time()) - 30)
@@ -43,8 +49,9 @@ def leader_and_standby(db_url: str, fake_api: FakeCoinGecko,
 
 
 @pytest.mark.slow
-def test_one_replica_polls_and_the_other_takes_over(db_url: str, fake_api: FakeCoinGecko,
-                                                    tmp_path: object) -> None:
+def test_one_replica_polls_and_the_other_takes_over(
+    db_url: str, fake_api: FakeCoinGecko, tmp_path: object
+) -> None:
     with leader_and_standby(db_url, fake_api, tmp_path) as (first, second):
         polls_before = len(first.named("poll"))
         time.sleep(6 * POLL)
@@ -67,7 +74,8 @@ def test_one_replica_polls_and_the_other_takes_over(db_url: str, fake_api: FakeC
 
 @pytest.mark.slow
 def test_replicas_with_different_coins_are_different_jobs(
-        db_url: str, fake_api: FakeCoinGecko, tmp_path: object) -> None:
+    db_url: str, fake_api: FakeCoinGecko, tmp_path: object
+) -> None:
     now = int(time.time())
     fake_api.set_price("bitcoin", 100.0, 5e9, now - 30)
     fake_api.set_price("ethereum", 10.0, 5e8, now - 30)
@@ -82,8 +90,9 @@ def test_replicas_with_different_coins_are_different_jobs(
 
 
 @pytest.mark.slow
-def test_a_frozen_leader_loses_the_lock_and_stands_down(db_url: str, fake_api: FakeCoinGecko,
-                                                        tmp_path: object) -> None:
+def test_a_frozen_leader_loses_the_lock_and_stands_down(
+    db_url: str, fake_api: FakeCoinGecko, tmp_path: object
+) -> None:
     """A leader alive but cut off (SIGSTOP: a frozen VM, a partition) stops touching its lock
     session; the server ends it after the idle timeout (30 s HTTP deadline + 3 polls), the
     standby takes over, and the old leader, thawed, stands down instead of polling too."""

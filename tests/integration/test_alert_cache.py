@@ -9,21 +9,23 @@ import psycopg
 import pytest
 from structlog.testing import capture_logs
 
-from cryptomonitor import alerts, replay
+from cryptomonitor.alerting import lineformat
+from cryptomonitor.alerting.rules import DEFAULT_RULES
+from cryptomonitor.alerting.windows import Series
 from cryptomonitor.models import Tick
-from cryptomonitor.rules import DEFAULT_RULES
-from cryptomonitor.windows import Series, micros
-from tests import pgserver
-from tests.helpers import lines, pipeline, tick
-from tests.oracle import copy_ticks
-from tests.paths import FIXTURES
+from cryptomonitor.sources import barfiles
+from cryptomonitor.util.times import micros
+from tests.support import pgserver
+from tests.support.helpers import lines, pipeline, tick
+from tests.support.oracle import copy_ticks
+from tests.support.paths import FIXTURES
 
 DAY = FIXTURES / "BTCUSDT_1m_2025-05-30_day1.csv"
 WINDOWS = (300, 3600)
 
 
 def day_ticks(bars: int = 1440) -> list[Tick]:
-    return list(replay.ticks(replay.read_bars(DAY, 0, bars), "btc"))
+    return list(barfiles.ticks(barfiles.read_bars(DAY, 0, bars), "btc"))
 
 
 def test_windows_equal_sql_trailing_window_on_a_real_day(conn: psycopg.Connection) -> None:
@@ -34,7 +36,8 @@ def test_windows_equal_sql_trailing_window_on_a_real_day(conn: psycopg.Connectio
         for time, w, p, n, v, m in conn.execute(
             "SELECT k.time, w, s.* FROM unnest(%s::timestamptz[]) AS k(time),"
             " unnest(%s::float8[]) AS w, trailing_window('btc', k.time, w) AS s",
-            ([t.time for t in ticks], list(WINDOWS)))
+            ([t.time for t in ticks], list(WINDOWS)),
+        )
     }
     series = Series(w * 1_000_000 for w in WINDOWS)
     for t in ticks:
@@ -46,21 +49,23 @@ def test_windows_equal_sql_trailing_window_on_a_real_day(conn: psycopg.Connectio
         series.add(micros(t.time), t.price, t.volume_24h)
 
 
-def _run(url: str, path: pathlib.Path, ticks: list[Tick], batch: int,
-         restart_every: int | None = None) -> list[str]:
+def _run(
+    url: str, path: pathlib.Path, ticks: list[Tick], batch: int, restart_every: int | None = None
+) -> list[str]:
     p = pipeline(url, path)
     for k, i in enumerate(range(0, len(ticks), batch)):
         if restart_every and k and k % restart_every == 0:
             p.db.close()
             p = pipeline(url, path)  # a new process: empty cache, loaded from the database
-        p.submit(ticks[i:i + batch])
+        p.submit(ticks[i : i + batch])
         p.flush()
     return lines(path)
 
 
 @pytest.mark.slow
-def test_restarts_and_batch_sizes_change_nothing(db_url: str, pg_server: pgserver.Server,
-                                                 tmp_path: pathlib.Path) -> None:
+def test_restarts_and_batch_sizes_change_nothing(
+    db_url: str, pg_server: pgserver.Server, tmp_path: pathlib.Path
+) -> None:
     ticks = day_ticks(480)
     reference = _run(db_url, tmp_path / "a.txt", ticks, batch=1)
     assert len(reference) > 10
@@ -71,24 +76,26 @@ def test_restarts_and_batch_sizes_change_nothing(db_url: str, pg_server: pgserve
 
 
 def test_state_that_flips_twice_in_one_batch_is_stored_as_it_ends(
-        db_url: str, tmp_path: pathlib.Path) -> None:
+    db_url: str, tmp_path: pathlib.Path
+) -> None:
     path = tmp_path / "a.txt"
     p = pipeline(db_url, path)
     p.submit(tick(m, 100.0) for m in range(20))
     p.flush()
     p.submit([tick(20, 400.0), tick(21, 100.0)])  # price_3x_1h: ALERT then RESOLVED at once
     p.flush()
-    events = [(f["event"], f["rule"]) for f in map(alerts.parse_line, lines(path))]
+    events = [(f["event"], f["rule"]) for f in map(lineformat.parse_line, lines(path))]
     assert events.count(("RESOLVED", "price_3x_1h")) == 1
     restarted = pipeline(db_url, path)  # a new process reads the stored state
     restarted.submit([tick(22, 100.0), tick(23, 100.0)])
     restarted.flush()
-    events = [(f["event"], f["rule"]) for f in map(alerts.parse_line, lines(path))]
+    events = [(f["event"], f["rule"]) for f in map(lineformat.parse_line, lines(path))]
     assert events.count(("RESOLVED", "price_3x_1h")) == 1, "stored state was stale"
 
 
-def test_another_writer_is_noticed_and_its_ticks_counted(db_url: str,
-                                                         tmp_path: pathlib.Path) -> None:
+def test_another_writer_is_noticed_and_its_ticks_counted(
+    db_url: str, tmp_path: pathlib.Path
+) -> None:
     ours = pipeline(db_url, tmp_path / "a.txt", rules=DEFAULT_RULES[:1])
     ours.submit(tick(m, 100.0) for m in range(12))
     ours.flush()
@@ -102,8 +109,9 @@ def test_another_writer_is_noticed_and_its_ticks_counted(db_url: str,
     assert [x.split()[1] for x in lines(tmp_path / "a.txt")] == ["ALERT"]
 
 
-def test_a_failed_transaction_leaves_nothing_in_the_cache(db_url: str,
-                                                          tmp_path: pathlib.Path) -> None:
+def test_a_failed_transaction_leaves_nothing_in_the_cache(
+    db_url: str, tmp_path: pathlib.Path
+) -> None:
     p = pipeline(db_url, tmp_path / "a.txt")
     p.submit(tick(m, 100.0) for m in range(12))
     p.flush()

@@ -11,8 +11,8 @@ import threading
 import psycopg
 import pytest
 
-from cryptomonitor import alertfile, alerts
-from tests.helpers import lines, pipeline, tick
+from cryptomonitor.alerting import alertfile, lineformat
+from tests.support.helpers import lines, pipeline, tick
 
 
 def _raise_alert(db_url: str, path: pathlib.Path) -> None:
@@ -22,8 +22,9 @@ def _raise_alert(db_url: str, path: pathlib.Path) -> None:
         p.writer.write(conn, [tick(m, 100.0) for m in range(20)] + [tick(20, 400.0)])
 
 
-def test_stored_but_unwritten_alert_is_written_at_next_start(db_url: str,
-                                                             tmp_path: pathlib.Path) -> None:
+def test_stored_but_unwritten_alert_is_written_at_next_start(
+    db_url: str, tmp_path: pathlib.Path
+) -> None:
     path = tmp_path / "alerts.txt"
     _raise_alert(db_url, path)
     assert lines(path) == []
@@ -34,23 +35,25 @@ def test_stored_but_unwritten_alert_is_written_at_next_start(db_url: str,
     assert len(lines(path)) == 2
 
 
-def test_written_but_unmarked_alert_is_not_written_twice(db_url: str,
-                                                         tmp_path: pathlib.Path) -> None:
+def test_written_but_unmarked_alert_is_not_written_twice(
+    db_url: str, tmp_path: pathlib.Path
+) -> None:
     path = tmp_path / "alerts.txt"
     _raise_alert(db_url, path)
     with psycopg.connect(db_url, autocommit=True) as conn:
         f = alertfile.AlertFile(path)
         # Crash after the append, before the UPDATE: the lines are in the file, not marked.
         pending = alertfile._unwritten(conn, 10)
-        f.append([alerts.format_line(e) for e in pending])
+        f.append([lineformat.format_line(e) for e in pending])
         assert alertfile.recover(conn, f) == 2
         assert alertfile.deliver(conn, f) == 0
-    ids = [alerts.parse_line(x)["id"] for x in lines(path)]
+    ids = [lineformat.parse_line(x)["id"] for x in lines(path)]
     assert len(ids) == 2 == len(set(ids))
 
 
 def test_lines_written_in_format_1_are_recognised_after_an_upgrade(
-        db_url: str, tmp_path: pathlib.Path) -> None:
+    db_url: str, tmp_path: pathlib.Path
+) -> None:
     """A crash under the old version left its lines (full UUIDs) written but not marked."""
     path = tmp_path / "alerts.txt"
     _raise_alert(db_url, path)
@@ -59,8 +62,10 @@ def test_lines_written_in_format_1_are_recognised_after_an_upgrade(
         pending = alertfile._unwritten(conn, 10)
         with path.open("a") as out:
             for e in pending:
-                out.write(f"2026-01-01T00:00:00Z ALERT rule={e.rule} symbol={e.symbol} "
-                          f"alert_id={e.alert_id} episode_id={e.episode_id}\n")
+                out.write(
+                    f"2026-01-01T00:00:00Z ALERT rule={e.rule} symbol={e.symbol} "
+                    f"alert_id={e.alert_id} episode_id={e.episode_id}\n"
+                )
         assert alertfile.recover(conn, f) == len(pending) == 2
         assert alertfile.deliver(conn, f) == 0
 
@@ -71,7 +76,7 @@ def test_partial_last_line_is_cut_and_rewritten_whole(db_url: str, tmp_path: pat
     _raise_alert(db_url, path)
     with psycopg.connect(db_url, autocommit=True) as conn:
         f = alertfile.AlertFile(path)
-        first = alerts.format_line(alertfile._unwritten(conn, 1)[0])
+        first = lineformat.format_line(alertfile._unwritten(conn, 1)[0])
         with path.open("a") as out:
             out.write(first[:40])  # the process died in the middle of this line
         alertfile.recover(conn, f)
@@ -91,7 +96,7 @@ def test_rotation_by_rename_starts_a_new_file(db_url: str, tmp_path: pathlib.Pat
     p.submit(tick(m, 100.0) for m in range(21, 30))
     p.flush()
     assert len(lines(tmp_path / "alerts.txt.1")) == 2
-    assert [alerts.parse_line(x)["event"] for x in lines(path)] == ["RESOLVED", "RESOLVED"]
+    assert [lineformat.parse_line(x)["event"] for x in lines(path)] == ["RESOLVED", "RESOLVED"]
 
 
 def test_unwritable_file_keeps_alerts_for_later(db_url: str, tmp_path: pathlib.Path) -> None:
@@ -117,8 +122,12 @@ def test_tail_follows_across_rotation(db_url: str, tmp_path: pathlib.Path) -> No
     p.submit(tick(m, 100.0) for m in range(20))
     p.submit([tick(20, 400.0)])
     p.flush()  # 2 ALERT lines
-    with subprocess.Popen([tail, "-F", "-n", "+1", "-s", "0.1", str(path)],
-                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as proc:
+    with subprocess.Popen(
+        [tail, "-F", "-n", "+1", "-s", "0.1", str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    ) as proc:
         try:
             assert proc.stdout is not None
             seen = [proc.stdout.readline(), proc.stdout.readline()]
@@ -131,9 +140,8 @@ def test_tail_follows_across_rotation(db_url: str, tmp_path: pathlib.Path) -> No
             timer.cancel()
         finally:
             proc.kill()
-    assert [line.rstrip("\n") for line in seen] == (
-        lines(tmp_path / "alerts.txt.1") + lines(path))
-    assert [alerts.parse_line(x)["event"] for x in seen] == ["ALERT"] * 2 + ["RESOLVED"] * 2
+    assert [line.rstrip("\n") for line in seen] == (lines(tmp_path / "alerts.txt.1") + lines(path))
+    assert [lineformat.parse_line(x)["event"] for x in seen] == ["ALERT"] * 2 + ["RESOLVED"] * 2
 
 
 def _append_many(path: str, writer: int) -> None:
@@ -154,16 +162,18 @@ def test_concurrent_appends_never_interleave(tmp_path: pathlib.Path) -> None:
         assert body == writer[1:] * 3000, f"torn line: {line[:80]}..."
 
 
-def test_two_processes_delivering_at_once_write_each_line_once(db_url: str,
-                                                             tmp_path: pathlib.Path) -> None:
+def test_two_processes_delivering_at_once_write_each_line_once(
+    db_url: str, tmp_path: pathlib.Path
+) -> None:
     """As with `cryptomonitor demo` run beside a running fetcher on the same outbox."""
     import threading
 
     path = tmp_path / "alerts.txt"
     p = pipeline(db_url, path)
     with psycopg.connect(db_url, autocommit=True) as conn:
-        p.writer.write(conn, [tick(m, 100.0 + (m % 2) * 50) for m in range(120)] +
-                          [tick(120, 900.0)])
+        p.writer.write(
+            conn, [tick(m, 100.0 + (m % 2) * 50) for m in range(120)] + [tick(120, 900.0)]
+        )
         pending = len(alertfile._unwritten(conn, 10_000))
     assert pending >= 2
     start = threading.Barrier(2)
@@ -179,5 +189,5 @@ def test_two_processes_delivering_at_once_write_each_line_once(db_url: str,
         t.start()
     for t in threads:
         t.join()
-    ids = [alerts.parse_line(x)["id"] for x in lines(path)]
+    ids = [lineformat.parse_line(x)["id"] for x in lines(path)]
     assert sum(written) == pending == len(ids) == len(set(ids))

@@ -17,11 +17,12 @@ import psycopg_pool
 import pytest
 from fastapi.testclient import TestClient
 
-from cryptomonitor import alerts, api, apiservice
+from cryptomonitor.alerting import lineformat
+from cryptomonitor.api import application, deps
 from cryptomonitor.models import Tick
-from tests import oracle
-from tests.helpers import pipeline
-from tests.paths import FIXTURES
+from tests.support import oracle
+from tests.support.helpers import pipeline
+from tests.support.paths import FIXTURES
 
 Ticks = list[tuple[dt.datetime, float, float]]
 
@@ -32,9 +33,12 @@ def data(conn: psycopg.Connection, flavour: str) -> dict[str, Ticks]:
     bars = oracle.read_bars(FIXTURES / "BTCUSDT_1m_2025-05-30_day1.csv")
     shift = now - dt.timedelta(seconds=90) - bars[-1]["time"]  # type: ignore[operator]
     btc = [(t + shift, p, v) for t, p, v in oracle.bar_ticks(bars)]
-    sets = {"bitcoin": btc, "bitcoin2x": [(t, 2 * p, v) for t, p, v in btc],
-            "flat": [(t, 7.0, 1.0) for t, _, _ in btc[-50:]],
-            "old": [(btc[0][0] - dt.timedelta(days=3), 5.0, 1.0)]}
+    sets = {
+        "bitcoin": btc,
+        "bitcoin2x": [(t, 2 * p, v) for t, p, v in btc],
+        "flat": [(t, 7.0, 1.0) for t, _, _ in btc[-50:]],
+        "old": [(btc[0][0] - dt.timedelta(days=3), 5.0, 1.0)],
+    }
     for symbol, ticks in sets.items():
         oracle.copy_ticks(conn, symbol, ticks)
     oracle.refresh(conn, flavour)
@@ -43,7 +47,7 @@ def data(conn: psycopg.Connection, flavour: str) -> dict[str, Ticks]:
 
 @pytest.fixture
 def client(db_url: str) -> Iterator[TestClient]:
-    with TestClient(api.create_app(db_url, rank_ttl=None)) as c:
+    with TestClient(application.create_app(db_url, rank_ttl=None)) as c:
         yield c
 
 
@@ -96,31 +100,37 @@ def test_rank_matches_summary_and_order(client: TestClient, data: dict) -> None:
     assert math.isclose(ranks["bitcoin2x"]["stddev"], 2 * summary["stddev"], rel_tol=1e-9)
 
 
-@pytest.mark.parametrize(("path", "message"), [
-    ("/metrics/nope", "unknown symbol 'nope'"),
-    ("/rank/nope", "unknown symbol 'nope'"),
-    ("/rank/old", "no ticks in the last 24 hours"),
-])
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("/metrics/nope", "unknown symbol 'nope'"),
+        ("/rank/nope", "unknown symbol 'nope'"),
+        ("/rank/old", "no ticks in the last 24 hours"),
+    ],
+)
 def test_not_found_is_json(client: TestClient, data: dict, path: str, message: str) -> None:
     r = client.get(path)
     assert r.status_code == 404 and message in r.json()["detail"]
 
 
-@pytest.mark.parametrize(("path", "param"), [
-    ("/metrics/bitcoin?interval=5m", "interval"),
-    ("/alerts?since=yesterday", "since"),
-    ("/alerts?since=0.5", "since"),  # numbers are not date-times
-    ("/alerts?from=-99999999999", "from"),
-    ("/alerts?limit=0", "limit"),
-    ("/alerts?limit=10001", "limit"),
-    ("/metrics/bitcoin?from=2025-06-02T00:00:00Z&to=2025-06-01T00:00:00Z", "to"),
-    ("/metrics/bitcoin?from=2025-01-01T00:00:00Z&to=2025-06-01T00:00:00Z", "to"),
-    ("/metrics/bitcoin?limit=100001", "limit"),
-    ("/metrics/%00", "symbol"),
-    ("/rank/btc%00", "symbol"),
-    ("/alerts?symbol=%00", "symbol"),
-    ("/metrics/" + "x" * 10_000, "symbol"),
-])
+@pytest.mark.parametrize(
+    ("path", "param"),
+    [
+        ("/metrics/bitcoin?interval=5m", "interval"),
+        ("/alerts?since=yesterday", "since"),
+        ("/alerts?since=0.5", "since"),  # numbers are not date-times
+        ("/alerts?from=-99999999999", "from"),
+        ("/alerts?limit=0", "limit"),
+        ("/alerts?limit=10001", "limit"),
+        ("/metrics/bitcoin?from=2025-06-02T00:00:00Z&to=2025-06-01T00:00:00Z", "to"),
+        ("/metrics/bitcoin?from=2025-01-01T00:00:00Z&to=2025-06-01T00:00:00Z", "to"),
+        ("/metrics/bitcoin?limit=100001", "limit"),
+        ("/metrics/%00", "symbol"),
+        ("/rank/btc%00", "symbol"),
+        ("/alerts?symbol=%00", "symbol"),
+        ("/metrics/" + "x" * 10_000, "symbol"),
+    ],
+)
 def test_bad_parameters_are_named(client: TestClient, data: dict, path: str, param: str) -> None:
     r = client.get(path)
     assert r.status_code == 422, r.text
@@ -137,20 +147,29 @@ def test_unknown_symbol_is_404_everywhere(client: TestClient, data: dict) -> Non
 def test_a_period_of_ones_choosing(client: TestClient, data: dict) -> None:
     ticks = data["bitcoin"]
     start, end = ticks[100][0], ticks[200][0]
-    body = client.get("/metrics/bitcoin", params={"from": start.isoformat(),
-                                                 "to": end.isoformat()}).json()
+    body = client.get(
+        "/metrics/bitcoin", params={"from": start.isoformat(), "to": end.isoformat()}
+    ).json()
     assert [p["price"] for p in body["points"]] == [p for _, p, _ in ticks[100:200]]
     assert body["summary"]["samples"] == 100 and body["truncated"] is False
-    assert (body["from"], body["to"]) == (alerts.format_time(start), alerts.format_time(end))
-    cut = client.get("/metrics/bitcoin", params={"from": start.isoformat(),
-                                                "to": end.isoformat(), "limit": 10}).json()
+    assert (body["from"], body["to"]) == (
+        lineformat.format_time(start),
+        lineformat.format_time(end),
+    )
+    cut = client.get(
+        "/metrics/bitcoin", params={"from": start.isoformat(), "to": end.isoformat(), "limit": 10}
+    ).json()
     assert len(cut["points"]) == 10 and cut["truncated"] is True
     assert cut["summary"]["samples"] == 100  # the summary covers the whole period
-    naive = client.get("/metrics/bitcoin", params={
-        "from": start.replace(tzinfo=None).isoformat(), "to": end.isoformat()}).json()
+    naive = client.get(
+        "/metrics/bitcoin",
+        params={"from": start.replace(tzinfo=None).isoformat(), "to": end.isoformat()},
+    ).json()
     assert naive["points"] == body["points"]  # a time without a zone is UTC
-    candles = client.get("/metrics/bitcoin", params={
-        "interval": "1h", "from": "2010-01-01T00:00:00Z", "to": "2010-01-02T00:00:00Z"}).json()
+    candles = client.get(
+        "/metrics/bitcoin",
+        params={"interval": "1h", "from": "2010-01-01T00:00:00Z", "to": "2010-01-02T00:00:00Z"},
+    ).json()
     assert candles["candles"] == [] and candles["summary"]["samples"] == 0
 
 
@@ -176,21 +195,24 @@ def test_docs_are_served_from_the_package(client: TestClient) -> None:
 
 
 def test_a_pooled_connection_the_server_dropped_is_replaced_unseen(
-        db_url: str, conn: psycopg.Connection, data: dict) -> None:
+    db_url: str, conn: psycopg.Connection, data: dict
+) -> None:
     """As after a quick database restart: every idle pooled connection is dead."""
-    with TestClient(api.create_app(db_url, rank_ttl=None)) as c:
+    with TestClient(application.create_app(db_url, rank_ttl=None)) as c:
         assert c.get("/metrics").status_code == 200
-        killed = conn.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                              "WHERE application_name LIKE 'cryptomonitor-api%'").fetchone()
+        killed = conn.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE application_name LIKE 'cryptomonitor-api%'"
+        ).fetchone()
         assert killed is not None and killed[0] >= 1
         assert c.get("/metrics").status_code == 200
         assert c.get("/health").status_code == 200
 
 
 def test_health_answers_while_every_api_connection_is_busy(db_url: str, data: dict) -> None:
-    app = api.create_app(db_url, pool_size=1, pool_timeout=2)
+    app = application.create_app(db_url, pool_size=1, pool_timeout=2)
     with TestClient(app) as c:
-        service: api.Service = app.state.service
+        service: application.Service = app.state.service
         with service.pool.connection():  # the one connection of the main pool, held
             r = c.get("/health")
         assert r.status_code == 200 and r.json()["status"] == "ok"
@@ -200,32 +222,38 @@ def test_alerts_endpoint(db_url: str, client: TestClient, tmp_path: pathlib.Path
     start = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=1)
     p = pipeline(db_url, tmp_path / "a.txt")
     for symbol in ("spiky", "other"):
-        p.submit(Tick(start + dt.timedelta(minutes=m), symbol, 400.0 if m == 20 else 100.0, 1.0,
-                      "test") for m in range(30))
+        p.submit(
+            Tick(start + dt.timedelta(minutes=m), symbol, 400.0 if m == 20 else 100.0, 1.0, "test")
+            for m in range(30)
+        )
     p.flush()
     got = client.get("/alerts", params={"symbol": "spiky"}).json()["alerts"]
     assert {(a["event"], a["rule"]) for a in got} == {
-        ("ALERT", "price_3x_1h"), ("ALERT", "price_2pct_5m"),
-        ("RESOLVED", "price_3x_1h"), ("RESOLVED", "price_2pct_5m")}
+        ("ALERT", "price_3x_1h"),
+        ("ALERT", "price_2pct_5m"),
+        ("RESOLVED", "price_3x_1h"),
+        ("RESOLVED", "price_2pct_5m"),
+    }
     assert got == sorted(got, key=lambda a: a["time"], reverse=True)
     assert len(client.get("/alerts").json()["alerts"]) == 8
     later = (start + dt.timedelta(minutes=25)).isoformat()
-    assert {a["event"] for a in client.get("/alerts", params={"since": later}).json()["alerts"]} \
-        == {"RESOLVED"}
+    assert {
+        a["event"] for a in client.get("/alerts", params={"since": later}).json()["alerts"]
+    } == {"RESOLVED"}
 
 
 def test_health(db_url: str, data: dict) -> None:
-    with TestClient(api.create_app(db_url, stale_after=600)) as c:
+    with TestClient(application.create_app(db_url, stale_after=600)) as c:
         r = c.get("/health")
         assert r.status_code == 200 and r.json()["status"] == "ok"
         assert 30 < r.json()["newest_tick_age_s"] < 600  # the last tick is ~45 s old
-    with TestClient(api.create_app(db_url, stale_after=10)) as c:
+    with TestClient(application.create_app(db_url, stale_after=10)) as c:
         r = c.get("/health")
         assert r.status_code == 503 and r.json()["status"] == "stale"
 
 
 def test_health_without_database() -> None:
-    app = api.create_app("postgresql://x@127.0.0.1:1/x?connect_timeout=1", pool_timeout=1)
+    app = application.create_app("postgresql://x@127.0.0.1:1/x?connect_timeout=1", pool_timeout=1)
     with TestClient(app) as c:
         r = c.get("/health")
         assert r.status_code == 503 and r.json()["database"] == "unreachable"
@@ -241,16 +269,15 @@ def test_openapi_is_served(client: TestClient) -> None:
     assert {"/metrics", "/metrics/{symbol}", "/rank/{symbol}", "/alerts", "/health"} <= set(paths)
 
 
-def test_ranking_is_shared_for_its_ttl(db_url: str, conn: psycopg.Connection,
-                                       data: dict) -> None:
-    with TestClient(api.create_app(db_url, rank_ttl=3600)) as c:
+def test_ranking_is_shared_for_its_ttl(db_url: str, conn: psycopg.Connection, data: dict) -> None:
+    with TestClient(application.create_app(db_url, rank_ttl=3600)) as c:
         before = c.get("/rank/flat").json()
         # The fixture refreshed the aggregates up to now (unlike the policies, which leave the
         # last minute to real-time aggregation): two minutes ahead is past that watermark.
         later = conn.execute("SELECT now() + interval '2 minutes'").fetchone()[0]  # type: ignore[index]
         oracle.copy_ticks(conn, "flat", [(later, 1000.0, 1.0)])
         assert c.get("/rank/flat").json() == before  # served from the shared ranking
-    with TestClient(api.create_app(db_url, rank_ttl=None)) as c:
+    with TestClient(application.create_app(db_url, rank_ttl=None)) as c:
         after = c.get("/rank/flat").json()  # recomputed: the new tick counts
         assert after["samples"] == before["samples"] + 1 and after["stddev"] > before["stddev"]
 
@@ -262,21 +289,27 @@ def test_the_pool_retries_a_lost_database_at_least_every_two_seconds() -> None:
     for now in range(10):
         attempt.update_delay(float(now))
         delays.append(attempt.delay)
-    assert delays[0] < 1.2 and max(delays) == apiservice.MAX_RECONNECT_DELAY == 2.0
+    assert delays[0] < 1.2 and max(delays) == deps.MAX_RECONNECT_DELAY == 2.0
 
 
-@hypothesis.settings(max_examples=150, deadline=None,
-                     suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture])
-@hypothesis.given(symbol=hypothesis.strategies.text(min_size=1, max_size=300),
-                  when=hypothesis.strategies.text(max_size=50),
-                  other=hypothesis.strategies.text(max_size=5000))
-def test_no_input_is_a_server_error(client: TestClient, symbol: str, when: str,
-                                    other: str) -> None:
+@hypothesis.settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture],
+)
+@hypothesis.given(
+    symbol=hypothesis.strategies.text(min_size=1, max_size=300),
+    when=hypothesis.strategies.text(max_size=50),
+    other=hypothesis.strategies.text(max_size=5000),
+)
+def test_no_input_is_a_server_error(client: TestClient, symbol: str, when: str, other: str) -> None:
     # Dots quoted too: a client resolves a "." or ".." segment before sending (to "/").
     quoted = urllib.parse.quote(symbol, safe="").replace(".", "%2E")
-    for path, params in ((f"/metrics/{quoted}", {"from": when, "interval": other}),
-                         (f"/rank/{quoted}", {}),
-                         ("/alerts", {"symbol": symbol, "to": when, "limit": other})):
+    for path, params in (
+        (f"/metrics/{quoted}", {"from": when, "interval": other}),
+        (f"/rank/{quoted}", {}),
+        ("/alerts", {"symbol": symbol, "to": when, "limit": other}),
+    ):
         r = client.get(path, params=params)
         assert r.status_code in (200, 404, 422), (path, params, r.text)
         assert len(r.text) < 2000  # nothing echoed whole
@@ -295,8 +328,11 @@ def test_the_whole_ranking_and_daily_candles(client: TestClient, data: dict) -> 
 def test_the_dashboard_is_served_with_its_files(client: TestClient) -> None:
     page = client.get("/")
     assert page.status_code == 200 and "<title>CryptoMonitor</title>" in page.text
-    for asset in ("/static/dashboard/dashboard.js", "/static/dashboard/dashboard.css",
-                  "/static/lightweight-charts/lightweight-charts.standalone.production.js"):
+    for asset in (
+        "/static/dashboard/dashboard.js",
+        "/static/dashboard/dashboard.css",
+        "/static/lightweight-charts/lightweight-charts.standalone.production.js",
+    ):
         assert asset in page.text and client.get(asset).status_code == 200
     assert "http" not in page.text.replace('href="/docs"', "")  # nothing from elsewhere
 
@@ -305,17 +341,23 @@ def test_gaps_lists_each_hole_longer_than_asked(db_url: str, client: TestClient)
     now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
     minutes = [m for m in range(-120, 0) if not -90 <= m < -60 and not -30 <= m < -25]
     with psycopg.connect(db_url) as conn:
-        conn.execute("INSERT INTO ticks (time, symbol, price, source)"
-                     " SELECT %s + m * interval '1 minute', 'holey', 1.0, 'test'"
-                     " FROM unnest(%s::int[]) AS m", (now, minutes))
+        conn.execute(
+            "INSERT INTO ticks (time, symbol, price, source)"
+            " SELECT %s + m * interval '1 minute', 'holey', 1.0, 'test'"
+            " FROM unnest(%s::int[]) AS m",
+            (now, minutes),
+        )
     body = client.get("/gaps", params={"symbol": "holey", "min_seconds": 240}).json()
     assert [(g["start"], g["end"], g["seconds"]) for g in body["gaps"]] == [
-        (alerts.format_time(now + dt.timedelta(minutes=a)),
-         alerts.format_time(now + dt.timedelta(minutes=b)), (b - a) * 60.0)
-        for a, b in ((-91, -60), (-31, -25))]
+        (
+            lineformat.format_time(now + dt.timedelta(minutes=a)),
+            lineformat.format_time(now + dt.timedelta(minutes=b)),
+            (b - a) * 60.0,
+        )
+        for a, b in ((-91, -60), (-31, -25))
+    ]
     assert body["count"] == 2 and body["seconds"] == (31 + 6) * 60.0 and not body["truncated"]
-    assert client.get("/gaps", params={"symbol": "holey", "min_seconds": 400}).json()[
-        "count"] == 1
+    assert client.get("/gaps", params={"symbol": "holey", "min_seconds": 400}).json()["count"] == 1
     assert client.get("/gaps", params={"symbol": "holey", "limit": 1}).json()["truncated"]
     assert client.get("/gaps", params={"symbol": "nope"}).status_code == 404
     assert client.get("/gaps", params={"min_seconds": 0}).status_code == 422
@@ -326,8 +368,10 @@ def test_prometheus_metrics_of_the_api(client: TestClient, data: dict) -> None:
     client.get("/metrics/nope")
     client.request("BREW", "/metrics")
     text = client.get("/prometheus").text
-    assert 'cryptomonitor_http_request_duration_seconds_count{method="GET",route="/metrics",' \
-           'status="200"}' in text
+    assert (
+        'cryptomonitor_http_request_duration_seconds_count{method="GET",route="/metrics",'
+        'status="200"}' in text
+    )
     assert 'route="/metrics/{symbol}",status="404"' in text  # the template, not the symbol
     assert 'method="other"' in text and "BREW" not in text
     assert "cryptomonitor_leader" not in text  # the fetcher's series are not the API's

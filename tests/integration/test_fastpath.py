@@ -1,4 +1,4 @@
-"""The fast path (cryptomonitor.writer): a batch the cache proves new is COPied straight into
+"""The fast path (cryptomonitor.ingest.writer): a batch the cache proves new is COPied straight into
 ticks and judged while the server inserts it. It must give exactly what the general path
 gives, and step aside whenever the cache cannot prove the batch new: other writers (heard
 through migration 0007's trigger), a new connection, a duplicate that raced the proof."""
@@ -16,14 +16,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
-from cryptomonitor import coherence, copybinary, database, queries, replay
-from cryptomonitor.engine import AlertEngine
+from cryptomonitor.alerting.engine import AlertEngine
+from cryptomonitor.alerting.rules import DEFAULT_RULES
+from cryptomonitor.db import database, queries
+from cryptomonitor.ingest import coherence, copybinary
+from cryptomonitor.ingest.writer import BatchWriter, WriteResult
 from cryptomonitor.models import Tick
-from cryptomonitor.rules import DEFAULT_RULES
-from cryptomonitor.windows import micros
-from cryptomonitor.writer import BatchWriter, WriteResult
-from tests.helpers import lines, pipeline, tick
-from tests.paths import FIXTURES
+from cryptomonitor.sources import barfiles
+from cryptomonitor.util.times import micros
+from tests.support.helpers import lines, pipeline, tick
+from tests.support.paths import FIXTURES
 
 DAY = FIXTURES / "BTCUSDT_1m_2025-05-30_day1.csv"
 Conn = psycopg.Connection[tuple[Any, ...]]
@@ -48,26 +50,29 @@ def warm(conn: Conn, ev: BatchWriter, minutes: int = 12) -> None:
 
 
 def test_append_path_writes_exactly_what_the_general_path_writes(
-        db_url: str, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    ticks = list(replay.ticks(replay.read_bars(DAY, 0, 480), "btc"))
+    db_url: str, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ticks = list(barfiles.ticks(barfiles.read_bars(DAY, 0, 480), "btc"))
     fast = pipeline(db_url, tmp_path / "fast.txt")
     appended = 0
     for i in range(0, len(ticks), 16):
-        fast.submit(ticks[i:i + 16])
+        fast.submit(ticks[i : i + 16])
         appended += fast.flush().fast_batches
     with psycopg.connect(db_url, autocommit=True) as conn:
-        stored = conn.execute("SELECT time, symbol, price, volume_24h, source FROM ticks"
-                              " ORDER BY time").fetchall()
+        stored = conn.execute(
+            "SELECT time, symbol, price, volume_24h, source FROM ticks ORDER BY time"
+        ).fetchall()
         conn.execute("TRUNCATE ticks, alerts, alert_state")
     assert appended == len(ticks) // 16 - 1  # all but the first batch, which loads the cache
     monkeypatch.setattr(AlertEngine, "proves_new", lambda self, ticks: False)
     general = pipeline(db_url, tmp_path / "general.txt")
     for i in range(0, len(ticks), 16):
-        general.submit(ticks[i:i + 16])
+        general.submit(ticks[i : i + 16])
         assert general.flush().fast_batches == 0
     with psycopg.connect(db_url, autocommit=True) as conn:
-        again = conn.execute("SELECT time, symbol, price, volume_24h, source FROM ticks"
-                             " ORDER BY time").fetchall()
+        again = conn.execute(
+            "SELECT time, symbol, price, volume_24h, source FROM ticks ORDER BY time"
+        ).fetchall()
     assert stored == again
     assert len(lines(tmp_path / "fast.txt")) > 10
     assert lines(tmp_path / "fast.txt") == lines(tmp_path / "general.txt")
@@ -76,27 +81,43 @@ def test_append_path_writes_exactly_what_the_general_path_writes(
 _floats = st.floats(min_value=1e-300, max_value=1e300, allow_nan=False, allow_infinity=False)
 
 
-@settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(rows=st.lists(st.tuples(
-    st.datetimes(min_value=dt.datetime(2009, 1, 3), max_value=dt.datetime(2200, 1, 1),
-                 timezones=st.just(dt.UTC)),
-    st.text(st.characters(exclude_characters="\x00", exclude_categories=("Cs",)),
-            min_size=1, max_size=20),
-    _floats, st.none() | st.just(0.0) | _floats,
-    st.sampled_from(["coingecko", "binance", "réplay"]), st.none() | st.just(0.0) | _floats),
-    max_size=30,
-    unique_by=lambda r: (r[1], r[0])))
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.datetimes(
+                min_value=dt.datetime(2009, 1, 3),
+                max_value=dt.datetime(2200, 1, 1),
+                timezones=st.just(dt.UTC),
+            ),
+            st.text(
+                st.characters(exclude_characters="\x00", exclude_categories=("Cs",)),
+                min_size=1,
+                max_size=20,
+            ),
+            _floats,
+            st.none() | st.just(0.0) | _floats,
+            st.sampled_from(["coingecko", "binance", "réplay"]),
+            st.none() | st.just(0.0) | _floats,
+        ),
+        max_size=30,
+        unique_by=lambda r: (r[1], r[0]),
+    )
+)
 def test_binary_copy_stores_every_value_exactly(conn: Conn, rows: list[tuple[Any, ...]]) -> None:
     ticks = [Tick(*r) for r in rows]
     with conn.transaction(force_rollback=True):
         with conn.cursor() as cur, cur.copy(queries.get("copy_ticks")) as copy:
             for block in copybinary.blocks(ticks, 7):  # several blocks, as store sends them
                 copy.write(block)
-        got = conn.execute("SELECT time, symbol, price, volume_24h, source, volume FROM ticks"
-                           ).fetchall()
-    assert sorted(got, key=repr) == sorted(((t.time, t.symbol, t.price, t.volume_24h, t.source,
-                                             t.volume) for t in ticks), key=repr)
+        got = conn.execute(
+            "SELECT time, symbol, price, volume_24h, source, volume FROM ticks"
+        ).fetchall()
+    assert sorted(got, key=repr) == sorted(
+        ((t.time, t.symbol, t.price, t.volume_24h, t.source, t.volume) for t in ticks), key=repr
+    )
 
 
 def test_not_taken_for_what_the_cache_cannot_prove_new(writer: Conn) -> None:
@@ -113,13 +134,17 @@ def test_not_taken_for_what_the_cache_cannot_prove_new(writer: Conn) -> None:
 
 
 def test_another_writers_insert_is_checked_before_the_cache_is_trusted_again(
-        db_url: str, writer: Conn) -> None:
+    db_url: str, writer: Conn
+) -> None:
     ev = BatchWriter(DEFAULT_RULES[:1], 3600.0)  # price_3x_1h
     warm(writer, ev)
     with psycopg.connect(db_url, autocommit=True) as other:  # drags the average down
-        other.execute("INSERT INTO ticks (time, symbol, price, source)"
-                      " SELECT %s + m * interval '1 minute', 'bitcoin', 1.0, 'other'"
-                      " FROM generate_series(12, 39) AS m", (tick(0, 1).time,))
+        other.execute(
+            "INSERT INTO ticks (time, symbol, price, source)"
+            " SELECT %s + m * interval '1 minute', 'bitcoin', 1.0, 'other'"
+            " FROM generate_series(12, 39) AS m",
+            (tick(0, 1).time,),
+        )
     with capture_logs() as logs:
         result = write(writer, ev, [tick(40, 150.0)])  # 3x of the true average, not of ours
     assert not result.fast_path and result.events == 1
@@ -128,7 +153,8 @@ def test_another_writers_insert_is_checked_before_the_cache_is_trusted_again(
 
 
 def test_a_duplicate_that_races_the_proof_is_redone_the_general_way(
-        db_url: str, writer: Conn, monkeypatch: pytest.MonkeyPatch) -> None:
+    db_url: str, writer: Conn, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ev = BatchWriter(DEFAULT_RULES[:1], 3600.0)
     warm(writer, ev)
     proved = AlertEngine.proves_new
@@ -137,8 +163,11 @@ def test_a_duplicate_that_races_the_proof_is_redone_the_general_way(
         answer = proved(self, ticks)
         if answer:  # after our BEGIN and proof: its notification comes too late to stop us
             with psycopg.connect(db_url, autocommit=True) as other:
-                other.execute("INSERT INTO ticks (time, symbol, price, source)"
-                              " VALUES (%s, 'bitcoin', 500.0, 'other')", (tick(12, 1).time,))
+                other.execute(
+                    "INSERT INTO ticks (time, symbol, price, source)"
+                    " VALUES (%s, 'bitcoin', 500.0, 'other')",
+                    (tick(12, 1).time,),
+                )
             monkeypatch.setattr(AlertEngine, "proves_new", proved)
         return answer
 
@@ -146,8 +175,9 @@ def test_a_duplicate_that_races_the_proof_is_redone_the_general_way(
     result = write(writer, ev, [tick(12, 100.0), tick(13, 400.0)])
     assert (result.new, result.duplicates, result.fast_path) == (1, 1, False)
     with writer.cursor() as cur:
-        rows = cur.execute("SELECT price, source FROM ticks WHERE time >= %s ORDER BY time",
-                           (tick(12, 1).time,)).fetchall()
+        rows = cur.execute(
+            "SELECT price, source FROM ticks WHERE time >= %s ORDER BY time", (tick(12, 1).time,)
+        ).fetchall()
         events = cur.execute("SELECT event, value, window_samples FROM alerts").fetchall()
     assert rows == [(500.0, "other"), (400.0, "test")]  # theirs kept, ours once
     # 400 > 3x the average of 12 x 100 and their 500? (1700/13 = 130.8 -> 392.3): it fires,
@@ -155,13 +185,17 @@ def test_a_duplicate_that_races_the_proof_is_redone_the_general_way(
     assert events == [("ALERT", 400.0, 13)]
 
 
-@pytest.mark.parametrize("change", [
-    "UPDATE ticks SET price = price * 2 WHERE symbol = 'bitcoin'",
-    "DELETE FROM ticks WHERE symbol = 'bitcoin' AND price = 100.0 AND time < %s",
-    "TRUNCATE ticks",
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        "UPDATE ticks SET price = price * 2 WHERE symbol = 'bitcoin'",
+        "DELETE FROM ticks WHERE symbol = 'bitcoin' AND price = 100.0 AND time < %s",
+        "TRUNCATE ticks",
+    ],
+)
 def test_another_sessions_update_or_delete_drops_the_cache(
-        db_url: str, writer: Conn, change: str) -> None:
+    db_url: str, writer: Conn, change: str
+) -> None:
     ev = BatchWriter(DEFAULT_RULES[:1], 3600.0)
     warm(writer, ev)
     with psycopg.connect(db_url, autocommit=True) as other:

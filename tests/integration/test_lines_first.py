@@ -10,31 +10,35 @@ from typing import Any
 import psycopg
 import pytest
 
-from cryptomonitor import alerts
+from cryptomonitor.alerting import lineformat
+from cryptomonitor.ingest.repository import IngestRepository
 from cryptomonitor.models import Tick
-from cryptomonitor.repository import IngestRepository
-from tests.helpers import lines, pipeline, tick
+from tests.support.helpers import lines, pipeline, tick
 
 SYMBOLS = [f"c{i:02d}" for i in range(20)]
 
 
 def polls(minutes: int, spike: dict[int, str]) -> list[list[Tick]]:
     """A poll a minute of 20 coins at 100; at minute m, coin spike[m] jumps to 400."""
-    return [[tick(m, 400.0 if spike.get(m) == s else 100.0, symbol=s) for s in SYMBOLS]
-            for m in range(minutes)]
+    return [
+        [tick(m, 400.0 if spike.get(m) == s else 100.0, symbol=s) for s in SYMBOLS]
+        for m in range(minutes)
+    ]
 
 
 def stored(url: str) -> tuple[int, list[tuple[Any, ...]]]:
     with psycopg.connect(url) as conn:
         row = conn.execute("SELECT count(*) FROM ticks").fetchone()
-        events = conn.execute("SELECT symbol, time, event, rule, value, window_avg"
-                              " FROM alerts ORDER BY seq").fetchall()
+        events = conn.execute(
+            "SELECT symbol, time, event, rule, value, window_avg FROM alerts ORDER BY seq"
+        ).fetchall()
     assert row is not None
     return int(row[0]), events
 
 
 def test_lines_are_written_before_the_rest_of_the_poll_is_stored(
-        db_url: str, tmp_path: pathlib.Path) -> None:
+    db_url: str, tmp_path: pathlib.Path
+) -> None:
     path = tmp_path / "alerts.txt"
     p = pipeline(db_url, path)
     p.lines_first = True
@@ -42,8 +46,9 @@ def test_lines_are_written_before_the_rest_of_the_poll_is_stored(
 
     def watching() -> None:
         with psycopg.connect(db_url) as other:
-            row = other.execute("SELECT count(*) FROM ticks WHERE time = %s",
-                                (batch[0].time,)).fetchone()
+            row = other.execute(
+                "SELECT count(*) FROM ticks WHERE time = %s", (batch[0].time,)
+            ).fetchone()
         assert row is not None
         seen.append((int(row[0]), len(lines(path))))
 
@@ -55,19 +60,19 @@ def test_lines_are_written_before_the_rest_of_the_poll_is_stored(
     # At the spike's poll: only c07's tick was stored when its line was due, and after
     # `on_events` the line was in the file before the other 19 ticks were stored.
     assert seen[0] == (1, 0)
-    written = [alerts.parse_line(line) for line in lines(path)]
+    written = [lineformat.parse_line(line) for line in lines(path)]
     assert [(f["event"], f["symbol"]) for f in written][:1] == [("ALERT", "c07")]
     count, _ = stored(db_url)
     assert count == 40 * 20
 
 
 def test_a_failure_between_the_two_parts_loses_and_repeats_nothing(
-        db_url: str, empty_db_url: str, tmp_path: pathlib.Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    db_url: str, empty_db_url: str, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The second part's COPY fails (a crash, a lost connection): the poll is written again by a
     fresh pipeline (as after a restart, from the spool), and the database and the alerts file
     end exactly as an uninterrupted run leaves them."""
-    from cryptomonitor import migrations
+    from cryptomonitor.db import migrations
 
     with psycopg.connect(empty_db_url, autocommit=True) as conn:
         migrations.migrate(conn)

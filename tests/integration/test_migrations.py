@@ -5,14 +5,16 @@ import threading
 import psycopg
 import pytest
 
-from cryptomonitor import migrations
+from cryptomonitor.db import migrations
 from cryptomonitor.exceptions import MigrationError
 
 
 def _versions(url: str) -> list[tuple[int, str]]:
     with psycopg.connect(url) as c:
-        return [(int(v), str(f)) for v, f in
-                c.execute("SELECT version, flavour FROM schema_migrations ORDER BY 1")]
+        return [
+            (int(v), str(f))
+            for v, f in c.execute("SELECT version, flavour FROM schema_migrations ORDER BY 1")
+        ]
 
 
 def test_migrate_is_idempotent(empty_db_url: str) -> None:
@@ -47,29 +49,33 @@ def test_two_processes_at_once(empty_db_url: str) -> None:
 def test_off_keeps_plain_postgres(empty_db_url: str) -> None:
     with psycopg.connect(empty_db_url, autocommit=True) as conn:
         migrations.migrate(conn, "off")
-        assert conn.execute("SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'"
-                            ).fetchone() == (0,)
+        assert conn.execute(
+            "SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'"
+        ).fetchone() == (0,)
     assert {f for _, f in _versions(empty_db_url)} == {"postgres"}
 
 
 def test_on_fails_clearly_without_timescaledb(empty_db_url: str, flavour: str) -> None:
     if flavour == "timescaledb":
         pytest.skip("this server has TimescaleDB: 'on' succeeds here (tested by the flavour runs)")
-    with (psycopg.connect(empty_db_url, autocommit=True) as conn,
-          pytest.raises(MigrationError, match="cannot load TimescaleDB")):
+    with (
+        psycopg.connect(empty_db_url, autocommit=True) as conn,
+        pytest.raises(MigrationError, match="cannot load TimescaleDB"),
+    ):
         migrations.migrate(conn, "on")
 
 
 def test_needs_autocommit(empty_db_url: str) -> None:
-    with (psycopg.connect(empty_db_url) as conn,
-          pytest.raises(MigrationError, match="autocommit")):
+    with psycopg.connect(empty_db_url) as conn, pytest.raises(MigrationError, match="autocommit"):
         migrations.migrate(conn)
 
 
 @pytest.mark.timescaledb
 def test_ticks_is_a_hypertable(conn: psycopg.Connection) -> None:
-    row = conn.execute("SELECT hypertable_name FROM timescaledb_information.hypertables"
-                       " WHERE hypertable_name = 'ticks'").fetchone()
+    row = conn.execute(
+        "SELECT hypertable_name FROM timescaledb_information.hypertables"
+        " WHERE hypertable_name = 'ticks'"
+    ).fetchone()
     assert row == ("ticks",)
 
 
@@ -78,34 +84,50 @@ def test_same_relations_and_columns_in_both_flavours(conn: psycopg.Connection) -
     cols = conn.execute(
         "SELECT table_name, column_name, data_type FROM information_schema.columns"
         " WHERE table_schema = 'public' AND table_name IN ('ticks', 'alerts')"
-        " ORDER BY table_name, ordinal_position").fetchall()
+        " ORDER BY table_name, ordinal_position"
+    ).fetchall()
     assert [(t, c) for t, c, _ in cols if t == "ticks"] == [
-        ("ticks", "time"), ("ticks", "symbol"), ("ticks", "price"), ("ticks", "volume_24h"),
-        ("ticks", "source"), ("ticks", "received_at"), ("ticks", "volume")]
+        ("ticks", "time"),
+        ("ticks", "symbol"),
+        ("ticks", "price"),
+        ("ticks", "volume_24h"),
+        ("ticks", "source"),
+        ("ticks", "received_at"),
+        ("ticks", "volume"),
+    ]
     idx = {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE tablename='ticks'")}
     assert {"ticks_pkey", "ticks_time_idx"} <= idx
 
 
-@pytest.mark.parametrize(("sql", "expected"), [
-    ("SELECT 1; SELECT 2;", ["SELECT 1", "SELECT 2"]),
-    ("SELECT ';'; -- a ; comment\nSELECT 2", ["SELECT ';'", "-- a ; comment\nSELECT 2"]),
-    ("DO $$ BEGIN PERFORM 1; END $$; SELECT 3", ["DO $$ BEGIN PERFORM 1; END $$", "SELECT 3"]),
-    ("CREATE FUNCTION f() RETURNS int AS $fn$ SELECT 1; $fn$ LANGUAGE sql;/* x; */",
-     ["CREATE FUNCTION f() RETURNS int AS $fn$ SELECT 1; $fn$ LANGUAGE sql"]),
-    ('SELECT "a;b" FROM t', ['SELECT "a;b" FROM t']),
-])
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("SELECT 1; SELECT 2;", ["SELECT 1", "SELECT 2"]),
+        ("SELECT ';'; -- a ; comment\nSELECT 2", ["SELECT ';'", "-- a ; comment\nSELECT 2"]),
+        ("DO $$ BEGIN PERFORM 1; END $$; SELECT 3", ["DO $$ BEGIN PERFORM 1; END $$", "SELECT 3"]),
+        (
+            "CREATE FUNCTION f() RETURNS int AS $fn$ SELECT 1; $fn$ LANGUAGE sql;/* x; */",
+            ["CREATE FUNCTION f() RETURNS int AS $fn$ SELECT 1; $fn$ LANGUAGE sql"],
+        ),
+        ('SELECT "a;b" FROM t', ['SELECT "a;b" FROM t']),
+    ],
+)
 def test_split_statements(sql: str, expected: list[str]) -> None:
     assert migrations.split_statements(sql) == expected
 
 
 @pytest.mark.timescaledb
 def test_policies_are_installed_replaced_and_removed(conn: psycopg.Connection) -> None:
-    from cryptomonitor import policies
+    from cryptomonitor.db import policies
 
     def jobs() -> dict[str, str]:
-        return {str(p): str(c) for p, c in conn.execute(
-            "SELECT proc_name, config::text FROM timescaledb_information.jobs"
-            " WHERE hypertable_name = 'ticks'")}
+        return {
+            str(p): str(c)
+            for p, c in conn.execute(
+                "SELECT proc_name, config::text FROM timescaledb_information.jobs"
+                " WHERE hypertable_name = 'ticks'"
+            )
+        }
 
     policies.apply(conn, 7 * 86400.0, 365 * 86400.0)
     got = jobs()
@@ -113,17 +135,19 @@ def test_policies_are_installed_replaced_and_removed(conn: psycopg.Connection) -
     policies.apply(conn, 86400.0, None)
     got = jobs()
     assert "1 day" in got["policy_compression"] and "policy_retention" not in got
-    settings = conn.execute("SELECT segmentby_column_index IS NOT NULL, attname FROM"
-                            " timescaledb_information.compression_settings"
-                            " WHERE hypertable_name = 'ticks' ORDER BY attname").fetchall()
+    settings = conn.execute(
+        "SELECT segmentby_column_index IS NOT NULL, attname FROM"
+        " timescaledb_information.compression_settings"
+        " WHERE hypertable_name = 'ticks' ORDER BY attname"
+    ).fetchall()
     assert (True, "symbol") in settings
 
 
 @pytest.mark.timescaledb
 def test_insert_into_a_compressed_chunk_stays_idempotent(conn: psycopg.Connection) -> None:
-    from cryptomonitor.rules import DEFAULT_RULES
-    from cryptomonitor.writer import BatchWriter
-    from tests.helpers import tick
+    from cryptomonitor.alerting.rules import DEFAULT_RULES
+    from cryptomonitor.ingest.writer import BatchWriter
+    from tests.support.helpers import tick
 
     batch = [tick(m, 100.0) for m in range(5)]
     BatchWriter(DEFAULT_RULES, 3600).write(conn, batch)
@@ -134,7 +158,7 @@ def test_insert_into_a_compressed_chunk_stays_idempotent(conn: psycopg.Connectio
 
 
 def test_policies_are_skipped_on_plain_postgres(empty_db_url: str) -> None:
-    from cryptomonitor import policies
+    from cryptomonitor.db import policies
 
     with psycopg.connect(empty_db_url, autocommit=True) as conn:
         migrations.migrate(conn, "off")
@@ -147,12 +171,12 @@ def stranger(empty_db_url: str) -> str:
     with psycopg.connect(empty_db_url, autocommit=True) as conn:
         conn.execute("DROP ROLE IF EXISTS cm_stranger")
         conn.execute("CREATE ROLE cm_stranger LOGIN PASSWORD 'stranger'")
-    return psycopg.conninfo.make_conninfo(empty_db_url, user="cm_stranger",
-                                          password="stranger")  # noqa: S106 (a test role)
+    return psycopg.conninfo.make_conninfo(empty_db_url, user="cm_stranger", password="stranger")  # noqa: S106 (a test role)
 
 
 def test_a_role_that_does_not_own_the_database_is_told_who_does(
-        stranger: str, empty_db_url: str) -> None:
+    stranger: str, empty_db_url: str
+) -> None:
     owner = psycopg.conninfo.conninfo_to_dict(empty_db_url).get("user", "postgres")
     with psycopg.connect(stranger, autocommit=True) as conn, pytest.raises(MigrationError) as e:
         migrations.migrate(conn, "off")
@@ -160,8 +184,9 @@ def test_a_role_that_does_not_own_the_database_is_told_who_does(
     assert f"as the database owner, {owner!r}" in str(e.value)
 
 
-def test_an_owner_with_the_documented_privileges_migrates(stranger: str, empty_db_url: str,
-                                                          flavour: str) -> None:
+def test_an_owner_with_the_documented_privileges_migrates(
+    stranger: str, empty_db_url: str, flavour: str
+) -> None:
     """The README's promise: the database owner with CREATEROLE, no superuser, no
     pg_read_all_settings; on TimescaleDB it creates the (trusted) extension itself."""
     with psycopg.connect(empty_db_url, autocommit=True) as conn:
@@ -180,9 +205,9 @@ def test_0011_keeps_the_old_candles_and_the_new_answer_from_ticks(empty_db_url: 
     (renamed, their policies removed), and the new ones give the same candles, volume_24h
     where volume was, also after their policies have run (which look back 1, 7 and 30 days
     only: what is older must have been materialized by the migration, or it would vanish)."""
-    from cryptomonitor import queries
+    from cryptomonitor.db import queries
 
-    candles = ("SELECT bucket, open, high, low, close, {}, ticks FROM {} ORDER BY bucket")
+    candles = "SELECT bucket, open, high, low, close, {}, ticks FROM {} ORDER BY bucket"
     with psycopg.connect(empty_db_url, autocommit=True) as conn:
         conn.execute(queries.get("create_timescaledb"))
         conn.execute(queries.get("create_schema_migrations"))
@@ -190,17 +215,23 @@ def test_0011_keeps_the_old_candles_and_the_new_answer_from_ticks(empty_db_url: 
             if migration.version >= 11:
                 break
             migrations._apply(conn, migration, "timescaledb")
-        conn.execute("INSERT INTO ticks (time, symbol, price, volume_24h, source)"
-                     " SELECT now() - make_interval(mins => 20 * m), 'x', 100 + m, 1000 + m, 't'"
-                     " FROM generate_series(1, 216) AS m")
+        conn.execute(
+            "INSERT INTO ticks (time, symbol, price, volume_24h, source)"
+            " SELECT now() - make_interval(mins => 20 * m), 'x', 100 + m, 1000 + m, 't'"
+            " FROM generate_series(1, 216) AS m"
+        )
         for view in ("ohlcv_1m", "ohlcv_1h", "ohlcv_1d"):
             conn.execute(f"CALL refresh_continuous_aggregate('{view}', NULL, NULL)")
-        before = {v: conn.execute(candles.format("volume", v)).fetchall()
-                  for v in ("ohlcv_1m", "ohlcv_1h", "ohlcv_1d")}
-        assert migrations.migrate(conn) == [m.version for m in migrations.available("timescaledb")
-                                            if m.version >= 11]
-        kept = {v: conn.execute(candles.format("volume", f"{v}_before_0011")).fetchall()
-                for v in before}
+        before = {
+            v: conn.execute(candles.format("volume", v)).fetchall()
+            for v in ("ohlcv_1m", "ohlcv_1h", "ohlcv_1d")
+        }
+        assert migrations.migrate(conn) == [
+            m.version for m in migrations.available("timescaledb") if m.version >= 11
+        ]
+        kept = {
+            v: conn.execute(candles.format("volume", f"{v}_before_0011")).fetchall() for v in before
+        }
         for (job,) in _policies(conn, "ohlcv_1_"):
             conn.execute("CALL run_job(%s)", (job,))
         after = {v: conn.execute(candles.format("volume_24h", v)).fetchall() for v in before}
@@ -216,7 +247,7 @@ def test_0011_keeps_the_old_candles_and_the_new_answer_from_ticks(empty_db_url: 
 def test_0011_finishes_when_run_again_after_failing_midway(empty_db_url: str) -> None:
     """Its statements run one by one (no transaction): stopped right after the old aggregates
     were renamed, a rerun of migrate makes the new ones."""
-    from cryptomonitor import queries
+    from cryptomonitor.db import queries
 
     with psycopg.connect(empty_db_url, autocommit=True) as conn:
         conn.execute(queries.get("create_timescaledb"))
@@ -225,8 +256,10 @@ def test_0011_finishes_when_run_again_after_failing_midway(empty_db_url: str) ->
         for migration in migrations.available("timescaledb"):
             if migration.version < 11:
                 migrations._apply(conn, migration, "timescaledb")
-        conn.execute("INSERT INTO ticks (time, symbol, price, volume_24h, source)"
-                     " VALUES (now() - INTERVAL '2 hours', 'x', 1, 2, 't')")
+        conn.execute(
+            "INSERT INTO ticks (time, symbol, price, volume_24h, source)"
+            " VALUES (now() - INTERVAL '2 hours', 'x', 1, 2, 't')"
+        )
         statements = migrations.split_statements(pending[0].sql)
         done = next(i for i, st in enumerate(statements) if st.startswith("DO $$")) + 1
         for statement in statements[:done]:  # then the process dies
@@ -239,6 +272,9 @@ def test_0011_finishes_when_run_again_after_failing_midway(empty_db_url: str) ->
 
 def _policies(conn: psycopg.Connection, views: str) -> list[tuple[int]]:
     """The refresh jobs of the continuous aggregates whose name is LIKE `views`."""
-    return conn.execute("SELECT job_id FROM timescaledb_information.jobs"
-                        " WHERE proc_name = 'policy_refresh_continuous_aggregate'"
-                        " AND hypertable_name LIKE %s", (views,)).fetchall()
+    return conn.execute(
+        "SELECT job_id FROM timescaledb_information.jobs"
+        " WHERE proc_name = 'policy_refresh_continuous_aggregate'"
+        " AND hypertable_name LIKE %s",
+        (views,),
+    ).fetchall()

@@ -7,10 +7,11 @@ import pathlib
 import psycopg
 import pytest
 
-from cryptomonitor import alerts, database
-from cryptomonitor.rules import DEFAULT_RULES
-from cryptomonitor.writer import BatchWriter
-from tests.helpers import T0, lines, pipeline, tick
+from cryptomonitor.alerting import lineformat
+from cryptomonitor.alerting.rules import DEFAULT_RULES
+from cryptomonitor.db import database
+from cryptomonitor.ingest.writer import BatchWriter
+from tests.support.helpers import T0, lines, pipeline, tick
 
 
 def test_write_is_idempotent(conn: psycopg.Connection) -> None:
@@ -25,8 +26,9 @@ def test_write_is_idempotent(conn: psycopg.Connection) -> None:
 @pytest.mark.parametrize("price", [float("nan"), float("inf"), 0.0, -1.0])
 def test_database_refuses_invalid_prices_too(conn: psycopg.Connection, price: float) -> None:
     with pytest.raises(psycopg.errors.CheckViolation):
-        conn.execute("INSERT INTO ticks (time, symbol, price, source) VALUES (now(), 'x', %s, 't')",
-                     (price,))
+        conn.execute(
+            "INSERT INTO ticks (time, symbol, price, source) VALUES (now(), 'x', %s, 't')", (price,)
+        )
 
 
 def test_spike_writes_one_alert_line_then_resolves(db_url: str, tmp_path: pathlib.Path) -> None:
@@ -37,7 +39,7 @@ def test_spike_writes_one_alert_line_then_resolves(db_url: str, tmp_path: pathli
     p.submit([tick(20, 400.0)])
     result = p.flush()
     assert result.events == 2 and result.lines_written == 2
-    got = {alerts.parse_line(x)["rule"]: alerts.parse_line(x) for x in lines(path)}
+    got = {lineformat.parse_line(x)["rule"]: lineformat.parse_line(x) for x in lines(path)}
     assert set(got) == {"price_3x_1h", "price_2pct_5m"}
     one_h = got["price_3x_1h"]
     assert one_h["event"] == "ALERT" and one_h["symbol"] == "bitcoin"
@@ -51,11 +53,15 @@ def test_spike_writes_one_alert_line_then_resolves(db_url: str, tmp_path: pathli
     # its window [t - 5 min, t), at minute 27.
     p.submit(tick(m, 100.0) for m in range(22, 30))
     p.flush()
-    resolved = [alerts.parse_line(x) for x in lines(path)[2:]]
+    resolved = [lineformat.parse_line(x) for x in lines(path)[2:]]
     assert [(r["event"], r["rule"], r["time"][11:16]) for r in resolved] == [
-        ("RESOLVED", "price_3x_1h", "00:22"), ("RESOLVED", "price_2pct_5m", "00:27")]
-    assert {r["episode"] for r in resolved} == {got["price_3x_1h"]["id"],
-                                                got["price_2pct_5m"]["id"]}
+        ("RESOLVED", "price_3x_1h", "00:22"),
+        ("RESOLVED", "price_2pct_5m", "00:27"),
+    ]
+    assert {r["episode"] for r in resolved} == {
+        got["price_3x_1h"]["id"],
+        got["price_2pct_5m"]["id"],
+    }
     with psycopg.connect(db_url) as c:
         assert c.execute("SELECT count(*), count(written_at) FROM alerts").fetchone() == (4, 4)
 
@@ -67,10 +73,10 @@ def test_repeat_interval(db_url: str, tmp_path: pathlib.Path) -> None:
     p.submit(tick(m, 100.0) for m in range(20))
     p.submit(tick(m, 10_000.0) for m in range(20, 26))
     p.flush()
-    assert [alerts.parse_line(x)["time"][11:16] for x in lines(path)] == ["00:20"]
+    assert [lineformat.parse_line(x)["time"][11:16] for x in lines(path)] == ["00:20"]
     p.submit([tick(30, 10_000.0), tick(31, 10_000.0)])
     p.flush()
-    assert [alerts.parse_line(x)["time"][11:16] for x in lines(path)] == ["00:20", "00:30"]
+    assert [lineformat.parse_line(x)["time"][11:16] for x in lines(path)] == ["00:20", "00:30"]
 
 
 def test_same_time_twice_does_not_skew_the_average(db_url: str, tmp_path: pathlib.Path) -> None:
@@ -125,8 +131,9 @@ def test_buffer_bound_drops_oldest_and_counts(db_url: str, tmp_path: pathlib.Pat
     assert first == (T0.replace(minute=3),)
 
 
-def test_undelivered_alerts_are_delivered_without_new_events(db_url: str,
-                                                            tmp_path: pathlib.Path) -> None:
+def test_undelivered_alerts_are_delivered_without_new_events(
+    db_url: str, tmp_path: pathlib.Path
+) -> None:
     # The outbox is read only when there may be something in it: at the first flush, after
     # this pipeline's own events, and after a failed delivery, even if no event came since.
     path = tmp_path / "alerts.txt"

@@ -18,13 +18,13 @@ from typing import Any
 import psycopg
 import pytest
 
-from cryptomonitor import alerts, delivery
+from cryptomonitor.alerting import delivery, episodes, lineformat
+from cryptomonitor.alerting.receivers import settings, webhook
+from cryptomonitor.alerting.receivers.base import Route
+from cryptomonitor.alerting.receivers.smtp import Email
 from cryptomonitor.exceptions import ConfigError
 from cryptomonitor.models import Tick
-from cryptomonitor.receivers import settings, webhook
-from cryptomonitor.receivers.base import Route
-from cryptomonitor.receivers.smtp import Email
-from tests.helpers import pipeline
+from tests.support.helpers import pipeline
 
 START = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=2)
 
@@ -73,8 +73,9 @@ def raise_alerts(db_url: str, tmp_path: pathlib.Path, spikes: int = 3) -> int:
     p = pipeline(db_url, tmp_path / "alerts.txt")
     for m in range(40 * spikes):
         spike = m % 40 == 30
-        p.submit([Tick(START + dt.timedelta(minutes=m), "btc", 400.0 if spike else 100.0,
-                       1.0, "test")])
+        p.submit(
+            [Tick(START + dt.timedelta(minutes=m), "btc", 400.0 if spike else 100.0, 1.0, "test")]
+        )
     p.flush()
     with psycopg.connect(db_url) as conn:
         row = conn.execute("SELECT count(*) FROM alerts").fetchone()
@@ -105,15 +106,21 @@ def until(thread: delivery.Delivery, done: Callable[[], bool], timeout: float = 
 
 
 def test_a_failing_webhook_gets_every_event_once_signed(
-        db_url: str, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db_url: str, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(delivery, "MAX_BACKOFF", 0.3)
     hook = Hook()
     # Connection refused (no server yet), then 500, a timeout, 500, then fine.
     script = {0: 500, 1: 0, 2: 500}
     hook.behaviour = lambda n: script.get(n, 200)
     port = free_port_below_32768()
-    receiver = webhook.Webhook("ops", Route(), f"http://127.0.0.1:{port}/hook",
-                               secret="s3cret", timeout=1.0)  # noqa: S106
+    receiver = webhook.Webhook(
+        "ops",
+        Route(),
+        f"http://127.0.0.1:{port}/hook",
+        secret="s3cret",  # noqa: S106
+        timeout=1.0,
+    )
     with delivering(receiver, db_url) as thread:
         expected = raise_alerts(db_url, tmp_path)
         time.sleep(1.0)  # refused meanwhile
@@ -125,13 +132,15 @@ def test_a_failing_webhook_gets_every_event_once_signed(
     for body, headers, raw in hook.bodies:
         assert headers["X-CryptoMonitor-Signature"] == webhook.signature("s3cret", raw)
         assert headers["X-CryptoMonitor-Alert-Id"] == body["alert_id"]
-        assert body["line"] == alerts.format_line(alerts.Event(**_event(db_url,
-                                                                         body["alert_id"])))
+        assert body["line"] == lineformat.format_line(
+            episodes.Event(**_event(db_url, body["alert_id"]))
+        )
     times = [body["time"] for body, _, _ in hook.bodies]
     assert times == sorted(times), "events out of order"
     with psycopg.connect(db_url) as conn:
-        status = conn.execute("SELECT status, count(*), max(attempts) FROM alert_deliveries"
-                              " GROUP BY status").fetchall()
+        status = conn.execute(
+            "SELECT status, count(*), max(attempts) FROM alert_deliveries GROUP BY status"
+        ).fetchall()
     assert status[0][:2] == ("delivered", expected) and len(status) == 1
     assert status[0][2] >= 5  # refused at least once, 500, timeout, 500, delivered
 
@@ -151,17 +160,19 @@ def free_port_below_32768() -> int:
 
 def _event(db_url: str, alert_id: str) -> dict[str, Any]:
     with psycopg.connect(db_url) as conn:
-        cur = conn.execute("SELECT alert_id, event, time, rule, symbol, metric, value,"
-                           " window_avg, window_samples, window_seconds, condition, threshold,"
-                           " episode_id FROM alerts WHERE alert_id = %s", (alert_id,))
+        cur = conn.execute(
+            "SELECT alert_id, event, time, rule, symbol, metric, value,"
+            " window_avg, window_samples, window_seconds, condition, threshold,"
+            " episode_id FROM alerts WHERE alert_id = %s",
+            (alert_id,),
+        )
         names = [d.name for d in cur.description or []]
         row = cur.fetchone()
     assert row is not None
     return dict(zip(names, row, strict=True))
 
 
-def test_a_restart_resumes_and_a_second_process_waits(
-        db_url: str, tmp_path: pathlib.Path) -> None:
+def test_a_restart_resumes_and_a_second_process_waits(db_url: str, tmp_path: pathlib.Path) -> None:
     hook = Hook()
     with hook.running() as url:
         receiver = webhook.Webhook("ops", Route(events=frozenset({"ALERT"})), url)
@@ -186,8 +197,9 @@ def test_a_restart_resumes_and_a_second_process_waits(
     assert len(ids) == len(set(ids)) == expected
     assert {body["event"] for body, _, _ in hook.bodies} == {"ALERT"}
     with psycopg.connect(db_url) as conn:
-        skipped = conn.execute("SELECT count(*) FROM alert_deliveries WHERE status = 'skipped'"
-                               ).fetchone()
+        skipped = conn.execute(
+            "SELECT count(*) FROM alert_deliveries WHERE status = 'skipped'"
+        ).fetchone()
     assert skipped == (expected,)  # the RESOLVEDs, recorded so they are not looked at again
 
 
@@ -205,8 +217,15 @@ def test_email_reaches_a_real_smtp_server(db_url: str, tmp_path: pathlib.Path) -
     controller = Controller(Keep(), hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        receiver = Email("mail", Route(symbols=frozenset({"btc"})), "127.0.0.1", port,
-                         "cryptomonitor@example.org", ["ops@example.org"], starttls=False)
+        receiver = Email(
+            "mail",
+            Route(symbols=frozenset({"btc"})),
+            "127.0.0.1",
+            port,
+            "cryptomonitor@example.org",
+            ["ops@example.org"],
+            starttls=False,
+        )
         with delivering(receiver, db_url) as thread:
             expected = raise_alerts(db_url, tmp_path, spikes=1)
             until(thread, lambda: len(received) >= expected)
@@ -214,8 +233,9 @@ def test_email_reaches_a_real_smtp_server(db_url: str, tmp_path: pathlib.Path) -
         controller.stop()
     assert len(received) == expected == 4
     subjects = sorted(" ".join(m["Subject"].split()) for m in received)  # unfolded
-    assert subjects[0] == ("[CryptoMonitor] ALERT btc price 400.00 is 300.0% above its 5m "
-                           "average 100.00")
+    assert subjects[0] == (
+        "[CryptoMonitor] ALERT btc price 400.00 is 300.0% above its 5m average 100.00"
+    )
     assert all(m["To"] == "ops@example.org" for m in received)
     assert "| rule=price_" in received[0].get_payload(decode=True).decode()
 
@@ -225,7 +245,8 @@ def test_chat_through_apprise_to_a_local_url(db_url: str, tmp_path: pathlib.Path
     with hook.running() as url:
         chat_url = url.replace("http://", "json://")  # Apprise's generic JSON endpoint
         receiver = settings.KINDS["chat"](
-            settings._Table("t", {"urls": [chat_url]}), "chat", Route(), {}, 3600.0)
+            settings._Table("t", {"urls": [chat_url]}), "chat", Route(), {}, 3600.0
+        )
         with delivering(receiver, db_url) as thread:
             expected = raise_alerts(db_url, tmp_path, spikes=1)
             until(thread, lambda: len(hook.bodies) >= expected)
@@ -240,24 +261,25 @@ def test_receivers_file_errors_name_the_receiver_and_key(tmp_path: pathlib.Path)
         '[[receiver]]\nname = "a"\ntype = "pager"\n': "type 'pager' is not one of",
         '[[receiver]]\nname = "a"\ntype = "webhook"\n': "receiver 'a': 'url' is required",
         '[[receiver]]\nname = "a"\ntype = "webhook"\nurl = "ftp://x"\n': "not an http(s) URL",
-        '[[receiver]]\nname = "a"\ntype = "webhook"\nurl = "http://x"\nsecret_env = "NOPE"\n':
-            "'secret_env' names NOPE, which is not set",
-        '[[receiver]]\nname = "a"\ntype = "webhook"\nurl = "http://x"\nurll = 1\n':
-            "unknown key(s) ['urll']",
-        '[[receiver]]\nname = "a"\ntype = "email"\nhost = "h"\nfrom = "f"\nto = []\n':
-            "'to' must list at least one address",
-        '[[receiver]]\nname = "a"\ntype = "chat"\nurls = ["nope://x"]\n':
-            "not a URL Apprise knows",
-        '[[receiver]]\nname = "a"\ntype = "webhook"\nurl = "http://x"\nevents = ["FIRE"]\n':
-            "'events' may hold ALERT and RESOLVED only",
+        '[[receiver]]\nname = "a"\ntype = "webhook"\nurl = "http://x"\nsecret_env = "NOPE"\n': "'secret_env' names NOPE, which is not set",
+        '[[receiver]]\nname = "a"\ntype = "webhook"\nurl = "http://x"\nurll = 1\n': "unknown key(s) ['urll']",
+        '[[receiver]]\nname = "a"\ntype = "email"\nhost = "h"\nfrom = "f"\nto = []\n': "'to' must list at least one address",
+        '[[receiver]]\nname = "a"\ntype = "chat"\nurls = ["nope://x"]\n': "not a URL Apprise knows",
+        '[[receiver]]\nname = "a"\ntype = "webhook"\nurl = "http://x"\nevents = ["FIRE"]\n': "'events' may hold ALERT and RESOLVED only",
     }
     for text, message in cases.items():
         path.write_text(text)
-        with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")
-                           .replace("[", r"\[").replace("]", r"\]")):
+        with pytest.raises(
+            ConfigError,
+            match=message.replace("(", r"\(")
+            .replace(")", r"\)")
+            .replace("[", r"\[")
+            .replace("]", r"\]"),
+        ):
             settings.load(path, 3600.0, environ={})
-    path.write_text('[[receiver]]\nname = "a"\ntype = "webhook"\nurl = "http://x"\n'
-                    'secret_env = "HOOK_SECRET"\n')
+    path.write_text(
+        '[[receiver]]\nname = "a"\ntype = "webhook"\nurl = "http://x"\nsecret_env = "HOOK_SECRET"\n'
+    )
     (only,) = settings.load(path, 3600.0, environ={"HOOK_SECRET": "x"})
     assert isinstance(only, webhook.Webhook)
     assert only.secret == "x"  # noqa: S105
@@ -266,7 +288,7 @@ def test_receivers_file_errors_name_the_receiver_and_key(tmp_path: pathlib.Path)
 def test_a_failing_receiver_shows_in_health(db_url: str, tmp_path: pathlib.Path) -> None:
     from fastapi.testclient import TestClient
 
-    from cryptomonitor import api
+    from cryptomonitor.api import application
 
     port = free_port_below_32768()  # nothing listens: connection refused
     receiver = webhook.Webhook("down", Route(), f"http://127.0.0.1:{port}/hook", timeout=1.0)
@@ -277,7 +299,7 @@ def test_a_failing_receiver_shows_in_health(db_url: str, tmp_path: pathlib.Path)
     expected = raise_alerts(db_url, tmp_path, spikes=1)
     thread.wake.set()
     deadline = time.monotonic() + 10
-    with TestClient(api.create_app(db_url)) as client:
+    with TestClient(application.create_app(db_url)) as client:
         while True:
             (down,) = client.get("/health").json()["receivers"]
             if down["last_error"] or time.monotonic() > deadline:
@@ -291,40 +313,49 @@ def test_a_failing_receiver_shows_in_health(db_url: str, tmp_path: pathlib.Path)
 
 
 def test_the_example_file_loads(monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.paths import ROOT
+    from tests.support.paths import ROOT
 
-    env = {"OPS_WEBHOOK_SECRET": "x", "SMTP_PASSWORD": "y",
-           "CHAT_URLS": "json://127.0.0.1:9/hook"}
+    env = {"OPS_WEBHOOK_SECRET": "x", "SMTP_PASSWORD": "y", "CHAT_URLS": "json://127.0.0.1:9/hook"}
     loaded = settings.load(ROOT / "receivers.example.toml", 3600.0, environ=env)
     assert [(r.name, r.kind) for r in loaded] == [
-        ("ops-webhook", "webhook"), ("alertmanager", "alertmanager"), ("ops-mail", "email"),
-        ("chat", "chat")]
+        ("ops-webhook", "webhook"),
+        ("alertmanager", "alertmanager"),
+        ("ops-mail", "email"),
+        ("chat", "chat"),
+    ]
 
 
 def test_events_of_a_replay_reach_a_receiver_configured_for_it(
-        db_url: str, tmp_path: pathlib.Path) -> None:
+    db_url: str, tmp_path: pathlib.Path
+) -> None:
     """A receiver is known from the first command that names it (here a replay of a gzipped
     day shipped with the package); `run`'s delivery thread then delivers those events."""
-    from cryptomonitor import config, jobs
-    from tests.paths import ROOT
+    from cryptomonitor import config
+    from cryptomonitor.commands import replay
+    from tests.support.paths import ROOT
 
     hook = Hook()
     with hook.running() as url:
         receivers = tmp_path / "receivers.toml"
         receivers.write_text(f'[[receiver]]\nname = "hook"\ntype = "webhook"\nurl = "{url}"\n')
-        settings_ = config.load({"DATABASE_URL": db_url,
-                                 "CRYPTOMONITOR_ALERTS_FILE": str(tmp_path / "a.txt"),
-                                 "CRYPTOMONITOR_RECEIVERS_FILE": str(receivers)})
-        day = ROOT / "cryptomonitor" / "demodata" / "ETHUSDT_1m_2025-06-22.csv.gz"
-        summary = jobs.replay_file(settings_, day, "eth", threading.Event(), limit=600)
+        settings_ = config.load(
+            {
+                "DATABASE_URL": db_url,
+                "CRYPTOMONITOR_ALERTS_FILE": str(tmp_path / "a.txt"),
+                "CRYPTOMONITOR_RECEIVERS_FILE": str(receivers),
+            }
+        )
+        day = ROOT / "cryptomonitor" / "sources" / "demodata" / "ETHUSDT_1m_2025-06-22.csv.gz"
+        summary = replay.replay_file(settings_, day, "eth", threading.Event(), limit=600)
         assert summary.alerts > 0
         with delivering(settings.load(receivers, 3600.0)[0], db_url) as thread:
             until(thread, lambda: len(hook.bodies) >= summary.alerts)
     assert len({b["alert_id"] for b, _, _ in hook.bodies}) == summary.alerts
 
 
-def test_settled_events_are_passed_over(db_url: str, tmp_path: pathlib.Path,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_settled_events_are_passed_over(
+    db_url: str, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(delivery, "SETTLE_EVERY", 0.0)
     hook = Hook()
     hook.behaviour = lambda n: 200

@@ -14,11 +14,14 @@ import time
 import psycopg
 import pytest
 
-from cryptomonitor import alerts, config, jobs, values
+from cryptomonitor import config
+from cryptomonitor.alerting import lineformat
+from cryptomonitor.commands import replay
+from cryptomonitor.config import values
 from cryptomonitor.exceptions import ReplayError
-from tests import oracle, pgserver
-from tests.helpers import lines
-from tests.paths import FIXTURES
+from tests.support import oracle, pgserver
+from tests.support.helpers import lines
+from tests.support.paths import FIXTURES
 
 DAY_CSV = FIXTURES / "BTCUSDT_1m_2025-05-30_day1.csv"
 RULES_TOML = """
@@ -89,8 +92,9 @@ def oracle_alerts(ticks, rules) -> list[tuple[str, str, str, float, float, int]]
             elif not breached and firing:
                 firing, event = False, "RESOLVED"
             if event:
-                expected.append((alerts.format_time(t), event, rule["name"], value, avg,
-                                 len(window)))
+                expected.append(
+                    (lineformat.format_time(t), event, rule["name"], value, avg, len(window))
+                )
     return sorted(expected)
 
 
@@ -101,16 +105,22 @@ def test_replay_a_day_matches_independent_computation(db_url: str, tmp_path: pat
     rules_file = tmp_path / "rules.toml"
     rules_file.write_text(RULES_TOML)
     alerts_file = tmp_path / "alerts.txt"
-    settings = config.load({"DATABASE_URL": db_url, "CRYPTOMONITOR_RULES_FILE": str(rules_file),
-                            "CRYPTOMONITOR_ALERTS_FILE": str(alerts_file),
-                            "CRYPTOMONITOR_ALERT_REPEAT_INTERVAL": str(REPEAT)})
-    summary = jobs.replay_file(settings, DAY_CSV, "btc", threading.Event(), batch_size=700)
+    settings = config.load(
+        {
+            "DATABASE_URL": db_url,
+            "CRYPTOMONITOR_RULES_FILE": str(rules_file),
+            "CRYPTOMONITOR_ALERTS_FILE": str(alerts_file),
+            "CRYPTOMONITOR_ALERT_REPEAT_INTERVAL": str(REPEAT),
+        }
+    )
+    summary = replay.replay_file(settings, DAY_CSV, "btc", threading.Event(), batch_size=700)
     ticks = oracle.bar_ticks(oracle.read_bars(DAY_CSV))
     assert summary.ticks == summary.stored == len(ticks) == 4 * 1440
 
     with psycopg.connect(db_url) as conn:
-        stored = conn.execute("SELECT time, price, volume_24h FROM ticks WHERE symbol = 'btc'"
-                              " ORDER BY time").fetchall()
+        stored = conn.execute(
+            "SELECT time, price, volume_24h FROM ticks WHERE symbol = 'btc' ORDER BY time"
+        ).fetchall()
     assert [(t, p) for t, p, _ in stored] == [(t, p) for t, p, _ in ticks]
     assert all(math.isclose(a[2], b[2], rel_tol=1e-12) for a, b in zip(stored, ticks, strict=True))
 
@@ -120,7 +130,8 @@ def test_replay_a_day_matches_independent_computation(db_url: str, tmp_path: pat
     expected = oracle_alerts(ticks, rules)
     got = sorted(
         (f["time"], f["event"], f["rule"], float(f["value"]), float(f["avg"]), int(f["samples"]))
-        for f in map(alerts.parse_line, lines(alerts_file)))
+        for f in map(lineformat.parse_line, lines(alerts_file))
+    )
     assert len(expected) > 20, "the rules should fire on this day; the test would prove little"
     assert [e[:3] for e in got] == [e[:3] for e in expected]
     for g, e in zip(got, expected, strict=True):
@@ -129,35 +140,47 @@ def test_replay_a_day_matches_independent_computation(db_url: str, tmp_path: pat
     assert summary.alerts == len(got)
 
     # Replaying the same file again stores nothing new and writes no line twice.
-    again = jobs.replay_file(settings, DAY_CSV, "btc", threading.Event())
+    again = replay.replay_file(settings, DAY_CSV, "btc", threading.Event())
     assert again.stored == 0 and again.duplicates == len(ticks)
     assert len(lines(alerts_file)) == len(got)
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    ("time,open\n", "header must be"),
-    ("timestamp,open,high,low,close,volume\n2025-01-01 00:00:00+00:00,1,2,0.5,1.5\n",
-     r":2: expected 6 columns"),
-    ("timestamp,open,high,low,close,volume\n2025-01-01 00:00:00+00:00,1,2,0.5,x,1\n",
-     r":2: could not convert"),
-    ("timestamp,open,high,low,close,volume\n2025-01-01 00:00:00+00:00,1,2,1.2,1.5,1\n",
-     r":2: low/high do not bracket"),
-    ("timestamp,open,high,low,close,volume\n2025-01-01 00:01:00+00:00,1,2,0.5,1.5,1\n"
-     "2025-01-01 00:00:00+00:00,1,2,0.5,1.5,1\n", r":3: .* is not after"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("time,open\n", "header must be"),
+        (
+            "timestamp,open,high,low,close,volume\n2025-01-01 00:00:00+00:00,1,2,0.5,1.5\n",
+            r":2: expected 6 columns",
+        ),
+        (
+            "timestamp,open,high,low,close,volume\n2025-01-01 00:00:00+00:00,1,2,0.5,x,1\n",
+            r":2: could not convert",
+        ),
+        (
+            "timestamp,open,high,low,close,volume\n2025-01-01 00:00:00+00:00,1,2,1.2,1.5,1\n",
+            r":2: low/high do not bracket",
+        ),
+        (
+            "timestamp,open,high,low,close,volume\n2025-01-01 00:01:00+00:00,1,2,0.5,1.5,1\n"
+            "2025-01-01 00:00:00+00:00,1,2,0.5,1.5,1\n",
+            r":3: .* is not after",
+        ),
+    ],
+)
 def test_bad_csv_is_named(tmp_path: pathlib.Path, content: str, message: str) -> None:
-    from cryptomonitor import replay
+    from cryptomonitor.sources import barfiles
 
     path = tmp_path / "bars.csv"
     path.write_text(content)
     with pytest.raises(ReplayError, match=message):
-        list(replay.read_bars(path))
+        list(barfiles.read_bars(path))
 
 
 def test_full_file_from_shared_data_is_readable(shared_data: pathlib.Path) -> None:
-    from cryptomonitor import replay
+    from cryptomonitor.sources import barfiles
 
-    bars = list(replay.read_bars(shared_data / "market/bybit_1m/BTCUSDT_1m.csv"))
+    bars = list(barfiles.read_bars(shared_data / "market/bybit_1m/BTCUSDT_1m.csv"))
     assert len(bars) == 43_200
     assert min(b.low for b in bars) == 98125.0
 
@@ -168,67 +191,92 @@ def _day_slices(tmp_path: pathlib.Path, n: int) -> list[pathlib.Path]:
     files = []
     for k in range(n):
         path = tmp_path / f"slice{k}.csv"
-        path.write_text("\n".join([header, *rows[k * 480:(k + 1) * 480]]) + "\n")
+        path.write_text("\n".join([header, *rows[k * 480 : (k + 1) * 480]]) + "\n")
         files.append(path)
     return files
 
 
 def _events(url: str) -> list[tuple[object, ...]]:
     with psycopg.connect(url) as conn:
-        return conn.execute("SELECT symbol, time, event, rule, value, window_avg, window_samples"
-                            " FROM alerts ORDER BY symbol, time, rule, event").fetchall()
+        return conn.execute(
+            "SELECT symbol, time, event, rule, value, window_avg, window_samples"
+            " FROM alerts ORDER BY symbol, time, rule, event"
+        ).fetchall()
 
 
 def test_files_replayed_in_parallel_give_what_one_by_one_gives(
-        pg_server: pgserver.Server, db_url: str, tmp_path: pathlib.Path) -> None:
+    pg_server: pgserver.Server, db_url: str, tmp_path: pathlib.Path
+) -> None:
     """Three files in three processes at once: the same ticks, the same alert events (values
     to the last digit), every line in the shared alerts file once."""
     files = _day_slices(tmp_path, 3)
     pairs = [(f, f"s{k}") for k, f in enumerate(files)]
     with pgserver.database(pg_server) as one_by_one_url:
-        sequential = jobs.replay_files(
-            config.load({"DATABASE_URL": one_by_one_url,
-                         "CRYPTOMONITOR_ALERTS_FILE": str(tmp_path / "one.txt")}),
-            pairs, threading.Event(), workers=1)
+        sequential = replay.replay_files(
+            config.load(
+                {
+                    "DATABASE_URL": one_by_one_url,
+                    "CRYPTOMONITOR_ALERTS_FILE": str(tmp_path / "one.txt"),
+                }
+            ),
+            pairs,
+            threading.Event(),
+            workers=1,
+        )
         want = _events(one_by_one_url)
     alerts_file = tmp_path / "parallel.txt"
-    parallel = jobs.replay_files(
+    parallel = replay.replay_files(
         config.load({"DATABASE_URL": db_url, "CRYPTOMONITOR_ALERTS_FILE": str(alerts_file)}),
-        pairs, threading.Event(), workers=3)
+        pairs,
+        threading.Event(),
+        workers=3,
+    )
     assert parallel.stored == sequential.stored == 3 * 480 * 4
     assert parallel.alerts == sequential.alerts == len(want) > 0
     assert _events(db_url) == want
-    ids = [f["id"] for f in map(alerts.parse_line, lines(alerts_file))]
+    ids = [f["id"] for f in map(lineformat.parse_line, lines(alerts_file))]
     assert len(ids) == len(set(ids)) == len(want)
 
 
 def test_a_bad_file_among_parallel_replays_is_named_and_the_others_stored(
-        db_url: str, tmp_path: pathlib.Path) -> None:
+    db_url: str, tmp_path: pathlib.Path
+) -> None:
     good = _day_slices(tmp_path, 2)
     bad = tmp_path / "bad.csv"
     bad.write_text("time,open\n")
-    settings = config.load({"DATABASE_URL": db_url,
-                            "CRYPTOMONITOR_ALERTS_FILE": str(tmp_path / "a.txt")})
+    settings = config.load(
+        {"DATABASE_URL": db_url, "CRYPTOMONITOR_ALERTS_FILE": str(tmp_path / "a.txt")}
+    )
     with pytest.raises(ReplayError, match=r"bad\.csv.*header must be") as failure:
-        jobs.replay_files(settings, [(good[0], "a"), (bad, "b"), (good[1], "c")],
-                          threading.Event(), workers=3)
+        replay.replay_files(
+            settings, [(good[0], "a"), (bad, "b"), (good[1], "c")], threading.Event(), workers=3
+        )
     assert "slice" not in str(failure.value)
     with psycopg.connect(db_url) as conn:
-        assert dict(conn.execute("SELECT symbol, count(*) FROM ticks GROUP BY 1").fetchall()) \
-            == {"a": 1920, "c": 1920}
+        assert dict(conn.execute("SELECT symbol, count(*) FROM ticks GROUP BY 1").fetchall()) == {
+            "a": 1920,
+            "c": 1920,
+        }
 
 
 def test_stopping_parallel_replays_stops_every_worker_and_keeps_what_they_read(
-        db_url: str, tmp_path: pathlib.Path) -> None:
+    db_url: str, tmp_path: pathlib.Path
+) -> None:
     """A stop (SIGTERM to the parent alone, as `docker stop` sends) reaches the workers: each
     stores what it read and ends; nothing is reported as failed."""
     files = _day_slices(tmp_path, 2)
-    settings = config.load({"DATABASE_URL": db_url,
-                            "CRYPTOMONITOR_ALERTS_FILE": str(tmp_path / "a.txt")})
+    settings = config.load(
+        {"DATABASE_URL": db_url, "CRYPTOMONITOR_ALERTS_FILE": str(tmp_path / "a.txt")}
+    )
     stop = threading.Event()
-    done: list[jobs.ReplaySummary] = []
-    runner = threading.Thread(target=lambda: done.append(jobs.replay_files(
-        settings, [(files[0], "a"), (files[1], "b")], stop, workers=2, speed=600.0)))
+    done: list[replay.ReplaySummary] = []
+    runner = threading.Thread(
+        target=lambda: done.append(
+            replay.replay_files(
+                settings, [(files[0], "a"), (files[1], "b")], stop, workers=2, speed=600.0
+            )
+        )
+    )
     runner.start()
     with psycopg.connect(db_url, autocommit=True) as conn:
         deadline = time.monotonic() + 30

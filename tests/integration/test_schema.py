@@ -19,7 +19,7 @@ import re
 
 import psycopg
 
-from tests.paths import ROOT
+from tests.support.paths import ROOT
 
 SCHEMA = ROOT / "tests" / "schema"
 CANONICAL = SCHEMA / "canonical.txt"
@@ -39,10 +39,10 @@ def test_the_migrations_build_the_canonical_schema(db_url: str, flavour: str) ->
         CANONICAL.write_text(got)
     want = CANONICAL.read_text()
     if flavour != "postgres":
-        want = "".join(f"{line}\n" for line in want.splitlines()
-                       if not POSTGRES_ONLY.search(line))
+        want = "".join(f"{line}\n" for line in want.splitlines() if not POSTGRES_ONLY.search(line))
     missing = sorted(set(want.splitlines()) - set(got.splitlines()))
     extra = sorted(set(got.splitlines()) - set(want.splitlines()))
     assert (missing, extra) == ([], []), (
         f"the migrated schema ({flavour}) differs from {CANONICAL.name}: missing {missing}, "
-        f"extra {extra}")
+        f"extra {extra}"
+    )

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests import helpers
+from tests.support import helpers
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -14,8 +14,9 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from cryptomonitor import logs, migrations
-from tests import pgserver
+from cryptomonitor import logs
+from cryptomonitor.db import migrations
+from tests.support import pgserver
 
 TEMPLATE = pgserver.TEMPLATE
 
@@ -38,8 +39,10 @@ def pytest_configure(config: pytest.Config) -> None:
             migrations.migrate(conn, os.environ.get("CMTEST_APP_TIMESCALEDB", "auto"))
             _flavour = migrations.current_flavour(conn) or "none"
         if os.environ.get("CMTEST_TIMESCALEDB") == "require" and _flavour != "timescaledb":
-            raise RuntimeError("CMTEST_TIMESCALEDB=require, but the migrated schema's flavour "
-                               f"is {_flavour}: TimescaleDB was not detected")
+            raise RuntimeError(
+                "CMTEST_TIMESCALEDB=require, but the migrated schema's flavour "
+                f"is {_flavour}: TimescaleDB was not detected"
+            )
     except Exception as exc:
         _stack.close()
         pytest.exit(f"no usable test database: {exc}", returncode=3)
@@ -53,9 +56,11 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     if _server is None:
         return ["database: none"]
     version, ts = pgserver.server_version(_server.url)
-    return [f"database: {_server.description}",
-            f"database: PostgreSQL {version}, TimescaleDB {ts or 'not installed'}, "
-            f"schema flavour {_flavour}"]
+    return [
+        f"database: {_server.description}",
+        f"database: PostgreSQL {version}, TimescaleDB {ts or 'not installed'}, "
+        f"schema flavour {_flavour}",
+    ]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

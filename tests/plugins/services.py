@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests import fakeapi, paths
+from tests.support import fakeapi, paths
 
 
 @pytest.fixture
@@ -21,6 +21,5 @@ def fake_api() -> Iterator[fakeapi.FakeCoinGecko]:
 def shared_data() -> pathlib.Path:
     """../shared/data, or a loud skip where it is absent (the tests that need it say why)."""
     if not paths.SHARED.is_dir():
-        pytest.skip(f"shared data not found at {paths.SHARED} (only present in the dev "
-                    "workspace)")
+        pytest.skip(f"shared data not found at {paths.SHARED} (only present in the dev workspace)")
     return paths.SHARED

@@ -13,12 +13,15 @@ T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 def kline(minute: int) -> list[Tick]:
     """Four ticks, as one closed kline puts them."""
-    return [Tick(T0 + dt.timedelta(minutes=minute, seconds=s), "x", 1.0, None, "t")
-            for s in (0, 15, 30, 59)]
+    return [
+        Tick(T0 + dt.timedelta(minutes=minute, seconds=s), "x", 1.0, None, "t")
+        for s in (0, 15, 30, 59)
+    ]
 
 
 def test_past_its_bound_the_oldest_puts_are_dropped_whole_and_counted(
-        logs: list[dict[str, Any]]) -> None:
+    logs: list[dict[str, Any]],
+) -> None:
     buffer = TickBuffer(10, "test")
     for m in range(3):
         buffer.put(kline(m))

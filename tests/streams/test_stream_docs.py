@@ -5,7 +5,7 @@ from __future__ import annotations
 import pathlib
 import re
 
-from cryptomonitor import copybinary
+from cryptomonitor.ingest import copybinary
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 DOCS = ("docs/streams.md", "docs/configuration.md", ".env.example")

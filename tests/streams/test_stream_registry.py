@@ -13,7 +13,7 @@ from cryptomonitor.exceptions import ConfigError
 from cryptomonitor.sources import registry
 from cryptomonitor.sources.streams import gaps
 from cryptomonitor.sources.streams.source import StreamSource
-from tests.fakews import FakeStream, Peer, binance_kline, wait_for
+from tests.support.fakews import FakeStream, Peer, binance_kline, wait_for
 
 
 def test_binance_ws_runs_from_the_settings_and_stops_its_threads() -> None:
@@ -26,10 +26,14 @@ def test_binance_ws_runs_from_the_settings_and_stops_its_threads() -> None:
         peer.silent()
 
     with FakeStream(script).running() as fake:
-        settings = config.load({"CRYPTOMONITOR_SOURCE": "binance-ws",
-                                "CRYPTOMONITOR_COINS": "BTCUSDT",
-                                "CRYPTOMONITOR_BINANCE_WS_URL": fake.url,
-                                "CRYPTOMONITOR_STREAM_SILENT_AFTER": "2s"})
+        settings = config.load(
+            {
+                "CRYPTOMONITOR_SOURCE": "binance-ws",
+                "CRYPTOMONITOR_COINS": "BTCUSDT",
+                "CRYPTOMONITOR_BINANCE_WS_URL": fake.url,
+                "CRYPTOMONITOR_STREAM_SILENT_AFTER": "2s",
+            }
+        )
         source = registry.build(settings, 5.0)
         assert isinstance(source, StreamSource) and source.timing.silent_after == 2.0
         assert registry.shortest_poll(settings, source) == 0
@@ -42,21 +46,24 @@ def test_binance_ws_runs_from_the_settings_and_stops_its_threads() -> None:
         finally:
             source.close()
     # The kline's four ticks (a flat one: o = h = l = c), the minute's volume on its close.
-    assert [(round(t.time.timestamp() * 1000) - open_ms, t.symbol, t.price, t.volume, t.source)
-            for t in ticks] == [
+    assert [
+        (round(t.time.timestamp() * 1000) - open_ms, t.symbol, t.price, t.volume, t.source)
+        for t in ticks
+    ] == [
         (ms, "btcusdt", 64000.5, 12.25 if ms == 59_999 else None, "binance-ws")
-        for ms in (0, 15_000, 30_000, 59_999)]
+        for ms in (0, 15_000, 30_000, 59_999)
+    ]
     assert not [t for t in threading.enumerate() if t.name.startswith("stream-")]
 
 
 def test_kraken_ws_is_registered_without_a_history_to_backfill() -> None:
-    settings = config.load({"CRYPTOMONITOR_SOURCE": "kraken-ws",
-                            "CRYPTOMONITOR_COINS": "xbt-usd,eth-eur"})
+    settings = config.load(
+        {"CRYPTOMONITOR_SOURCE": "kraken-ws", "CRYPTOMONITOR_COINS": "xbt-usd,eth-eur"}
+    )
     source = registry.build(settings, 5.0)
     assert isinstance(source, StreamSource) and source.url == "wss://ws.kraken.com"
     now = dt.datetime.now(dt.UTC)
-    assert registry.history_of(settings, source).chunks(now - dt.timedelta(days=1), now,
-                                                       now) == []
+    assert registry.history_of(settings, source).chunks(now - dt.timedelta(days=1), now, now) == []
     assert source.connections == []  # nothing opened before the first fetch
 
 

@@ -16,11 +16,13 @@ from cryptomonitor.exceptions import ConfigError
 from cryptomonitor.sources.http import JsonClient
 from cryptomonitor.sources.streams import kraken as kraken_ws
 from cryptomonitor.sources.streams.source import StreamSource
-from tests.fakews import FakeStream, Peer, wait_for
+from tests.support.fakews import FakeStream, Peer, wait_for
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[2] / "cryptomonitor"
-MODULES = [*sorted((PACKAGE / "sources" / "streams").glob("*.py")),
-           PACKAGE / "sources" / "registry.py"]
+MODULES = [
+    *sorted((PACKAGE / "sources" / "streams").glob("*.py")),
+    PACKAGE / "sources" / "registry.py",
+]
 
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: p.name)
@@ -34,13 +36,18 @@ def test_a_stream_module_imports_modules_and_no_private_names(path: pathlib.Path
                 if imported is None:  # a submodule not imported yet
                     imported = importlib.import_module(f"{node.module}.{alias.name}")
                 assert isinstance(imported, types.ModuleType), (
-                    f"{path.name}: from {node.module} import {alias.name}: import the module")
+                    f"{path.name}: from {node.module} import {alias.name}: import the module"
+                )
                 modules.add(alias.asname or alias.name)
     for node in ast.walk(tree):
         if isinstance(node, ast.arg):
             assert node.arg not in modules, f"{path.name}: parameter {node.arg} shadows a module"
-        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
-                and node.value.id in modules and node.attr.startswith("_")):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in modules
+            and node.attr.startswith("_")
+        ):
             raise AssertionError(f"{path.name}: {node.value.id}.{node.attr} is private")
 
 
@@ -56,11 +63,18 @@ def test_a_stream_logs_its_url_without_user_info(logs: list[dict[str, Any]]) -> 
     def script(peer: Peer) -> None:
         peer.recv()
         peer.silent()
+
     with FakeStream(script).running() as fake:
         url = fake.url.replace("ws://", "ws://user:s3cret@")
-        with StreamSource(name=kraken_ws.NAME, unknown_hint="", url=url, symbols=["xbt-usd"],
-                          exchange=kraken_ws.KrakenTrades, per_connection=kraken_ws.MAX_PAIRS,
-                          client=JsonClient(timeout=2, attempts=1)) as src:
+        with StreamSource(
+            name=kraken_ws.NAME,
+            unknown_hint="",
+            url=url,
+            symbols=["xbt-usd"],
+            exchange=kraken_ws.KrakenTrades,
+            per_connection=kraken_ws.MAX_PAIRS,
+            client=JsonClient(timeout=2, attempts=1),
+        ) as src:
             src.start()
             wait_for(lambda: fake.received and fake.received[0])
     shown = [e["url"] for e in logs if "url" in e]

@@ -22,8 +22,9 @@ except KeyError:
 
 
 def test_tracebacks_are_logged_as_text() -> None:
-    out = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
-                         check=True, timeout=60).stderr
+    out = subprocess.run(
+        [sys.executable, "-c", SCRIPT], capture_output=True, text=True, check=True, timeout=60
+    ).stderr
     library, ours = (json.loads(line) for line in out.strip().splitlines())
     assert library["event"] == "Exception in ASGI application"
     assert "Traceback (most recent call last)" in library["exception"]

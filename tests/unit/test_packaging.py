@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from cryptomonitor import config
-from tests.paths import ROOT
+from tests.support.paths import ROOT
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
@@ -28,7 +28,8 @@ def test_base_image_is_pinned_and_can_be_replaced() -> None:
     assert default and re.search(r":\d+\.\d+\.\d+-", default.group(1)), default
     assert [i.split()[0] for i in _instructions("FROM")] == ["${PYTHON_IMAGE}"] * 2
     assert COMPOSE["x-app"]["build"]["args"]["PYTHON_IMAGE"] == (
-        "${PYTHON_IMAGE:-" + default.group(1) + "}")
+        "${PYTHON_IMAGE:-" + default.group(1) + "}"
+    )
 
 
 def test_runs_as_non_root_with_exec_form_entrypoint() -> None:
@@ -50,13 +51,19 @@ def test_image_installs_pinned_requirements_that_match_pyproject() -> None:
     def normal(name: str) -> str:  # PEP 503: prometheus_client is prometheus-client
         return re.sub(r"[-_.]+", "-", name).lower()
 
-    lock = {normal(line.split("==")[0]) for line in (ROOT / "requirements.lock").read_text()
-            .splitlines() if "==" in line}
+    lock = {
+        normal(line.split("==")[0])
+        for line in (ROOT / "requirements.lock").read_text().splitlines()
+        if "==" in line
+    }
     deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     for dep in deps:
         assert normal(re.split(r"[\[<>=]", dep)[0]) in lock
-    assert all("==" in line for line in (ROOT / "requirements.lock").read_text().splitlines()
-               if line and not line.startswith("#"))
+    assert all(
+        "==" in line
+        for line in (ROOT / "requirements.lock").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
 
 
 def test_compose_database_is_pinned_timescaledb_pg17_with_healthcheck() -> None:
@@ -83,7 +90,8 @@ def test_compose_migrates_as_owner_before_app_and_api_start() -> None:
     assert _environment("migrate")["PGPASSWORD"] == "${POSTGRES_PASSWORD}"
     for name in ("app", "api"):
         assert COMPOSE["services"][name]["depends_on"]["migrate"]["condition"] == (
-            "service_completed_successfully")
+            "service_completed_successfully"
+        )
 
 
 def test_compose_app_mounts_alerts_and_stops_cleanly() -> None:
@@ -96,19 +104,22 @@ def test_compose_app_mounts_alerts_and_stops_cleanly() -> None:
     assert env["DATABASE_URL"].startswith("postgresql://cryptomonitor_app@db:5432/")
 
 
-@pytest.mark.parametrize(("service", "role", "password"), [
-    ("migrate", "${POSTGRES_USER:-cryptomonitor}", "POSTGRES_PASSWORD"),
-    ("app", "cryptomonitor_app", "APP_DB_PASSWORD"),
-    ("api", "cryptomonitor_api", "API_DB_PASSWORD"),
-])
-def test_each_service_gets_only_its_own_role_and_password(service: str, role: str,
-                                                          password: str) -> None:
+@pytest.mark.parametrize(
+    ("service", "role", "password"),
+    [
+        ("migrate", "${POSTGRES_USER:-cryptomonitor}", "POSTGRES_PASSWORD"),
+        ("app", "cryptomonitor_app", "APP_DB_PASSWORD"),
+        ("api", "cryptomonitor_api", "API_DB_PASSWORD"),
+    ],
+)
+def test_each_service_gets_only_its_own_role_and_password(
+    service: str, role: str, password: str
+) -> None:
     env = _environment(service)
     assert env["DATABASE_URL"].startswith(f"postgresql://{role}@db:5432/")  # no password in it
     assert env["PGPASSWORD"] == "${" + password + "}"
     # .env reaches every container through env_file: the other roles' passwords are blanked.
-    for name in ("POSTGRES_PASSWORD", "APP_DB_PASSWORD", "API_DB_PASSWORD",
-                 "ANALYST_DB_PASSWORD"):
+    for name in ("POSTGRES_PASSWORD", "APP_DB_PASSWORD", "API_DB_PASSWORD", "ANALYST_DB_PASSWORD"):
         assert env[name] == "", (service, name)
 
 
@@ -135,36 +146,55 @@ def test_compose_passes_only_known_settings_to_the_app() -> None:
     """The app refuses unknown CRYPTOMONITOR_* variables: compose and .env.example must agree."""
     known = {o.env for o in config.OPTIONS}
     names = set(_environment("app")) | set(_environment("api")) | set(_environment("migrate"))
-    example = re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(),
-                         flags=re.MULTILINE)
+    example = re.findall(
+        r"^#?\s*([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), flags=re.MULTILINE
+    )
     for name in names | set(example):
         if name.startswith(config.PREFIX):
             assert name in known, name
 
 
 def test_env_example_loads_as_valid_settings() -> None:
-    env = dict(re.findall(r"^([A-Z][A-Z0-9_]+)=(.*)$", (ROOT / ".env.example").read_text(),
-                          flags=re.MULTILINE))
+    env = dict(
+        re.findall(
+            r"^([A-Z][A-Z0-9_]+)=(.*)$", (ROOT / ".env.example").read_text(), flags=re.MULTILINE
+        )
+    )
     settings = config.load(env)
     assert settings.coins == ("bitcoin", "ethereum", "zcash")
 
 
 def test_compose_config_validates_when_docker_compose_exists() -> None:
     docker = shutil.which("docker")
-    if docker is None or subprocess.run([docker, "compose", "version"], capture_output=True,
-                                        check=False).returncode != 0:
+    if (
+        docker is None
+        or subprocess.run(
+            [docker, "compose", "version"], capture_output=True, check=False
+        ).returncode
+        != 0
+    ):
         pytest.skip("docker compose is not installed here: compose file checked statically only")
-    result = subprocess.run([docker, "compose", "config", "--quiet"], cwd=ROOT, check=False,
-                            capture_output=True, text=True,
-                            env={"POSTGRES_PASSWORD": "x", "APP_DB_PASSWORD": "x",
-                                 "API_DB_PASSWORD": "x", "ANALYST_DB_PASSWORD": "x",
-                                 "PATH": "/usr/bin:/bin", "HOME": str(pathlib.Path.home())})
+    result = subprocess.run(
+        [docker, "compose", "config", "--quiet"],
+        cwd=ROOT,
+        check=False,
+        capture_output=True,
+        text=True,
+        env={
+            "POSTGRES_PASSWORD": "x",
+            "APP_DB_PASSWORD": "x",
+            "API_DB_PASSWORD": "x",
+            "ANALYST_DB_PASSWORD": "x",
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(pathlib.Path.home()),
+        },
+    )
     assert result.returncode == 0, result.stderr
 
 
 def test_the_minimum_compose_version_is_stated_where_it_is_checked() -> None:
     """tests/dockerenv.py refuses an older Compose; the README and docs/docker.md say which."""
-    from tests import dockerenv
+    from tests.support import dockerenv
 
     version = "v{}.{} or later".format(*dockerenv.MIN_COMPOSE[:2])
     assert f"Compose {version}" in " ".join((ROOT / "README.md").read_text().split())
@@ -179,6 +209,7 @@ def test_observability_profile_is_optional_pinned_and_scrapes_the_app() -> None:
         assert all(p.startswith("127.0.0.1:") for p in services[name]["ports"])
     assert services["app"]["environment"]["CRYPTOMONITOR_METRICS_ADDR"] == "0.0.0.0:9108"
     scrape = yaml.safe_load((ROOT / "docker/prometheus/prometheus.yml").read_text())
-    targets = {t for job in scrape["scrape_configs"] for c in job["static_configs"]
-               for t in c["targets"]}
+    targets = {
+        t for job in scrape["scrape_configs"] for c in job["static_configs"] for t in c["targets"]
+    }
     assert targets == {"app:9108", "api:8000"}

@@ -16,7 +16,7 @@ Four ticks per CLOSED kline (``"x": true``), as ``replay`` makes of a bar, so th
 candles of these ticks ARE the exchange's candles (open, high, low, close and volume): the open
 at the kline's open time ``t``, the two extremes at ``t`` + 15 s and + 30 s (the low first on a
 rising kline, the high first on a falling one), and the close at its close time ``T`` (``t`` +
-59.999 s, the last millisecond of its minute, as `history.BinanceHistory` stamps REST klines)
+59.999 s, the last millisecond of its minute, as `binance.BinanceHistory` stamps REST klines)
 with ``v`` (the base-asset volume of the minute; ``V`` is only its taker-buy part) as
 `Tick.volume`. The extremes' times are the model's, not the trades': only the candle is real.
 
@@ -40,7 +40,7 @@ from collections.abc import Sequence
 import structlog
 
 from cryptomonitor import models
-from cryptomonitor.sources import history, validation
+from cryptomonitor.sources import binance, validation
 from cryptomonitor.sources.streams import connection
 
 log = structlog.get_logger(__name__)
@@ -50,8 +50,10 @@ DEFAULT_URL = "wss://stream.binance.com:9443/stream"
 MAX_STREAMS = 1024
 PER_REQUEST = 200
 INVALID_REQUEST = 2  # Binance's error code for a request it cannot serve as written
-UNKNOWN_HINT = ("Binance refused the subscription: not a spot pair written like btcusdt "
-                "(an unknown pair is not refused: it just sends nothing)")
+UNKNOWN_HINT = (
+    "Binance refused the subscription: not a spot pair written like btcusdt "
+    "(an unknown pair is not refused: it just sends nothing)"
+)
 
 
 class BinanceKlines:
@@ -67,13 +69,14 @@ class BinanceKlines:
     def subscribe(self) -> list[str]:
         self._pending.clear()
         live = [s for s in self.symbols if s not in self.failed]
-        return [self._request(live[i:i + PER_REQUEST]) for i in range(0, len(live), PER_REQUEST)]
+        return [self._request(live[i : i + PER_REQUEST]) for i in range(0, len(live), PER_REQUEST)]
 
     def _request(self, symbols: list[str]) -> str:
         request_id = next(self._ids)
         self._pending[request_id] = symbols
-        return json.dumps({"method": "SUBSCRIBE", "params": [f"{s}@kline_1m" for s in symbols],
-                           "id": request_id})
+        return json.dumps(
+            {"method": "SUBSCRIBE", "params": [f"{s}@kline_1m" for s in symbols], "id": request_id}
+        )
 
     def handle(self, message: object) -> connection.Handled:
         if not isinstance(message, dict):
@@ -98,8 +101,9 @@ class BinanceKlines:
         symbols = self._pending.pop(request_id, []) if isinstance(request_id, int) else []
         error = message.get("error")
         if error is None:
-            log.info("stream_subscribed", source=self.source, request=request_id,
-                     symbols=len(symbols))
+            log.info(
+                "stream_subscribed", source=self.source, request=request_id, symbols=len(symbols)
+            )
             return connection.Handled()
         reason = str(error.get("msg", error) if isinstance(error, dict) else error)
         code = error.get("code") if isinstance(error, dict) else None
@@ -109,19 +113,31 @@ class BinanceKlines:
         if named:
             for symbol in named:
                 self.failed.add(symbol)
-                log.error("stream_subscribe_failed", source=self.source, symbol=symbol,
-                          error=reason, hint=UNKNOWN_HINT)
+                log.error(
+                    "stream_subscribe_failed",
+                    source=self.source,
+                    symbol=symbol,
+                    error=reason,
+                    hint=UNKNOWN_HINT,
+                )
             rest = [s for s in symbols if s not in self.failed]
             return connection.Handled(send=[self._request(rest)] if rest else [])
         if code == INVALID_REQUEST and symbols:
             half = len(symbols) // 2
-            log.warning("stream_subscribe_batch_failed", source=self.source,
-                        request=request_id, symbols=len(symbols), error=reason,
-                        retry="in two halves")
-            return connection.Handled(send=[self._request(symbols[:half]),
-                                            self._request(symbols[half:])])
+            log.warning(
+                "stream_subscribe_batch_failed",
+                source=self.source,
+                request=request_id,
+                symbols=len(symbols),
+                error=reason,
+                retry="in two halves",
+            )
+            return connection.Handled(
+                send=[self._request(symbols[:half]), self._request(symbols[half:])]
+            )
         raise connection.SubscriptionRefused(
-            f"request {request_id} ({len(symbols)} streams): {reason}")
+            f"request {request_id} ({len(symbols)} streams): {reason}"
+        )
 
     def idle(self, now: float) -> list[models.Tick]:
         return []  # a kline is final when its x=true frame arrives
@@ -132,16 +148,34 @@ def _names(reason: str, symbol: str) -> bool:
     return re.search(rf"(?<![a-z0-9]){re.escape(symbol)}(?![a-z0-9])", reason.lower()) is not None
 
 
-def _kline_ticks(symbol: str, source: str, kline: dict[str, object],
-                 rejected: list[models.Rejection]) -> list[models.Tick]:
-    """The four ticks of a closed kline (`cryptomonitor.klines`), or none if a price or a time
-    is refused (appended to `rejected`): a partial candle would be a wrong one. A refused
+def _kline_ticks(
+    symbol: str, source: str, kline: dict[str, object], rejected: list[models.Rejection]
+) -> list[models.Tick]:
+    """The four ticks of a closed kline (`sources.klines`), or none if a price or a time is
+    refused (appended to `rejected`): a partial candle would be a wrong one. A refused
     volume is NULL on the close, the rest kept (as for REST klines and every source)."""
     now = dt.datetime.now(dt.UTC)
-    entries = history.kline_entries(symbol, kline.get("t"), kline.get("T"),
-                                    [kline.get(k) for k in ("o", "h", "l", "c", "v")], rejected)
-    ticks = [validation.checked_tick(symbol, source, entry, rejected, now, price="price",
-                                     time="time", volume="volume_24h", traded="traded",
-                                     number=validation.number, moment=validation.epoch_millis)
-             for entry in entries]
+    entries = binance.kline_entries(
+        symbol,
+        kline.get("t"),
+        kline.get("T"),
+        [kline.get(k) for k in ("o", "h", "l", "c", "v")],
+        rejected,
+    )
+    ticks = [
+        validation.checked_tick(
+            symbol,
+            source,
+            entry,
+            rejected,
+            now,
+            price="price",
+            time="time",
+            volume="volume_24h",
+            traded="traded",
+            number=validation.number,
+            moment=validation.epoch_millis,
+        )
+        for entry in entries
+    ]
     return [] if not entries or None in ticks else [t for t in ticks if t is not None]

@@ -52,8 +52,13 @@ class TickBuffer:
             self.dropped += excess
             self._dropped_unreported += excess
         if first:  # outside the lock; later drops of this episode are summed at the drain
-            log.warning("stream_buffer_full", source=self.source, capacity=self.capacity,
-                        dropped=excess, hint="fetch() is not keeping up; oldest ticks dropped")
+            log.warning(
+                "stream_buffer_full",
+                source=self.source,
+                capacity=self.capacity,
+                dropped=excess,
+                hint="fetch() is not keeping up; oldest ticks dropped",
+            )
 
     def drain(self) -> list[models.Tick]:
         """Everything buffered, oldest first; logs the drops since the last drain."""
@@ -63,8 +68,13 @@ class TickBuffer:
             self._size = 0
             dropped, self._dropped_unreported = self._dropped_unreported, 0
         if dropped:
-            log.warning("stream_ticks_dropped", source=self.source, dropped=dropped,
-                        dropped_total=self.dropped, capacity=self.capacity)
+            log.warning(
+                "stream_ticks_dropped",
+                source=self.source,
+                dropped=dropped,
+                dropped_total=self.dropped,
+                capacity=self.capacity,
+            )
         return ticks
 
     def __len__(self) -> int:

@@ -42,7 +42,8 @@ import structlog
 from websockets.exceptions import WebSocketException
 from websockets.sync.client import ClientConnection, connect
 
-from cryptomonitor import models, values
+from cryptomonitor import models
+from cryptomonitor.config import values
 from cryptomonitor.sources.streams import buffer as stream_buffer
 
 log = structlog.get_logger(__name__)
@@ -103,15 +104,22 @@ class Timing:
     def backoff(self, attempt: int) -> float:
         """The delay before reconnect `attempt` (0-based): doubling, capped, jittered to
         50-100 % so that many clients cut off at once do not come back at once."""
-        return min(self.backoff_max, self.backoff_initial * 2.0 ** attempt) * (
-            0.5 + random.random() / 2)
+        return min(self.backoff_max, self.backoff_initial * 2.0**attempt) * (
+            0.5 + random.random() / 2
+        )
 
 
 class StreamConnection:
     """A thread holding one subscribed WebSocket; `start()` it, `close()` it."""
 
-    def __init__(self, url: str, exchange: Exchange, buffer: stream_buffer.TickBuffer,
-                 timing: Timing, label: str) -> None:
+    def __init__(
+        self,
+        url: str,
+        exchange: Exchange,
+        buffer: stream_buffer.TickBuffer,
+        timing: Timing,
+        label: str,
+    ) -> None:
         self.url = url
         self.exchange = exchange
         self.buffer = buffer
@@ -144,8 +152,12 @@ class StreamConnection:
         if self._thread.is_alive():
             self._thread.join(timeout)
         if self._thread.is_alive():
-            log.warning("stream_thread_still_running", connection=self.label, waited_s=timeout,
-                        hint="a daemon thread: it ends with the process")
+            log.warning(
+                "stream_thread_still_running",
+                connection=self.label,
+                waited_s=timeout,
+                hint="a daemon thread: it ends with the process",
+            )
 
     @property
     def alive(self) -> bool:
@@ -168,13 +180,16 @@ class StreamConnection:
                 log.warning("stream_silent", connection=self.label, error=str(exc))
             except SubscriptionRefused as exc:
                 refused = True  # it would be refused again at once: keep backing off
-                log.warning("stream_subscription_refused", connection=self.label,
-                            error=str(exc), action="reconnect after the backoff")
+                log.warning(
+                    "stream_subscription_refused",
+                    connection=self.label,
+                    error=str(exc),
+                    action="reconnect after the backoff",
+                )
             except (OSError, TimeoutError, WebSocketException) as exc:
                 if not self._stop.is_set():  # else: our own close() ended it
                     self.last_error = f"{type(exc).__name__}: {exc}"
-                    log.warning("stream_disconnected", connection=self.label,
-                                error=self.last_error)
+                    log.warning("stream_disconnected", connection=self.label, error=self.last_error)
             except Exception:  # a bug must not end the thread unseen: log it and reconnect
                 log.exception("stream_thread_error", connection=self.label)
             finally:
@@ -186,24 +201,40 @@ class StreamConnection:
                 attempt = 0
             delay = self.timing.backoff(attempt)
             attempt += 1
-            log.warning("stream_reconnect_wait", connection=self.label, attempt=attempt,
-                        wait_s=round(delay, 3))
+            log.warning(
+                "stream_reconnect_wait",
+                connection=self.label,
+                attempt=attempt,
+                wait_s=round(delay, 3),
+            )
             self._stop.wait(delay)
-        log.info("stream_stopped", connection=self.label, connects=self.connects,
-                 malformed=self.malformed)
+        log.info(
+            "stream_stopped",
+            connection=self.label,
+            connects=self.connects,
+            malformed=self.malformed,
+        )
 
     def _session(self) -> None:
         t = self.timing
-        with connect(self.url, open_timeout=t.open_timeout, ping_interval=t.ping_interval,
-                     ping_timeout=t.ping_timeout, close_timeout=1.0,
-                     max_size=4 * 1024 * 1024) as ws:
+        with connect(
+            self.url,
+            open_timeout=t.open_timeout,
+            ping_interval=t.ping_interval,
+            ping_timeout=t.ping_timeout,
+            close_timeout=1.0,
+            max_size=4 * 1024 * 1024,
+        ) as ws:
             self._ws = ws
             if self._stop.is_set():
                 return
             self.connects += 1
-            log.info("stream_connected", connection=self.label,
-                     url=values.without_userinfo(self.url),
-                     connects=self.connects)
+            log.info(
+                "stream_connected",
+                connection=self.label,
+                url=values.without_userinfo(self.url),
+                connects=self.connects,
+            )
             self._outbox = collections.deque(self.exchange.subscribe())
             self._read(ws)
 
@@ -239,9 +270,13 @@ class StreamConnection:
         except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
             self.malformed += 1
             text = frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
-            log.warning("stream_malformed_frame", connection=self.label,
-                        error=f"{type(exc).__name__}: {exc}", frame=text[:200],
-                        malformed_total=self.malformed)
+            log.warning(
+                "stream_malformed_frame",
+                connection=self.label,
+                error=f"{type(exc).__name__}: {exc}",
+                frame=text[:200],
+                malformed_total=self.malformed,
+            )
             return
         self._deliver(handled.ticks)
         self._outbox.extend(handled.send)  # sent by the read loop, paced
@@ -255,9 +290,14 @@ class StreamConnection:
             if tick.symbol not in self._seen:
                 self._seen.add(tick.symbol)
                 if last is not None and tick.time > last:  # its first tick after a reconnect
-                    log.warning("stream_gap", connection=self.label, symbol=tick.symbol,
-                                seconds=(tick.time - last).total_seconds(),
-                                after=last.isoformat(), before=tick.time.isoformat())
+                    log.warning(
+                        "stream_gap",
+                        connection=self.label,
+                        symbol=tick.symbol,
+                        seconds=(tick.time - last).total_seconds(),
+                        after=last.isoformat(),
+                        before=tick.time.isoformat(),
+                    )
             if last is None or tick.time > last:
                 self._last_time[tick.symbol] = tick.time
         self._delivered = True

@@ -1,11 +1,11 @@
 """Complete, ordered 1-minute klines per symbol: a missing minute is fetched from REST first.
 
 A stream loses minutes when it reconnects, when the buffer drops its oldest ticks, or when a
-frame is lost. A kline is four ticks (`cryptomonitor.klines`), from its open time to its close
+frame is lost. A kline is four ticks (`sources.klines`), from its open time to its close
 time, and the next kline opens 1 ms after that close, so a minute is missing when a symbol's
 next tick comes more than a minute after its previous one. Before that tick is handed out, the
 missing klines are asked from the exchange's REST klines
-(`history.BinanceHistory`, the same request the start-up backfill makes) and put in front of
+(`binance.BinanceHistory`, the same request the start-up backfill makes) and put in front of
 it. If REST fails, that symbol's klines are held back and the repair tried again at the next
 `complete` call, `attempts` times at most; then they go out with the gap logged as unrepaired
 (`cryptomonitor backfill --from --to` can fill it). A kline at or before the last one handed out
@@ -28,7 +28,7 @@ import time
 import structlog
 
 from cryptomonitor import exceptions, models
-from cryptomonitor.sources import history
+from cryptomonitor.sources import base
 
 log = structlog.get_logger(__name__)
 
@@ -45,7 +45,7 @@ BUDGET = 2.0
 class KlineGaps:
     """Per symbol, the close time of the last kline handed out, and the klines held back."""
 
-    def __init__(self, past: history.History, attempts: int = 3, budget: float = BUDGET) -> None:
+    def __init__(self, past: base.History, attempts: int = 3, budget: float = BUDGET) -> None:
         self.past = past
         self.attempts = attempts
         self.budget = budget
@@ -57,8 +57,9 @@ class KlineGaps:
         self._held: dict[str, list[models.Tick]] = {}
         self._failures: collections.Counter[str] = collections.Counter()
 
-    def complete(self, ticks: list[models.Tick], now: dt.datetime | None = None,
-                 budget: float | None = None) -> list[models.Tick]:
+    def complete(
+        self, ticks: list[models.Tick], now: dt.datetime | None = None, budget: float | None = None
+    ) -> list[models.Tick]:
         """`ticks` (in arrival order) and the repaired minutes, in order per symbol; repairs
         for `budget` seconds at most (`self.budget` by default; 0: none, every gap held)."""
         now = now or dt.datetime.now(dt.UTC)
@@ -73,9 +74,13 @@ class KlineGaps:
         for symbol, klines in by_symbol.items():
             out.extend(self._symbol(symbol, klines, now))
         if self._held or self._repairs:
-            log.info("kline_gaps_progress", repairs=self._repairs,
-                     symbols_waiting=len(self._held), klines_held=self.held,
-                     repaired_total=self.repaired)
+            log.info(
+                "kline_gaps_progress",
+                repairs=self._repairs,
+                symbols_waiting=len(self._held),
+                klines_held=self.held,
+                repaired_total=self.repaired,
+            )
         return out
 
     @property
@@ -83,8 +88,9 @@ class KlineGaps:
         """The klines (minutes) held back, all symbols."""
         return sum(len({_minute(t.time) for t in held}) for held in self._held.values())
 
-    def _symbol(self, symbol: str, klines: list[models.Tick],
-                now: dt.datetime) -> list[models.Tick]:
+    def _symbol(
+        self, symbol: str, klines: list[models.Tick], now: dt.datetime
+    ) -> list[models.Tick]:
         out: list[models.Tick] = []
         for i, kline in enumerate(klines):
             last = self.last.get(symbol)
@@ -106,35 +112,63 @@ class KlineGaps:
             self.last[symbol] = kline.time
         return out
 
-    def _repair(self, symbol: str, last: dt.datetime, until: dt.datetime,
-                now: dt.datetime) -> list[models.Tick] | None:
+    def _repair(
+        self, symbol: str, last: dt.datetime, until: dt.datetime, now: dt.datetime
+    ) -> list[models.Tick] | None:
         missing = round((_minute(until) - _minute(last)) / MINUTE) - 1
         try:
-            fill = [t for _, _, _, ticks in history.ticks_of(self.past, symbol, last + _AFTER,
-                                                             until, now)
-                    for t in ticks if last < t.time < until]
+            fill = [
+                t
+                for _, _, _, ticks in base.ticks_of(self.past, symbol, last + _AFTER, until, now)
+                for t in ticks
+                if last < t.time < until
+            ]
         except exceptions.SourceError as exc:
             self._failures[symbol] += 1
             if self._failures[symbol] < self.attempts:
-                log.warning("kline_gap_repair_failed", symbol=symbol, missing_minutes=missing,
-                            after=last.isoformat(), attempt=self._failures[symbol],
-                            attempts=self.attempts, error=str(exc), holding="this symbol")
+                log.warning(
+                    "kline_gap_repair_failed",
+                    symbol=symbol,
+                    missing_minutes=missing,
+                    after=last.isoformat(),
+                    attempt=self._failures[symbol],
+                    attempts=self.attempts,
+                    error=str(exc),
+                    holding="this symbol",
+                )
                 return None
-            log.error("kline_gap_unrepaired", symbol=symbol, missing_minutes=missing,
-                      after=last.isoformat(), before=until.isoformat(), error=str(exc),
-                      hint="`cryptomonitor backfill --from ... --to ...` fills it")
+            log.error(
+                "kline_gap_unrepaired",
+                symbol=symbol,
+                missing_minutes=missing,
+                after=last.isoformat(),
+                before=until.isoformat(),
+                error=str(exc),
+                hint="`cryptomonitor backfill --from ... --to ...` fills it",
+            )
             del self._failures[symbol]
             return []
         self._failures.pop(symbol, None)
         fill.sort(key=lambda t: t.time)
         repaired = len({_minute(t.time) for t in fill})  # klines: four ticks each
         self.repaired += repaired
-        log.info("kline_gap_repaired", symbol=symbol, missing_minutes=missing,
-                 repaired=repaired, after=last.isoformat(), before=until.isoformat(),
-                 source=self.past.name)
+        log.info(
+            "kline_gap_repaired",
+            symbol=symbol,
+            missing_minutes=missing,
+            repaired=repaired,
+            after=last.isoformat(),
+            before=until.isoformat(),
+            source=self.past.name,
+        )
         if repaired < missing:
-            log.warning("kline_gap_partly_repaired", symbol=symbol, missing_minutes=missing,
-                        repaired=repaired, hint="REST had no kline for some minutes")
+            log.warning(
+                "kline_gap_partly_repaired",
+                symbol=symbol,
+                missing_minutes=missing,
+                repaired=repaired,
+                hint="REST had no kline for some minutes",
+            )
         return fill
 
 

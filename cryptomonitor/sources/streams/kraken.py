@@ -82,9 +82,16 @@ class KrakenTrades:
 
     def subscribe(self) -> list[str]:
         live = [pair_of(s) for s in self.symbols if s not in self.failed]
-        return [json.dumps({"event": "subscribe", "pair": live[i:i + PER_REQUEST],
-                            "subscription": {"name": "trade"}})
-                for i in range(0, len(live), PER_REQUEST)]
+        return [
+            json.dumps(
+                {
+                    "event": "subscribe",
+                    "pair": live[i : i + PER_REQUEST],
+                    "subscription": {"name": "trade"},
+                }
+            )
+            for i in range(0, len(live), PER_REQUEST)
+        ]
 
     def handle(self, message: object) -> connection.Handled:
         if isinstance(message, dict):
@@ -98,9 +105,18 @@ class KrakenTrades:
         closed: list[models.Tick] = []
         for trade in message[1]:
             tick = validation.checked_tick(
-                symbol, self.source, {"p": trade[0], "v": trade[1], "t": trade[2]}, rejected,
-                now, price="p", time="t", volume="volume_24h", traded="v",
-                number=validation.number, moment=_seconds)
+                symbol,
+                self.source,
+                {"p": trade[0], "v": trade[1], "t": trade[2]},
+                rejected,
+                now,
+                price="p",
+                time="t",
+                volume="volume_24h",
+                traded="v",
+                number=validation.number,
+                moment=_seconds,
+            )
             if tick is not None and tick.volume is not None:
                 closed.extend(self._add(tick, decimal.Decimal(str(trade[1]))))
         if rejected:
@@ -114,14 +130,27 @@ class KrakenTrades:
         if event == "subscriptionStatus" and message.get("status") == "error":
             pair = str(message.get("pair", "?"))
             self.failed.add(symbol_of(pair))
-            log.error("stream_subscribe_failed", source=self.source, symbol=symbol_of(pair),
-                      error=str(message.get("errorMessage")), hint=UNKNOWN_HINT)
+            log.error(
+                "stream_subscribe_failed",
+                source=self.source,
+                symbol=symbol_of(pair),
+                error=str(message.get("errorMessage")),
+                hint=UNKNOWN_HINT,
+            )
         elif event == "subscriptionStatus":
-            log.debug("stream_subscribed", source=self.source, pair=message.get("pair"),
-                      status=message.get("status"))
+            log.debug(
+                "stream_subscribed",
+                source=self.source,
+                pair=message.get("pair"),
+                status=message.get("status"),
+            )
         elif event == "systemStatus":
-            log.info("stream_system_status", source=self.source, status=message.get("status"),
-                     version=message.get("version"))
+            log.info(
+                "stream_system_status",
+                source=self.source,
+                status=message.get("status"),
+                version=message.get("version"),
+            )
 
     def _add(self, trade: models.Tick, volume: decimal.Decimal) -> list[models.Tick]:
         second = math.floor(trade.time.timestamp())
@@ -146,12 +175,14 @@ class NoHistory:
     name = "kraken-history"
     resolution = math.inf  # no gap is long enough to ask
 
-    def chunks(self, start: dt.datetime, end: dt.datetime,
-               now: dt.datetime) -> list[tuple[dt.datetime, dt.datetime]]:
+    def chunks(
+        self, start: dt.datetime, end: dt.datetime, now: dt.datetime
+    ) -> list[tuple[dt.datetime, dt.datetime]]:
         return []
 
-    def fetch(self, symbol: str, chunk: tuple[dt.datetime, dt.datetime],
-              now: dt.datetime) -> list[models.Tick]:
+    def fetch(
+        self, symbol: str, chunk: tuple[dt.datetime, dt.datetime], now: dt.datetime
+    ) -> list[models.Tick]:
         return []
 
 

@@ -21,7 +21,8 @@ from types import TracebackType
 
 import structlog
 
-from cryptomonitor import exceptions, models, values
+from cryptomonitor import exceptions, models
+from cryptomonitor.config import values
 from cryptomonitor.sources import http
 from cryptomonitor.sources.streams import buffer as stream_buffer
 from cryptomonitor.sources.streams import connection as stream_connection
@@ -35,11 +36,20 @@ class StreamSource:
 
     requests_per_poll = 0  # fetch() asks nothing of a rate-limited API
 
-    def __init__(self, *, name: str, unknown_hint: str, url: str, symbols: Sequence[str],
-                 exchange: Callable[[Sequence[str]], stream_connection.Exchange],
-                 per_connection: int,
-                 client: http.JsonClient, timing: stream_connection.Timing | None = None,
-                 buffer_max: int = 100_000, gaps: kline_gaps.KlineGaps | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        name: str,
+        unknown_hint: str,
+        url: str,
+        symbols: Sequence[str],
+        exchange: Callable[[Sequence[str]], stream_connection.Exchange],
+        per_connection: int,
+        client: http.JsonClient,
+        timing: stream_connection.Timing | None = None,
+        buffer_max: int = 100_000,
+        gaps: kline_gaps.KlineGaps | None = None,
+    ) -> None:
         if not symbols or "*" in symbols or any(s.startswith("top:") for s in symbols):
             raise ValueError(f"{name} streams named symbols: not '*' or top:N")
         self.name = name
@@ -50,8 +60,10 @@ class StreamSource:
         self.timing = timing or stream_connection.Timing()
         self.buffer = stream_buffer.TickBuffer(buffer_max, name)
         self.gaps = gaps
-        self.exchanges = [exchange(self.symbols[i:i + per_connection])
-                          for i in range(0, len(self.symbols), per_connection)]
+        self.exchanges = [
+            exchange(self.symbols[i : i + per_connection])
+            for i in range(0, len(self.symbols), per_connection)
+        ]
         self.connections: list[stream_connection.StreamConnection] = []
 
     def start(self) -> None:
@@ -60,12 +72,18 @@ class StreamSource:
             return
         for number, exchange in enumerate(self.exchanges, 1):
             connection = stream_connection.StreamConnection(
-                self.url, exchange, self.buffer, self.timing, f"{self.name}#{number}")
+                self.url, exchange, self.buffer, self.timing, f"{self.name}#{number}"
+            )
             self.connections.append(connection)
             connection.start()
-        log.info("stream_start", source=self.name, url=values.without_userinfo(self.url),
-                 symbols=len(self.symbols),
-                 connections=len(self.connections), buffer_max=self.buffer.capacity)
+        log.info(
+            "stream_start",
+            source=self.name,
+            url=values.without_userinfo(self.url),
+            symbols=len(self.symbols),
+            connections=len(self.connections),
+            buffer_max=self.buffer.capacity,
+        )
 
     def fetch(self) -> models.ParseResult:
         """The ticks received since the last call, in order per symbol; never blocks on the
@@ -84,7 +102,8 @@ class StreamSource:
             raise exceptions.SourceUnavailable(
                 f"{self.name}: not connected to {values.without_userinfo(self.url)}"
                 f" ({'; '.join(errors) or 'connecting'}); check the network and the URL"
-                " setting (docs/streams.md)")
+                " setting (docs/streams.md)"
+            )
         if self.gaps is not None:
             ticks = self.gaps.complete(ticks, dt.datetime.now(dt.UTC))
         return models.ParseResult(ticks, [], self.failed())
@@ -93,7 +112,8 @@ class StreamSource:
         """Until every connection has opened or failed once (the open timeout at most)."""
         deadline = time.monotonic() + self.timing.open_timeout + 1.0
         while time.monotonic() < deadline and not all(
-                c.connected or c.last_error for c in self.connections):
+            c.connected or c.last_error for c in self.connections
+        ):
             time.sleep(0.02)
 
     def failed(self) -> list[str]:
@@ -128,16 +148,21 @@ class StreamSource:
             ticks = self.gaps.complete(ticks, dt.datetime.now(dt.UTC), budget=0.0)
         held = self.gaps.held if self.gaps is not None else 0
         if open_intervals or held:
-            log.warning("stream_discarded", source=self.name, open_intervals=open_intervals,
-                        held_klines=held, hint="the next start-up backfill fills what it can")
+            log.warning(
+                "stream_discarded",
+                source=self.name,
+                open_intervals=open_intervals,
+                held_klines=held,
+                hint="the next start-up backfill fills what it can",
+            )
         if opened:
-            log.info("stream_closed", source=self.name, connections=opened,
-                     last_ticks=len(ticks))
+            log.info("stream_closed", source=self.name, connections=opened, last_ticks=len(ticks))
         return models.ParseResult(ticks, [], self.failed())
 
     def __enter__(self) -> StreamSource:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()

@@ -1,0 +1,6 @@
+"""Receivers: where alert events go besides the alerts file, each fed from the outbox.
+
+One module per kind (`webhook`, `alertmanager`, `smtp`, `chat`), each a class with the
+`base.Receiver` protocol; `settings.load` builds them from the ``[[receiver]]`` tables of
+CRYPTOMONITOR_RECEIVERS_FILE; `cryptomonitor.alerting.delivery` delivers to each, at least once.
+"""

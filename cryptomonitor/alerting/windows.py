@@ -1,0 +1,209 @@
+"""Trailing windows with exact sums: the arithmetic under the alert check (`engine`).
+
+Each symbol keeps the ticks of its longest window in compact arrays (integer microseconds, so
+the window edges are exact) with running sums per window: a new tick in time order costs O(1)
+amortized, whatever the window holds. The sums are EXACT (every double is a whole multiple of
+2**-k for some k: they are summed as Python ints) and the average is the correctly rounded
+quotient, so it depends only on the ticks in the window, never on the order they came in or on
+when the cache was loaded. Pure: no database, no I/O.
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import datetime as dt
+import math
+from array import array
+from collections.abc import Iterable, Sequence
+
+from cryptomonitor.util import exact
+
+_US = dt.timedelta(microseconds=1)
+
+
+_TRIM_AT = 4096  # drop expired ticks from the front of the arrays in chunks at least this big
+
+
+_ldexp = math.ldexp
+
+
+@dataclasses.dataclass
+class _Window:
+    length: int  # microseconds
+    lo: int = 0  # index of the first tick inside the window
+    price_sum: int = 0  # exact, in units of 2**-Series.price_k
+    price_n: int = 0
+    volume_sum: int = 0  # exact, in units of 2**-Series.volume_k
+    volume_n: int = 0
+    valid: bool = True  # False after an out-of-order insert: recompute before the next use
+
+
+Stats = tuple[float | None, int, float | None, int]
+
+
+class Series:
+    """The recent ticks of one symbol and the running sums of each window over them.
+
+    Sums are whole numbers of 2**-k units, k per metric and series, grown (all sums shifted
+    left) when a value needs finer units: small ints, exact arithmetic.
+    """
+
+    __slots__ = ("price_k", "prices", "times", "volume_k", "volumes", "windows")
+
+    def __init__(self, lengths: Iterable[int]) -> None:
+        self.times = array("q")
+        self.prices = array("d")
+        self.volumes = array("d")  # NaN where the tick has no volume
+        self.windows = [_Window(length) for length in sorted(set(lengths))]
+        self.price_k = 0
+        self.volume_k = 0
+
+    @classmethod
+    def loaded(
+        cls,
+        lengths: Iterable[int],
+        times: Sequence[int],
+        prices: Sequence[float],
+        volumes: Sequence[float],
+    ) -> Series:
+        """A series from stored ticks (oldest first; NaN volume for NULL)."""
+        series = cls(lengths)
+        series.times.extend(times)
+        series.prices.extend(prices)
+        series.volumes.extend(volumes)
+        for w in series.windows:
+            w.valid = False  # summed on first use, from the window's start only
+        return series
+
+    @property
+    def newest(self) -> int | None:
+        return self.times[-1] if self.times else None
+
+    def _grow(self, price_k: int, volume_k: int) -> None:
+        if price_k > self.price_k:
+            for w in self.windows:
+                w.price_sum <<= price_k - self.price_k
+            self.price_k = price_k
+        if volume_k > self.volume_k:
+            for w in self.windows:
+                w.volume_sum <<= volume_k - self.volume_k
+            self.volume_k = volume_k
+
+    def stats(self, t: int) -> list[Stats]:
+        """Per window (shortest first): price avg, samples, volume avg, samples in [t-W, t).
+
+        `t` must be newer than every tick held (see `stats_at` for older ones).
+        """
+        out = []
+        times, prices, volumes = self.times, self.prices, self.volumes
+        n = len(times)
+        for w in self.windows:
+            cut = t - w.length
+            if not w.valid:
+                self._recompute(w, bisect.bisect_left(times, cut))
+            lo = w.lo
+            if lo < n and times[lo] < cut:
+                pk, vk = self.price_k, self.volume_k  # every held value fits these units
+                try:  # `units`, inline (this runs per tick): a power-of-two scaling is exact
+                    while lo < n and times[lo] < cut:
+                        w.price_sum -= int(_ldexp(prices[lo], pk))
+                        w.price_n -= 1
+                        v = volumes[lo]
+                        if v == v:  # not NaN
+                            w.volume_sum -= int(_ldexp(v, vk))
+                            w.volume_n -= 1
+                        lo += 1
+                    w.lo = lo
+                except OverflowError:  # units too fine for a float: the slow exact way
+                    self._recompute(w, bisect.bisect_left(times, cut))
+            pn, vn = w.price_n, w.volume_n  # the means, as `mean` (inline: this runs per tick)
+            out.append(
+                (
+                    w.price_sum / (pn << self.price_k) if pn else None,
+                    pn,
+                    w.volume_sum / (vn << self.volume_k) if vn else None,
+                    vn,
+                )
+            )
+        return out
+
+    def stats_at(self, t: int) -> list[Stats]:
+        """Like `stats`, for any `t`, computed from scratch (for out-of-order ticks)."""
+        end = bisect.bisect_left(self.times, t)
+        out = []
+        for w in self.windows:
+            lo = bisect.bisect_left(self.times, t - w.length, 0, end)
+            p, pk, n, v, vk, m = _sums(self.prices[lo:end], self.volumes[lo:end])
+            out.append((exact.mean(p, n, pk), n, exact.mean(v, m, vk), m))
+        return out
+
+    def _recompute(self, w: _Window, lo: int) -> None:
+        p, pk, n, v, vk, m = _sums(self.prices[lo:], self.volumes[lo:])
+        self._grow(pk, vk)
+        w.lo = lo
+        w.price_sum = p << (self.price_k - pk)
+        w.price_n = n
+        w.volume_sum = v << (self.volume_k - vk)
+        w.volume_n = m
+        w.valid = True
+
+    def add(self, t: int, price: float, volume: float | None) -> None:
+        """Hold one more tick (any time: an older one is inserted in place)."""
+        if self.times and t <= self.times[-1]:  # out of order: insert, recompute lazily
+            i = bisect.bisect_left(self.times, t)
+            self.times.insert(i, t)
+            self.prices.insert(i, price)
+            self.volumes.insert(i, math.nan if volume is None else volume)
+            for w in self.windows:
+                w.valid = False
+            return
+        self.advance(t, price, volume)
+
+    def advance(self, t: int, price: float, volume: float | None) -> list[Stats]:
+        """`stats(t)`, then hold the tick, which must be newer than every held one (the
+        common case, written out for speed: this runs for every tick)."""
+        out = self.stats(t)
+        times, prices, volumes = self.times, self.prices, self.volumes
+        pk, vk = self.price_k, self.volume_k
+        times.append(t)
+        prices.append(price)
+        volumes.append(math.nan if volume is None else volume)
+        # bits_needed and units, inline: most values already fit the series' units.
+        need_p = 53 - math.frexp(price)[1]
+        need_v = 53 - math.frexp(volume)[1] if volume else 0
+        if need_p > pk or need_v > vk:
+            self._grow(
+                exact.bits_needed(price), exact.bits_needed(volume) if volume is not None else 0
+            )
+            pk, vk = self.price_k, self.volume_k
+        try:  # `units`, inline
+            p = int(_ldexp(price, pk))
+            q = int(_ldexp(volume, vk)) if volume is not None else 0
+        except OverflowError:
+            p, q = exact.units(price, pk), exact.units(volume, vk) if volume is not None else 0
+        first = len(times)
+        for w in self.windows:
+            w.price_sum += p
+            w.price_n += 1
+            if volume is not None:
+                w.volume_sum += q
+                w.volume_n += 1
+            if w.lo < first:
+                first = w.lo
+        if first >= _TRIM_AT and first * 2 >= len(times):
+            del times[:first], prices[:first], volumes[:first]
+            for w in self.windows:
+                w.lo -= first
+        return out
+
+    def holds(self, t: int) -> bool:
+        i = bisect.bisect_left(self.times, t)
+        return i < len(self.times) and self.times[i] == t
+
+
+def _sums(prices: array[float], volumes: array[float]) -> tuple[int, int, int, int, int, int]:
+    present = [v for v in volumes if v == v]
+    p, pk = exact.exact_sum(prices, 0)
+    v, vk = exact.exact_sum(present, 0)
+    return p, pk, len(prices), v, vk, len(present)

@@ -1,0 +1,149 @@
+"""The REST API's response bodies, so that ``/openapi.json`` describes every one of them.
+
+Times are ISO-8601 UTC strings with a ``Z`` (fractions of a second only when there are some),
+the format of the alerts file.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Time = str  # ISO-8601 UTC, e.g. "2025-05-30T17:17:00Z"
+
+
+class Error(BaseModel):
+    detail: str = Field(description="what is wrong; never the driver's text or unbounded input")
+
+
+class Metric(BaseModel):
+    symbol: str
+    metric: str = Field(description="price or volume_24h")
+    latest_time: Time
+
+
+class Metrics(BaseModel):
+    metrics: list[Metric]
+
+
+class Latest(BaseModel):
+    time: Time
+    price: float
+    volume_24h: float | None
+
+
+class Summary(BaseModel):
+    latest: Latest
+    samples: int = Field(description="ticks in the period")
+    min: float | None
+    max: float | None
+    avg: float | None
+    stddev: float | None = Field(description="sample standard deviation (n - 1) of the price")
+
+
+class Point(BaseModel):
+    time: Time
+    price: float
+    volume_24h: float | None
+
+
+class Candle(BaseModel):
+    bucket: Time = Field(description="start of the candle")
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float | None = Field(
+        description="volume traded in the candle: the sum of its "
+        "ticks' traded volume; null when the source gives none "
+        "(CoinGecko)"
+    )
+    volume_24h: float | None = Field(
+        description="the rolling 24-hour volume of the candle's last tick, as the source reports it"
+    )
+    ticks: int
+
+
+class SymbolDetail(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    symbol: str
+    interval: str = Field(description="raw, 1m, 1h or 1d")
+    from_: Time = Field(alias="from", description="start of the period (included)")
+    to: Time = Field(description="end of the period (excluded)")
+    summary: Summary
+    points: list[Point] | None = Field(None, description="interval=raw: every tick, oldest first")
+    candles: list[Candle] | None = Field(None, description="interval=1m, 1h or 1d: OHLCV candles")
+    truncated: bool = Field(description="true when `limit` cut points or candles short")
+
+
+class Rank(BaseModel):
+    symbol: str
+    rank: int = Field(description="1 = the largest 24-hour standard deviation of the price")
+    of: int = Field(description="symbols with ticks in the last 24 hours")
+    stddev: float | None
+    samples: int
+    stddev_kind: str
+
+
+class Ranking(BaseModel):
+    ranking: list[Rank] = Field(
+        description="every symbol with ticks in the last 24 hours, most volatile first"
+    )
+
+
+class Alert(BaseModel):
+    alert_id: str
+    event: str = Field(description="ALERT or RESOLVED")
+    time: Time
+    rule: str
+    symbol: str
+    metric: str
+    value: float
+    window_avg: float
+    window_samples: int
+    window_seconds: float
+    condition: str
+    threshold: float
+    episode_id: str
+
+
+class Alerts(BaseModel):
+    alerts: list[Alert]
+    truncated: bool = Field(description="true when `limit` cut the list short")
+
+
+class Gap(BaseModel):
+    symbol: str
+    start: Time = Field(description="the last tick before the gap")
+    end: Time = Field(description="the first tick after it (or the period's end, or now)")
+    seconds: float
+
+
+class Gaps(BaseModel):
+    gaps: list[Gap] = Field(description="oldest first per symbol")
+    count: int = Field(description="gaps listed")
+    seconds: float = Field(description="their total length")
+    truncated: bool = Field(description="true when `limit` cut the list short")
+
+
+class ReceiverHealth(BaseModel):
+    name: str
+    kind: str
+    pending: int = Field(description="alert events it has not had yet")
+    oldest_pending_s: float | None = Field(description="how long the oldest has waited")
+    last_error: str | None = Field(description="the last failed attempt's error, if failing")
+
+
+class Health(BaseModel):
+    status: str = Field(description="ok, stale (no tick for stale_after_s) or unavailable")
+    database: str = Field(description="ok or unreachable")
+    newest_tick_age_s: float | None = None
+    stale_after_s: float
+    receivers: list[ReceiverHealth] = Field(
+        default=[], description="delivery to each receiver besides the alerts file"
+    )
+
+
+class Live(BaseModel):
+    status: str
+    version: str

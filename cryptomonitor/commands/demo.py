@@ -1,0 +1,83 @@
+"""``cryptomonitor demo``: the package's real day of market data (`sources.demo`), written
+through the live pipeline so that it ends now; ``--follow`` goes on in real time. Its input is
+durable: a second run stores nothing twice and continues where the last stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import heapq
+import threading
+import time
+
+import structlog
+
+from cryptomonitor.commands import replay
+from cryptomonitor.commands.startup import start_pipeline
+from cryptomonitor.config import Settings
+from cryptomonitor.db import database
+from cryptomonitor.sources import demo
+
+log = structlog.get_logger(__name__)
+
+
+def run_demo(
+    settings: Settings,
+    stop: threading.Event,
+    *,
+    hours: float = 24.0,
+    follow: bool = False,
+    batch_size: int = 2000,
+) -> replay.ReplaySummary:
+    """Write the demo's ticks (see `cryptomonitor.sources.demo`) up to now; with `follow`, go on in
+    real time (a tick per symbol every 15 s) until `stop` is set."""
+    pipeline = start_pipeline(settings, stop)
+    summary = replay.ReplaySummary()
+    started = time.monotonic()
+
+    def flush() -> None:
+        summary.flush(
+            pipeline,
+            "database went away during the demo; run it again: it continues where it stopped",
+        )
+
+    def write(start: dict[str, dt.datetime], end: dt.datetime) -> None:
+        stream = heapq.merge(
+            *(demo.ticks(s, start[s], end) for s in demo.FILES), key=lambda t: t.time
+        )
+        for tick in stream:
+            pipeline.submit([tick])
+            summary.ticks += 1
+            if pipeline.buffered >= batch_size:
+                flush()
+        flush()
+
+    try:
+        now = dt.datetime.now(dt.UTC)
+        conn = pipeline.db.connection()
+        start = {}
+        for symbol in demo.FILES:
+            newest = database.newest_tick(conn, symbol)
+            start[symbol] = now - dt.timedelta(hours=hours)
+            if newest is not None:
+                start[symbol] = max(start[symbol], newest + dt.timedelta(microseconds=1))
+        write(start, now)
+        log.info(
+            "demo_history",
+            symbols=list(demo.FILES),
+            ticks=summary.ticks,
+            stored=summary.stored,
+            alerts=summary.alerts,
+            seconds=round(time.monotonic() - started, 1),
+        )
+        while follow and not stop.is_set():
+            stop.wait(15 - time.time() % 15 + 0.05)  # just after the next tick time
+            later = dt.datetime.now(dt.UTC)
+            write(dict.fromkeys(demo.FILES, now), later)
+            now = later
+    finally:
+        pipeline.close()
+    summary.seconds = time.monotonic() - started
+    log.info("demo_done", symbols=list(demo.FILES), **dataclasses.asdict(summary))
+    return summary

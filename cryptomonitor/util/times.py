@@ -1,0 +1,38 @@
+"""Time conversions, one home for them: epoch microseconds, ISO 8601 in and out.
+
+Every time in CryptoMonitor is an aware UTC `datetime`; these are the exact conversions the
+windows, the spool, the binary COPY and the alert lines share.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+#: PostgreSQL's timestamps count from here (the binary COPY format).
+POSTGRES_EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+MICROSECOND = dt.timedelta(microseconds=1)
+MICROS_PER_SECOND = 1_000_000
+
+
+def micros(time: dt.datetime) -> int:
+    """Exact integer microseconds since the Unix epoch."""
+    return (time - EPOCH) // MICROSECOND
+
+
+def from_micros(us: int) -> dt.datetime:
+    """The UTC time `us` microseconds after the Unix epoch (exact)."""
+    return EPOCH + dt.timedelta(microseconds=us)
+
+
+def parse_iso(text: str) -> dt.datetime:
+    """An ISO 8601 time (``Z`` allowed); one without a zone is UTC. ValueError if it is none."""
+    value = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def format_time(time: dt.datetime) -> str:
+    """ISO 8601 UTC with a ``Z``; fractions of a second only when there are some."""
+    utc = time.astimezone(dt.UTC)
+    spec = "%Y-%m-%dT%H:%M:%S.%fZ" if utc.microsecond else "%Y-%m-%dT%H:%M:%SZ"
+    return utc.strftime(spec)

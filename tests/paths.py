@@ -1,9 +1,0 @@
-"""Where the tests find things: the repository, its fixtures, and ../shared/data."""
-
-from __future__ import annotations
-
-import pathlib
-
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-FIXTURES = ROOT / "tests" / "fixtures"
-SHARED = ROOT.parent / "shared" / "data"

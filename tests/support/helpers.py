@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import datetime as dt
+import pathlib
+
+from cryptomonitor.alerting import alertfile
+from cryptomonitor.alerting.rules import DEFAULT_RULES, Rule
+from cryptomonitor.db import database
+from cryptomonitor.ingest.pipeline import Pipeline
+from cryptomonitor.models import Tick
+
+T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+#: Lines for the end of the pytest report (figures a test measured, e.g. compose timings).
+SUMMARY: list[str] = []
+
+
+def tick(
+    minute: float,
+    price: float,
+    volume: float | None = 1000.0,
+    symbol: str = "bitcoin",
+    source: str = "test",
+) -> Tick:
+    return Tick(T0 + dt.timedelta(minutes=minute), symbol, price, volume, source)
+
+
+_open: list[Pipeline] = []
+
+
+def pipeline(
+    url: str,
+    path: pathlib.Path,
+    rules: tuple[Rule, ...] = DEFAULT_RULES,
+    repeat: float = 3600.0,
+    buffer_max: int = 100_000,
+) -> Pipeline:
+    """A pipeline closed at the end of the test (see tests/plugins/isolation.py)."""
+    p = Pipeline(database.Database(url), alertfile.AlertFile(path), rules, repeat, buffer_max)
+    _open.append(p)
+    return p
+
+
+def close_pipelines() -> None:
+    while _open:
+        _open.pop().db.close()
+
+
+def lines(path: pathlib.Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []

@@ -1,0 +1,46 @@
+"""The replay's ticks, pure: the rolling 24-hour volume is the correctly rounded sum of the
+window's bars (math.fsum over the window, recomputed for every bar, is the oracle)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import random
+
+from cryptomonitor.sources import barfiles
+
+T0 = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+
+
+def test_rolling_volume_equals_fsum_of_the_window_for_every_bar() -> None:
+    rng = random.Random(1)
+    bars, t = [], T0
+    for _ in range(4000):
+        volume = rng.choice(
+            [
+                rng.uniform(0, 1e9),
+                rng.uniform(0, 1e-3),
+                0.0,
+                5e-324,
+                rng.random() * 1e290,
+                float(rng.randrange(10**6)),
+            ]
+        )
+        bars.append(barfiles.Bar(t, 1.0, 1.0, 1.0, 1.0, volume))
+        t += dt.timedelta(minutes=rng.choice([1, 1, 1, 7, 300]))  # gaps: the window shrinks
+    got = [tick.volume_24h for tick in barfiles.ticks(bars, "x")]
+    for i, bar in enumerate(bars):
+        want = math.fsum(b.volume for b in bars if bar.time - barfiles.DAY < b.time <= bar.time)
+        assert got[4 * i : 4 * i + 4] == [want] * 4, (i, bar)
+
+
+def test_a_bars_traded_volume_is_on_its_close_tick_only() -> None:
+    bars = [
+        barfiles.Bar(T0 + dt.timedelta(minutes=i), 1.0, 2.0, 0.5, 1.5, 10.0 + i) for i in range(3)
+    ]
+    got = [(t.time - T0, t.volume) for t in barfiles.ticks(bars, "x")]
+    assert got == [
+        (dt.timedelta(minutes=i, seconds=s), 10.0 + i if s == 45 else None)
+        for i in range(3)
+        for s in (0, 15, 30, 45)
+    ]
