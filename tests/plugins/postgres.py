@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pathlib
 from collections.abc import Iterator
 
 import psycopg
@@ -53,10 +54,14 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
+    import cryptomonitor
+
+    package = f"package: {pathlib.Path(cryptomonitor.__file__).parent}"
     if _server is None:
-        return ["database: none"]
+        return [package, "database: none"]
     version, ts = pgserver.server_version(_server.url)
     return [
+        package,
         f"database: {_server.description}",
         f"database: PostgreSQL {version}, TimescaleDB {ts or 'not installed'}, "
         f"schema flavour {_flavour}",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pathlib
 import re
 import shutil
@@ -213,3 +214,28 @@ def test_observability_profile_is_optional_pinned_and_scrapes_the_app() -> None:
         t for job in scrape["scrape_configs"] for c in job["static_configs"] for t in c["targets"]
     }
     assert targets == {"app:9108", "api:8000"}
+
+
+def test_the_package_under_test_is_the_one_this_run_says() -> None:
+    """scripts/test's second run imports an installed wheel (CMTEST_FROM_WHEEL=1), the first
+    the checkout: each reads the SQL, the demo data and the static files the one way the code
+    has (importlib.resources), so both the wheel's files and the checkout's are tested."""
+    import importlib.resources
+
+    import cryptomonitor
+    from cryptomonitor.db import migrations, queries
+
+    package = pathlib.Path(cryptomonitor.__file__).resolve().parent
+    sql = pathlib.Path(str(queries.sql_root()))
+    if os.environ.get("CMTEST_FROM_WHEEL") == "1":
+        assert "site-packages" in package.parts, package
+        assert package != ROOT / "cryptomonitor", f"the checkout was imported: {package}"
+        assert sql.is_dir() and not sql.is_symlink()  # real files in the wheel
+    else:
+        assert package == ROOT / "cryptomonitor"
+        assert sql.resolve() == ROOT / "sql"  # the checkout's symlink to the top-level sql/
+    assert queries.get("ticks_between")
+    assert migrations.available("postgres") and migrations.available("timescaledb")
+    files = importlib.resources.files("cryptomonitor")
+    assert (files / "api" / "static" / "dashboard" / "index.html").is_file()
+    assert any(f.name.endswith(".csv.gz") for f in (files / "sources" / "demodata").iterdir())
