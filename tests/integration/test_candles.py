@@ -1,5 +1,5 @@
 """Candles, rolling averages and volatility on real data, against oracles nobody here wrote
-(Bybit's own 60-minute candles) and independent computations (tests/oracle.py)."""
+(Bybit's own 60-minute candles) and independent computations (tests/support/oracle.py)."""
 
 from __future__ import annotations
 

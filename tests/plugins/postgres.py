@@ -1,6 +1,6 @@
 """Pytest plugin: a real PostgreSQL for the whole run, a fresh database per test.
 
-The server comes from tests/pgserver.py (DSN, container, or a throwaway local cluster). One
+The server comes from tests/support/pgserver.py (DSN, container, or a throwaway local cluster). One
 template database is migrated once; each test gets a copy (CREATE DATABASE ... TEMPLATE).
 Tests marked ``timescaledb`` are skipped, saying why, where the schema is plain PostgreSQL.
 """

@@ -194,7 +194,7 @@ def test_compose_config_validates_when_docker_compose_exists() -> None:
 
 
 def test_the_minimum_compose_version_is_stated_where_it_is_checked() -> None:
-    """tests/dockerenv.py refuses an older Compose; the README and docs/docker.md say which."""
+    """tests/support/dockerenv.py refuses an older Compose; the README and docs/docker.md say which."""
     from tests.support import dockerenv
 
     version = "v{}.{} or later".format(*dockerenv.MIN_COMPOSE[:2])
