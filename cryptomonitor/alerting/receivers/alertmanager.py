@@ -19,7 +19,8 @@ from typing import Any, ClassVar
 import requests
 
 from cryptomonitor.alerting import episodes, lineformat
-from cryptomonitor.alerting.receivers.base import DeliveryError, Route, failure
+from cryptomonitor.alerting.receivers.base import Route, failure
+from cryptomonitor.exceptions import DeliveryError
 
 
 def _time(t: dt.datetime) -> str:

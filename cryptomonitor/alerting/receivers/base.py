@@ -10,14 +10,6 @@ from typing import Any, ClassVar, Protocol
 from cryptomonitor.alerting import episodes, lineformat
 
 
-class DeliveryError(Exception):
-    """The receiver did not take the events from the `sent`-th on; tried again later."""
-
-    def __init__(self, message: str, sent: int = 0) -> None:
-        super().__init__(message)
-        self.sent = sent
-
-
 def failure(exc: Exception, where: str) -> str:
     """A transport error as a line for logs, the database and /health: its kind and the host,
     never the URL (a chat or webhook URL's path may be its token)."""

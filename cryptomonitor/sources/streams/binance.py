@@ -39,7 +39,7 @@ from collections.abc import Sequence
 
 import structlog
 
-from cryptomonitor import models
+from cryptomonitor import exceptions, models
 from cryptomonitor.sources import binance, validation
 from cryptomonitor.sources.streams import connection
 
@@ -135,7 +135,7 @@ class BinanceKlines:
             return connection.Handled(
                 send=[self._request(symbols[:half]), self._request(symbols[half:])]
             )
-        raise connection.SubscriptionRefused(
+        raise exceptions.SubscriptionRefused(
             f"request {request_id} ({len(symbols)} streams): {reason}"
         )
 
