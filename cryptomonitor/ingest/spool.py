@@ -47,8 +47,8 @@ from cryptomonitor.models import Tick
 
 log = structlog.get_logger(__name__)
 
+#: Starts every segment; its last character is the format's version (a new format, a new magic).
 MAGIC = b"CMSPOOL1"
-FORMAT_VERSION = 1
 _HEADER = struct.Struct(">II")
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _US = dt.timedelta(microseconds=1)

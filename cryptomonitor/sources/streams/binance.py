@@ -46,7 +46,6 @@ from cryptomonitor.sources.streams import connection
 log = structlog.get_logger(__name__)
 
 NAME = "binance-ws"
-DEFAULT_URL = "wss://stream.binance.com:9443/stream"
 MAX_STREAMS = 1024
 PER_REQUEST = 200
 INVALID_REQUEST = 2  # Binance's error code for a request it cannot serve as written

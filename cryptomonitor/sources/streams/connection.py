@@ -152,10 +152,6 @@ class StreamConnection:
             )
 
     @property
-    def alive(self) -> bool:
-        return self._thread.is_alive()
-
-    @property
     def connected(self) -> bool:
         """A socket is open (it may still be subscribing)."""
         return self._ws is not None
