@@ -1,7 +1,14 @@
 """The exception tree: every error CryptoMonitor raises on purpose is a `CryptoMonitorError`.
 
-Driver (psycopg) and HTTP (requests) errors are translated once, where they cross into our code,
+Every exception class of the package is defined here, one class and one docstring each
+(tests/unit/test_exceptions.py checks it), as in psycopg_pool's ``errors.py``. Driver
+(psycopg) and HTTP (requests) errors are translated once, where they cross into our code,
 with ``raise ... from exc`` so the original stays in the traceback.
+
+Some of them never leave the module that raises them: control-flow signals caught a few lines
+up the stack (`AlreadyStored`, `RetryableStatus`, `StreamSilent`, `SubscriptionRefused`,
+`DeliveryError`). They are named subclasses of the root all the same, so that the tree is the
+whole story; where each is raised and caught is said on it.
 """
 
 from __future__ import annotations
@@ -27,6 +34,27 @@ class ResponseError(SourceError):
     """The source answered, but the body is not a response of the documented format."""
 
 
+class RetryableStatus(SourceError):
+    """One HTTP answer with a status worth retrying; `retry_after` in seconds if the server
+    gave one. Raised and caught inside `sources.http.JsonClient.get_json`, which retries it
+    and, past its attempts, raises `SourceUnavailable` instead."""
+
+    def __init__(self, status: int, retry_after: float | None) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+        self.retry_after = retry_after
+
+
+class StreamSilent(SourceError):
+    """A WebSocket server sent nothing for longer than the silence timeout. Raised and caught
+    in the connection's thread (`sources.streams.connection`): the connection is replaced."""
+
+
+class SubscriptionRefused(SourceError):
+    """A WebSocket server refused a subscription for a reason that names no stream. Raised by
+    an exchange's frame handler, caught in the connection's thread: it reconnects later."""
+
+
 class DatabaseError(CryptoMonitorError):
     """The database refused or failed an operation that retrying will not fix."""
 
@@ -45,6 +73,28 @@ class DatabaseRefused(DatabaseUnavailable):
 
 class MigrationError(DatabaseError):
     """The schema cannot be brought to the version this code needs."""
+
+
+class AlreadyStored(CryptoMonitorError):
+    """A tick the alert cache proved new was stored already: another writer raced this one.
+
+    A signal, not a `DatabaseError` (the data is fine): raised by the ingest repository and
+    the batch writer, caught by `ingest.writer.BatchWriter.write`, which reloads `symbols` and
+    starts the batch again (`DatabaseUnavailable` after its last attempt)."""
+
+    def __init__(self, symbols: set[str]) -> None:
+        super().__init__(f"ticks stored by another writer for {sorted(symbols)}")
+        self.symbols = symbols
+
+
+class DeliveryError(CryptoMonitorError):
+    """A receiver did not take the events from the `sent`-th on; they are tried again later.
+
+    Raised by a receiver's ``send``, caught by its delivery thread (`alerting.delivery`)."""
+
+    def __init__(self, message: str, sent: int = 0) -> None:
+        super().__init__(message)
+        self.sent = sent
 
 
 class ReplayError(CryptoMonitorError):

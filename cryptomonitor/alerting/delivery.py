@@ -26,10 +26,10 @@ from psycopg.rows import class_row
 
 from cryptomonitor import metrics
 from cryptomonitor.alerting import episodes, lineformat
-from cryptomonitor.alerting.receivers.base import DeliveryError, Receiver
+from cryptomonitor.alerting.receivers.base import Receiver
 from cryptomonitor.alerting.receivers.settings import describe
 from cryptomonitor.db import database, queries
-from cryptomonitor.exceptions import DatabaseError
+from cryptomonitor.exceptions import DatabaseError, DeliveryError
 
 log = structlog.get_logger(__name__)
 

@@ -33,7 +33,7 @@ from cryptomonitor.alerting import episodes
 from cryptomonitor.alerting.rules import Rule
 from cryptomonitor.alerting.windows import Series
 from cryptomonitor.models import Tick
-from cryptomonitor.util.times import from_micros, micros
+from cryptomonitor.util.times import MICROS_PER_SECOND, from_micros, micros
 
 log = structlog.get_logger(__name__)
 
@@ -57,7 +57,7 @@ class AlertEngine:
     def __init__(self, rules: Sequence[Rule], repeat_interval: float) -> None:
         self.rules = tuple(rules)
         self.repeat_interval = repeat_interval
-        self.lengths = sorted({round(r.window * 1_000_000) for r in self.rules})
+        self.lengths = sorted({round(r.window * MICROS_PER_SECOND) for r in self.rules})
         index = {length: i for i, length in enumerate(self.lengths)}
         self.series: dict[str, Series] = {}
         self.states: dict[Key, episodes.State] = {}
@@ -70,7 +70,7 @@ class AlertEngine:
                 rule,
                 rule.name,
                 rule.metric == "price",
-                index[round(rule.window * 1_000_000)],
+                index[round(rule.window * MICROS_PER_SECOND)],
                 rule.min_samples,
             )
             for rule in self.rules

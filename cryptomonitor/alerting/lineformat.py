@@ -4,11 +4,11 @@ is read back (`parse_line`: crash recovery, tests, tools). Bump `LINE_FORMAT` wi
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import uuid
 
 from cryptomonitor.alerting import episodes
+from cryptomonitor.util import times
 
 #: The version of the alerts-file line format (the ``v=`` field). 1: before 0.2, all key=value.
 LINE_FORMAT = 2
@@ -23,13 +23,6 @@ def format_number(x: float, digits: int | None = None) -> str:
     digits; whole numbers without ``.0``."""
     text = repr(float(x)) if digits is None else f"{float(x):.{digits}g}"
     return text[:-2] if text.endswith(".0") else text
-
-
-def format_time(time: dt.datetime) -> str:
-    """ISO-8601 UTC with a ``Z``; fractions of a second only when there are some."""
-    utc = time.astimezone(dt.UTC)
-    spec = "%Y-%m-%dT%H:%M:%S.%fZ" if utc.microsecond else "%Y-%m-%dT%H:%M:%SZ"
-    return utc.strftime(spec)
 
 
 def short_id(alert_id: uuid.UUID) -> str:
@@ -90,7 +83,7 @@ def format_line(e: episodes.Event) -> str:
         ("episode", short_id(e.episode_id)),
         ("v", str(LINE_FORMAT)),
     )
-    return f"{format_time(e.time)} {e.event} {describe(e)} | " + " ".join(
+    return f"{times.format_time(e.time)} {e.event} {describe(e)} | " + " ".join(
         f"{k}={v}" for k, v in fields
     )
 

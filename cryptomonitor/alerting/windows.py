@@ -12,15 +12,11 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
-import datetime as dt
 import math
 from array import array
 from collections.abc import Iterable, Sequence
 
 from cryptomonitor.util import exact
-
-_US = dt.timedelta(microseconds=1)
-
 
 _TRIM_AT = 4096  # drop expired ticks from the front of the arrays in chunks at least this big
 

@@ -35,11 +35,12 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from cryptomonitor import __version__
-from cryptomonitor.alerting import episodes, lineformat
+from cryptomonitor.alerting import episodes
 from cryptomonitor.api import pages, params, schemas
 from cryptomonitor.api.deps import DAY, Service
 from cryptomonitor.db import queries
 from cryptomonitor.metrics import HTTP_METHODS, HTTP_SECONDS
+from cryptomonitor.util import times
 
 log = structlog.get_logger(__name__)
 
@@ -62,7 +63,7 @@ CANDLE_QUERIES = {
 
 
 def _iso(t: dt.datetime) -> str:
-    return lineformat.format_time(t)
+    return times.format_time(t)
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {

@@ -28,11 +28,11 @@ from cryptomonitor.db import database, migrations, queries
 from cryptomonitor.ingest.pipeline import Pipeline
 from cryptomonitor.sources import registry
 from cryptomonitor.sources.base import History, ticks_of
+from cryptomonitor.util import times
 
 log = structlog.get_logger(__name__)
 
 CANDLE_VIEWS = ("ohlcv_1m", "ohlcv_1h", "ohlcv_1d")
-_US = dt.timedelta(microseconds=1)
 
 
 @dataclasses.dataclass
@@ -77,7 +77,7 @@ def gaps(
     for symbol, newest in conn.execute(queries.get("newest_ticks"), {"symbols": list(symbols)}):
         if newest is None:
             continue
-        start = max(newest + _US, now - dt.timedelta(seconds=horizon))
+        start = max(newest + times.MICROSECOND, now - dt.timedelta(seconds=horizon))
         if (now - start).total_seconds() > min_gap:
             out[str(symbol)] = (start, now)
     return out

@@ -25,7 +25,6 @@ log = structlog.get_logger(__name__)
 
 MIGRATION_LOCK = 0x434D_4D49_4752  # "CMMIGR": one id for all CryptoMonitor migrations
 NO_TRANSACTION = "-- cryptomonitor: no-transaction"
-FLAVOURS = ("postgres", "timescaledb")
 _FILE = re.compile(r"^(\d{4})_(\w+?)(?:\.(postgres|timescaledb))?\.sql$")
 
 

@@ -18,14 +18,13 @@ import struct
 from collections.abc import Iterator, Sequence
 
 from cryptomonitor.models import Tick
+from cryptomonitor.util import times
 
 #: The columns of every row, in this order.
 COLUMNS = ("time", "symbol", "price", "volume_24h", "source", "volume")
 
 HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
 TRAILER = struct.pack("!h", -1)
-_POSTGRES_EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
-_US = dt.timedelta(microseconds=1)
 _TIME = struct.Struct("!hiq")  # the field count, then the time field (length 8, value)
 _FLOAT = struct.Struct("!id")
 _NULL = struct.pack("!i", -1)
@@ -46,7 +45,8 @@ def rows(ticks: Sequence[Tick]) -> bytes:
     for t in ticks:
         stamp = stamps.get(t.time)
         if stamp is None:
-            stamp = stamps[t.time] = _TIME.pack(len(COLUMNS), 8, (t.time - _POSTGRES_EPOCH) // _US)
+            since = (t.time - times.POSTGRES_EPOCH) // times.MICROSECOND
+            stamp = stamps[t.time] = _TIME.pack(len(COLUMNS), 8, since)
         append(stamp)
         append(_text(t.symbol))
         append(pack_float(8, t.price))

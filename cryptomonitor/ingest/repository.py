@@ -21,6 +21,7 @@ from cryptomonitor.alerting import episodes
 from cryptomonitor.alerting.engine import Judgement
 from cryptomonitor.db import queries
 from cryptomonitor.db.database import Connection
+from cryptomonitor.exceptions import AlreadyStored
 from cryptomonitor.ingest import copybinary
 from cryptomonitor.models import Tick
 
@@ -33,14 +34,6 @@ _EVENT_FIELDS = tuple(f.name for f in dataclasses.fields(episodes.Event))
 
 #: Connections on which the session's staging table exists (see queries: create_tick_batch).
 _staged: weakref.WeakSet[Connection] = weakref.WeakSet()
-
-
-class AlreadyStored(Exception):
-    """A tick the cache proved new was stored already: another writer raced this one."""
-
-    def __init__(self, symbols: set[str]) -> None:
-        super().__init__(f"ticks stored by another writer for {sorted(symbols)}")
-        self.symbols = symbols
 
 
 class IngestRepository:

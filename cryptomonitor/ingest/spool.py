@@ -30,7 +30,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import dataclasses
-import datetime as dt
 import fcntl
 import itertools
 import json
@@ -44,14 +43,13 @@ import structlog
 
 from cryptomonitor.exceptions import ConfigError
 from cryptomonitor.models import Tick
+from cryptomonitor.util import times
 
 log = structlog.get_logger(__name__)
 
+#: Starts every segment; its last character is the format's version (a new format, a new magic).
 MAGIC = b"CMSPOOL1"
-FORMAT_VERSION = 1
 _HEADER = struct.Struct(">II")
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-_US = dt.timedelta(microseconds=1)
 
 
 def encode(ticks: Sequence[Tick]) -> bytes:
@@ -59,7 +57,7 @@ def encode(ticks: Sequence[Tick]) -> bytes:
     payload = json.dumps(
         {
             "t": [
-                [(t.time - _EPOCH) // _US, t.symbol, t.price, t.volume_24h, t.source, t.volume]
+                [times.micros(t.time), t.symbol, t.price, t.volume_24h, t.source, t.volume]
                 for t in ticks
             ]
         },
@@ -73,7 +71,7 @@ def decode(payload: bytes) -> list[Tick]:
     """A record's ticks; records written before the traded volume (5 fields) read as None."""
     return [
         Tick(
-            _EPOCH + dt.timedelta(microseconds=us),
+            times.from_micros(us),
             symbol,
             price,
             volume_24h,

@@ -22,7 +22,7 @@ lines, and only then is the rest of the batch written in a second transaction (d
 "Alert latency"). A crash between the two loses nothing: the batch is still buffered, and its
 first part is found stored and skipped when it is written again.
 
-If another writer raced this one (`repository.AlreadyStored`, or a stored tick the cache does
+If another writer raced this one (`AlreadyStored`, or a stored tick the cache does
 not know), the batch's symbols are reloaded and the batch is started again.
 """
 
@@ -37,9 +37,9 @@ import psycopg
 from cryptomonitor.alerting.engine import NOTHING, AlertEngine, Judgement
 from cryptomonitor.alerting.rules import Rule
 from cryptomonitor.db.database import Connection, translate
-from cryptomonitor.exceptions import DatabaseUnavailable
+from cryptomonitor.exceptions import AlreadyStored, DatabaseUnavailable
 from cryptomonitor.ingest import coherence
-from cryptomonitor.ingest.repository import AlreadyStored, IngestRepository
+from cryptomonitor.ingest.repository import IngestRepository
 from cryptomonitor.models import Tick
 
 ATTEMPTS = 3  # a batch raced by other writers this many times in a row waits for the next flush

@@ -28,7 +28,7 @@ from typing import IO
 from cryptomonitor.exceptions import ReplayError
 from cryptomonitor.models import Tick
 from cryptomonitor.sources import klines
-from cryptomonitor.util import exact
+from cryptomonitor.util import exact, times
 
 SOURCE = "replay"
 HEADER = ["timestamp", "open", "high", "low", "close", "volume"]
@@ -96,12 +96,10 @@ def _parse(path: pathlib.Path | str, line: int, row: list[str]) -> Bar:
     if len(row) != len(HEADER):
         raise ReplayError(f"{path}:{line}: expected {len(HEADER)} columns, got {len(row)}")
     try:
-        stamp = dt.datetime.fromisoformat(row[0])
+        stamp = times.parse_iso(row[0])
         o, h, lo, c, v = (float(x) for x in row[1:])
     except ValueError as exc:
         raise ReplayError(f"{path}:{line}: {exc}") from None
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=dt.UTC)
     values = (o, h, lo, c)
     if not all(math.isfinite(x) and x > 0 for x in values) or not (math.isfinite(v) and v >= 0):
         raise ReplayError(f"{path}:{line}: prices must be > 0 and volume >= 0, got {row[1:]}")

@@ -32,7 +32,6 @@ from cryptomonitor.sources.http import JsonClient
 from cryptomonitor.sources.validation import checked_tick, log_problems, number
 
 NAME = "binance"
-DEFAULT_URL = "https://api.binance.com"
 ENDPOINT = "/api/v3/ticker/24hr"
 ALL = "*"
 

@@ -36,6 +36,7 @@ from cryptomonitor.models import ParseResult, Rejection, Tick
 from cryptomonitor.sources import base, validation
 from cryptomonitor.sources.http import JsonClient
 from cryptomonitor.sources.validation import checked_tick, log_problems, plausible
+from cryptomonitor.util import times
 
 log = structlog.get_logger(__name__)
 
@@ -302,7 +303,7 @@ def _iso_time(raw: object, now: dt.datetime) -> dt.datetime | str:
     if not isinstance(raw, str):
         return "missing" if raw is None else "not an ISO 8601 time"
     try:
-        stamp = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        stamp = times.read_iso(raw)
     except ValueError:
         return "not an ISO 8601 time"
     if stamp.tzinfo is None:

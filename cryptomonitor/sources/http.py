@@ -19,21 +19,12 @@ import requests
 import structlog
 import tenacity
 
-from cryptomonitor.exceptions import ResponseError, SourceUnavailable
+from cryptomonitor.exceptions import ResponseError, RetryableStatus, SourceUnavailable
 
 log = structlog.get_logger(__name__)
 
 RETRY_STATUSES = frozenset({408, 429, *range(500, 600)})
 MAX_BODY_BYTES = 8 * 1024 * 1024
-
-
-class RetryableStatus(Exception):
-    """An HTTP status worth retrying; `retry_after` in seconds when the server gave one."""
-
-    def __init__(self, status: int, retry_after: float | None) -> None:
-        super().__init__(f"HTTP {status}")
-        self.status = status
-        self.retry_after = retry_after
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:

@@ -25,9 +25,16 @@ def from_micros(us: int) -> dt.datetime:
     return EPOCH + dt.timedelta(microseconds=us)
 
 
+def read_iso(text: str) -> dt.datetime:
+    """The time an ISO 8601 text names (``Z`` allowed) as written: naive if it names no zone,
+    for a caller that refuses such a time. ValueError if it is none."""
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
 def parse_iso(text: str) -> dt.datetime:
-    """An ISO 8601 time (``Z`` allowed); one without a zone is UTC. ValueError if it is none."""
-    value = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    """An ISO 8601 time (``Z`` allowed, blanks around it ignored); one without a zone is UTC.
+    ValueError if it is none."""
+    value = read_iso(text.strip())
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 

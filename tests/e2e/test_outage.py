@@ -22,6 +22,7 @@ import psycopg
 import pytest
 
 from cryptomonitor.alerting import lineformat
+from cryptomonitor.util import times
 from tests.support import helpers, pgserver
 from tests.support.fakeapi import Answer, FakeCoinGecko
 from tests.support.helpers import lines
@@ -110,7 +111,7 @@ def test_outage_loses_no_tick_and_misses_no_alert(
         ("ALERT", "price_3x_1h", "400"),
         ("ALERT", "price_2pct_5m", "400"),
     }
-    spike_time = lineformat.format_time(dt.datetime.fromtimestamp(spike["time"], dt.UTC))
+    spike_time = times.format_time(dt.datetime.fromtimestamp(spike["time"], dt.UTC))
     assert all(a["time"] == spike_time for a in spiked if a["event"] == "ALERT")
 
 

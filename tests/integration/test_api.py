@@ -17,9 +17,9 @@ import psycopg_pool
 import pytest
 from fastapi.testclient import TestClient
 
-from cryptomonitor.alerting import lineformat
 from cryptomonitor.api import application, deps
 from cryptomonitor.models import Tick
+from cryptomonitor.util import times
 from tests.support import oracle
 from tests.support.helpers import pipeline
 from tests.support.paths import FIXTURES
@@ -153,8 +153,8 @@ def test_a_period_of_ones_choosing(client: TestClient, data: dict) -> None:
     assert [p["price"] for p in body["points"]] == [p for _, p, _ in ticks[100:200]]
     assert body["summary"]["samples"] == 100 and body["truncated"] is False
     assert (body["from"], body["to"]) == (
-        lineformat.format_time(start),
-        lineformat.format_time(end),
+        times.format_time(start),
+        times.format_time(end),
     )
     cut = client.get(
         "/metrics/bitcoin", params={"from": start.isoformat(), "to": end.isoformat(), "limit": 10}
@@ -350,8 +350,8 @@ def test_gaps_lists_each_hole_longer_than_asked(db_url: str, client: TestClient)
     body = client.get("/gaps", params={"symbol": "holey", "min_seconds": 240}).json()
     assert [(g["start"], g["end"], g["seconds"]) for g in body["gaps"]] == [
         (
-            lineformat.format_time(now + dt.timedelta(minutes=a)),
-            lineformat.format_time(now + dt.timedelta(minutes=b)),
+            times.format_time(now + dt.timedelta(minutes=a)),
+            times.format_time(now + dt.timedelta(minutes=b)),
             (b - a) * 60.0,
         )
         for a, b in ((-91, -60), (-31, -25))

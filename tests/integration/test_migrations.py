@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import logging
 import threading
+from collections.abc import Iterator
 
 import psycopg
 import pytest
+import structlog
+from structlog.testing import capture_logs
 
 from cryptomonitor.db import migrations
 from cryptomonitor.exceptions import MigrationError
@@ -157,12 +161,40 @@ def test_insert_into_a_compressed_chunk_stays_idempotent(conn: psycopg.Connectio
     assert conn.execute("SELECT count(*) FROM ticks").fetchone() == (6,)
 
 
+@pytest.fixture
+def info_logs() -> Iterator[None]:
+    """Info lines pass while the test runs (the suite logs warnings and errors only)."""
+    previous = structlog.get_config()["wrapper_class"]
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.INFO))
+    try:
+        yield
+    finally:
+        structlog.configure(wrapper_class=previous)
+
+
+@pytest.mark.usefixtures("info_logs")
 def test_policies_are_skipped_on_plain_postgres(empty_db_url: str) -> None:
+    """No chunks, so no policy: nothing is installed, the log says why, nothing fails; and
+    with no policy asked for, not a word."""
     from cryptomonitor.db import policies
 
     with psycopg.connect(empty_db_url, autocommit=True) as conn:
         migrations.migrate(conn, "off")
-        policies.apply(conn, 86400.0, 40 * 86400.0)  # must not fail
+        with capture_logs() as logs:
+            policies.apply(conn, 86400.0, 40 * 86400.0)
+            policies.apply(conn, None, None)
+        assert [(e["event"], e["log_level"]) for e in logs] == [
+            ("storage_policies_skipped", "info")
+        ]
+        assert "plain PostgreSQL has no chunks" in logs[0]["reason"]
+        # No job can exist: the TimescaleDB catalog is not there, apply did not bring it in.
+        assert conn.execute("SELECT to_regclass('timescaledb_information.jobs')").fetchone() == (
+            None,
+        )
+        assert migrations.current_flavour(conn) == "postgres"
+        # Installing them here fails: the quiet return above is the skip, not luck.
+        with pytest.raises(psycopg.errors.UndefinedFunction):
+            policies._replace(conn, 86400.0, 40 * 86400.0)
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from cryptomonitor.alerting import lineformat
 from cryptomonitor.commands import replay
 from cryptomonitor.config import values
 from cryptomonitor.exceptions import ReplayError
+from cryptomonitor.util import times
 from tests.support import oracle, pgserver
 from tests.support.helpers import lines
 from tests.support.paths import FIXTURES
@@ -69,12 +70,12 @@ REPEAT = 1800.0
 
 
 def oracle_alerts(ticks, rules) -> list[tuple[str, str, str, float, float, int]]:
-    times = [t for t, _, _ in ticks]
+    stamps = [t for t, _, _ in ticks]
     expected = []
     for rule in rules:
         firing, notified = False, None
         for i, (t, price, vol) in enumerate(ticks):
-            lo = bisect.bisect_left(times, t - dt.timedelta(seconds=rule["window"]))
+            lo = bisect.bisect_left(stamps, t - dt.timedelta(seconds=rule["window"]))
             window = [(p if rule["metric"] == "price" else v) for _, p, v in ticks[lo:i]]
             value = price if rule["metric"] == "price" else vol
             if len(window) < rule["min_samples"]:
@@ -93,7 +94,7 @@ def oracle_alerts(ticks, rules) -> list[tuple[str, str, str, float, float, int]]
                 firing, event = False, "RESOLVED"
             if event:
                 expected.append(
-                    (lineformat.format_time(t), event, rule["name"], value, avg, len(window))
+                    (times.format_time(t), event, rule["name"], value, avg, len(window))
                 )
     return sorted(expected)
 

@@ -19,11 +19,9 @@ from typing import Any, ClassVar
 import requests
 
 from cryptomonitor.alerting import episodes, lineformat
-from cryptomonitor.alerting.receivers.base import DeliveryError, Route, failure
-
-
-def _time(t: dt.datetime) -> str:
-    return t.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+from cryptomonitor.alerting.receivers.base import Route, failure
+from cryptomonitor.exceptions import DeliveryError
+from cryptomonitor.util import times
 
 
 class Alertmanager:
@@ -65,8 +63,8 @@ class Alertmanager:
                 "description": lineformat.format_line(event),
                 "alert_id": str(event.alert_id),
             },
-            "startsAt": _time(event.time),  # Alertmanager keeps an episode's first
-            "endsAt": _time(event.time + self.hold if firing else event.time),
+            "startsAt": times.format_time(event.time),  # Alertmanager keeps an episode's first
+            "endsAt": times.format_time(event.time + self.hold if firing else event.time),
         }
 
     def send(self, events: Sequence[episodes.Event]) -> None:

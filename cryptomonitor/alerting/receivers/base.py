@@ -8,14 +8,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar, Protocol
 
 from cryptomonitor.alerting import episodes, lineformat
-
-
-class DeliveryError(Exception):
-    """The receiver did not take the events from the `sent`-th on; tried again later."""
-
-    def __init__(self, message: str, sent: int = 0) -> None:
-        super().__init__(message)
-        self.sent = sent
+from cryptomonitor.util import times
 
 
 def failure(exc: Exception, where: str) -> str:
@@ -61,7 +54,7 @@ def event_fields(event: episodes.Event) -> dict[str, Any]:
         if isinstance(value, uuid.UUID):
             value = str(value)
         elif field.name == "time":
-            value = lineformat.format_time(value)
+            value = times.format_time(value)
         out[field.name] = value
     out["line"] = lineformat.format_line(event)
     out["summary"] = lineformat.describe(event)

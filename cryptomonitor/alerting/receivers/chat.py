@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from cryptomonitor.alerting import episodes, lineformat
-from cryptomonitor.alerting.receivers.base import DeliveryError, Route
+from cryptomonitor.alerting.receivers.base import Route
+from cryptomonitor.exceptions import DeliveryError
 
 
 class Chat:

@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from cryptomonitor.alerting import episodes, lineformat
-from cryptomonitor.alerting.receivers.base import DeliveryError, Route, event_fields, failure
+from cryptomonitor.alerting.receivers.base import Route, event_fields, failure
+from cryptomonitor.exceptions import DeliveryError
 
 
 class Email:

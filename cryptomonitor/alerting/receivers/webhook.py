@@ -19,7 +19,8 @@ from typing import ClassVar
 import requests
 
 from cryptomonitor.alerting import episodes
-from cryptomonitor.alerting.receivers.base import DeliveryError, Route, event_fields, failure
+from cryptomonitor.alerting.receivers.base import Route, event_fields, failure
+from cryptomonitor.exceptions import DeliveryError
 
 SIGNATURE_HEADER = "X-CryptoMonitor-Signature"
 

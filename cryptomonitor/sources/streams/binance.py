@@ -39,14 +39,13 @@ from collections.abc import Sequence
 
 import structlog
 
-from cryptomonitor import models
+from cryptomonitor import exceptions, models
 from cryptomonitor.sources import binance, validation
 from cryptomonitor.sources.streams import connection
 
 log = structlog.get_logger(__name__)
 
 NAME = "binance-ws"
-DEFAULT_URL = "wss://stream.binance.com:9443/stream"
 MAX_STREAMS = 1024
 PER_REQUEST = 200
 INVALID_REQUEST = 2  # Binance's error code for a request it cannot serve as written
@@ -135,7 +134,7 @@ class BinanceKlines:
             return connection.Handled(
                 send=[self._request(symbols[:half]), self._request(symbols[half:])]
             )
-        raise connection.SubscriptionRefused(
+        raise exceptions.SubscriptionRefused(
             f"request {request_id} ({len(symbols)} streams): {reason}"
         )
 

@@ -42,7 +42,7 @@ import structlog
 from websockets.exceptions import WebSocketException
 from websockets.sync.client import ClientConnection, connect
 
-from cryptomonitor import models
+from cryptomonitor import exceptions, models
 from cryptomonitor.config import values
 from cryptomonitor.sources.streams import buffer as stream_buffer
 
@@ -50,14 +50,6 @@ log = structlog.get_logger(__name__)
 
 #: How often pending intervals are closed (`Exchange.idle`) and silence is checked, seconds.
 IDLE_CHECK = 0.25
-
-
-class StreamSilent(Exception):
-    """The server sent nothing for longer than the silence timeout."""
-
-
-class SubscriptionRefused(Exception):
-    """The server refused a subscription for a reason that names no stream: reconnect later."""
 
 
 @dataclasses.dataclass
@@ -160,10 +152,6 @@ class StreamConnection:
             )
 
     @property
-    def alive(self) -> bool:
-        return self._thread.is_alive()
-
-    @property
     def connected(self) -> bool:
         """A socket is open (it may still be subscribing)."""
         return self._ws is not None
@@ -176,9 +164,9 @@ class StreamConnection:
             refused = False
             try:
                 self._session()
-            except StreamSilent as exc:
+            except exceptions.StreamSilent as exc:
                 log.warning("stream_silent", connection=self.label, error=str(exc))
-            except SubscriptionRefused as exc:
+            except exceptions.SubscriptionRefused as exc:
                 refused = True  # it would be refused again at once: keep backing off
                 log.warning(
                     "stream_subscription_refused",
@@ -258,7 +246,7 @@ class StreamConnection:
                 last_frame = now
                 self._on_frame(frame)
             elif now - last_frame > self.timing.silent_after:
-                raise StreamSilent(f"no frame for {self.timing.silent_after:g} s")
+                raise exceptions.StreamSilent(f"no frame for {self.timing.silent_after:g} s")
             if now - last_idle >= IDLE_CHECK:
                 last_idle = now
                 self._deliver(self.exchange.idle(time.time()))

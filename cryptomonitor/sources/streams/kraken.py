@@ -37,7 +37,6 @@ from cryptomonitor.sources.streams import connection
 log = structlog.get_logger(__name__)
 
 NAME = "kraken-ws"
-DEFAULT_URL = "wss://ws.kraken.com"
 MAX_PAIRS = 500
 PER_REQUEST = 50
 GRACE = 2.0  # seconds after a second's end before it is closed without a later trade

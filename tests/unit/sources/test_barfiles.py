@@ -7,6 +7,9 @@ import datetime as dt
 import math
 import random
 
+import pytest
+
+from cryptomonitor.exceptions import ReplayError
 from cryptomonitor.sources import barfiles
 
 T0 = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
@@ -44,3 +47,27 @@ def test_a_bars_traded_volume_is_on_its_close_tick_only() -> None:
         for i in range(3)
         for s in (0, 15, 30, 45)
     ]
+
+
+def test_bar_times_are_iso_8601_in_utc_when_no_zone_is_given() -> None:
+    lines = [
+        "timestamp,open,high,low,close,volume",
+        "2025-01-01T00:00:00,1,2,0.5,1.5,10",  # no zone: UTC
+        "2025-01-01T00:01:00Z,1,2,0.5,1.5,10",
+        "2025-01-01T01:02:00+01:00,1,2,0.5,1.5,10",
+        "2025-01-01 00:03:00.5+00:00,1,2,0.5,1.5,10",
+    ]
+    times = [bar.time for bar in barfiles.parse_bars(lines, "bars.csv")]
+    assert times == [
+        T0,
+        T0 + dt.timedelta(minutes=1),
+        T0 + dt.timedelta(minutes=2),
+        T0 + dt.timedelta(minutes=3, seconds=0.5),
+    ]
+    assert all(t.tzinfo is dt.UTC for t in times)
+
+
+def test_a_bar_time_that_is_not_one_names_its_line() -> None:
+    lines = ["timestamp,open,high,low,close,volume", "2025-01-01T00:00:00Z,1,2,0.5,1.5,10"]
+    with pytest.raises(ReplayError, match=r"^bars.csv:3: "):
+        list(barfiles.parse_bars([*lines, "yesterday,1,2,0.5,1.5,10"], "bars.csv"))

@@ -146,3 +146,27 @@ def test_parser_returns_valid_ticks_or_raises_response_error(payload: object) ->
         + len(r.missing)
         == 2
     )
+
+
+@pytest.mark.parametrize(
+    ("stamp", "reason"),
+    [
+        ("2026-11-21T11:59:30.123Z", None),
+        ("2026-11-21T11:59:30.123+00:00", None),
+        ("2026-11-21T11:59:30.123", "no time zone"),  # a changed format: not taken as UTC
+        ("yesterday", "not an ISO 8601 time"),
+        (" 2026-11-21T11:59:30.123Z", "not an ISO 8601 time"),
+        (1763726370, "not an ISO 8601 time"),
+        (None, "missing"),
+    ],
+)
+def test_markets_times_are_iso_8601_with_a_zone(stamp: object, reason: str | None) -> None:
+    payload = [{"id": "bitcoin", "current_price": 1.0, "last_updated": stamp}]
+    r = coingecko.parse_markets(payload, "usd", now=NOW)
+    if reason is None:
+        assert [t.time for t in r.ticks] == [
+            dt.datetime(2026, 11, 21, 11, 59, 30, 123000, tzinfo=dt.UTC)
+        ]
+    else:
+        assert r.ticks == []
+        assert [(x.field, x.reason) for x in r.rejected] == [("last_updated", reason)]
