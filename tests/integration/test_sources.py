@@ -230,7 +230,7 @@ def test_every_source_module_is_registered_and_selectable() -> None:
     import pkgutil
 
     from cryptomonitor import config, sources
-    from cryptomonitor.config import settings as settings_module
+    from cryptomonitor.config import options
     from cryptomonitor.exceptions import ConfigError
     from cryptomonitor.sources import registry, streams
 
@@ -245,7 +245,7 @@ def test_every_source_module_is_registered_and_selectable() -> None:
     }  # binance-ws, kraken-ws
     assert set(registry.SOURCES) == polled | streamed
     # The settings know the names without importing the sources (config is the bottom layer).
-    assert set(settings_module.SOURCE_NAMES) == set(registry.SOURCES)
+    assert set(options.SOURCE_NAMES) == set(registry.SOURCES)
     for name in registry.SOURCES:
         settings = config.load({"CRYPTOMONITOR_SOURCE": name, "CRYPTOMONITOR_COINS": "btcusdt"})
         source = registry.build(settings, 30)
