@@ -212,7 +212,7 @@ def test_a_pooled_connection_the_server_dropped_is_replaced_unseen(
 def test_health_answers_while_every_api_connection_is_busy(db_url: str, data: dict) -> None:
     app = application.create_app(db_url, pool_size=1, pool_timeout=2)
     with TestClient(app) as c:
-        service: application.Service = app.state.service
+        service: deps.Service = app.state.service
         with service.pool.connection():  # the one connection of the main pool, held
             r = c.get("/health")
         assert r.status_code == 200 and r.json()["status"] == "ok"
