@@ -24,19 +24,12 @@ from cryptomonitor.db import queries
 
 MAX_PERIOD = dt.timedelta(days=31)
 DAY = dt.timedelta(hours=24)
-#: psycopg_pool doubles its reconnect delay up to its reconnect_timeout (5 minutes): after a
-#: long outage the API would stay down for minutes once the database is back. Capped here.
-MAX_RECONNECT_DELAY = 2.0
-
-
-class _BoundedBackoff(psycopg_pool.base.AttemptWithBackoff):
-    def update_delay(self, now: float) -> None:
-        super().update_delay(now)
-        self.delay = min(self.delay, MAX_RECONNECT_DELAY)
-
-
-# psycopg_pool has no setting for the longest delay between reconnection attempts.
-setattr(psycopg_pool.pool, "AttemptWithBackoff", _BoundedBackoff)  # noqa: B010
+#: How long a pool keeps trying to open a connection before it gives up on that attempt.
+#: psycopg_pool's default is 5 minutes with a delay that doubles meanwhile, so that after a
+#: long outage the API stayed down for minutes once the database was back. Given up, an
+#: attempt is made again as soon as a request waits for a connection: at most about a second
+#: passes between the database's return and the API's (the delay of the current attempt).
+RECONNECT_TIMEOUT = 2.0
 
 Row = TypeVar("Row")
 
@@ -69,6 +62,7 @@ def _pool(conninfo: str, name: str, size: int, timeout: float) -> psycopg_pool.C
         max_size=size,
         open=False,
         timeout=timeout,
+        reconnect_timeout=RECONNECT_TIMEOUT,
         name=name,
         # A connection is checked when taken: after a database restart the first request on
         # each idle connection would otherwise fail.
