@@ -284,6 +284,7 @@ def test_ranking_is_shared_for_its_ttl(db_url: str, conn: psycopg.Connection, da
         assert after["samples"] == before["samples"] + 1 and after["stddev"] > before["stddev"]
 
 
+@pytest.mark.slow
 def test_an_outage_is_503_and_its_end_is_seen_at_once(
     db_url: str, pg_server: pgserver.Server, data: dict
 ) -> None:
