@@ -1,7 +1,8 @@
-"""What the API's routes share: the connection pools, the ranking cache, the period rule.
+"""What the API's routes depend on: the connection pools, the ranking cache, the period rule.
 
-`Service` lives on ``app.state`` for the app's lifetime; routes get it as a dependency
-(`cryptomonitor.api`).
+One `Service` lives on ``app.state`` for the app's lifetime (`application.create_app`); a
+route receives it by declaring a parameter of type `ServiceDep`. It runs the named queries
+of ``sql/app/api.sql`` and hands their rows over as the `rows` classes, read by name.
 """
 
 from __future__ import annotations
@@ -9,31 +10,28 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, TypeVar
 
 import anyio
 import fastapi
+import psycopg
 import psycopg_pool
-from fastapi.exceptions import RequestValidationError
+from psycopg.rows import RowFactory
 
+from cryptomonitor.api import params, rows
 from cryptomonitor.db import queries
 
 MAX_PERIOD = dt.timedelta(days=31)
 DAY = dt.timedelta(hours=24)
-#: psycopg_pool doubles its reconnect delay up to its reconnect_timeout (5 minutes): after a
-#: long outage the API would stay down for minutes once the database is back. Capped here.
-MAX_RECONNECT_DELAY = 2.0
+#: How long a pool keeps trying to open a connection before it gives up on that attempt.
+#: psycopg_pool's default is 5 minutes with a delay that doubles meanwhile, so that after a
+#: long outage the API stayed down for minutes once the database was back. Given up, an
+#: attempt is made again as soon as a request waits for a connection: at most about a second
+#: passes between the database's return and the API's (the delay of the current attempt).
+RECONNECT_TIMEOUT = 2.0
 
-
-class _BoundedBackoff(psycopg_pool.base.AttemptWithBackoff):
-    def update_delay(self, now: float) -> None:
-        super().update_delay(now)
-        self.delay = min(self.delay, MAX_RECONNECT_DELAY)
-
-
-# psycopg_pool has no setting for the longest delay between reconnection attempts.
-setattr(psycopg_pool.pool, "AttemptWithBackoff", _BoundedBackoff)  # noqa: B010
+Row = TypeVar("Row")
 
 
 class Ranking:
@@ -46,13 +44,13 @@ class Ranking:
     def __init__(self, ttl: float | None) -> None:
         self.ttl = ttl
         self._lock = threading.Lock()
-        self._rows: dict[str, tuple[Any, ...]] = {}
+        self._rows: dict[str, rows.Rank] = {}
         self._expires = 0.0
 
-    def get(self, load: Callable[[], list[tuple[Any, ...]]]) -> dict[str, tuple[Any, ...]]:
+    def get(self, load: Callable[[], list[rows.Rank]]) -> dict[str, rows.Rank]:
         with self._lock:
             if self.ttl is None or time.monotonic() >= self._expires:
-                self._rows = {str(row[0]): row for row in load()}
+                self._rows = {row.symbol: row for row in load()}
                 self._expires = time.monotonic() + (self.ttl or 0.0)
             return self._rows
 
@@ -64,6 +62,7 @@ def _pool(conninfo: str, name: str, size: int, timeout: float) -> psycopg_pool.C
         max_size=size,
         open=False,
         timeout=timeout,
+        reconnect_timeout=RECONNECT_TIMEOUT,
         name=name,
         # A connection is checked when taken: after a database restart the first request on
         # each idle connection would otherwise fail.
@@ -72,12 +71,23 @@ def _pool(conninfo: str, name: str, size: int, timeout: float) -> psycopg_pool.C
     )
 
 
-def invalid(where: str, name: str, message: str) -> RequestValidationError:
-    return RequestValidationError([{"loc": (where, name), "msg": message, "type": "value_error"}])
+def _fetch(
+    conn: psycopg.Connection[Any],
+    name: str,
+    row: RowFactory[Row],
+    bind: Mapping[str, Any] | None,
+) -> list[Row]:
+    with conn.cursor(row_factory=row) as cur:
+        return cur.execute(queries.get(name), bind or {}).fetchall()
 
 
 class Service:
-    """What the routes share: the pools, the ranking cache and the settings."""
+    """What the routes share: the pools, the ranking cache and the settings.
+
+    Its methods block (they run in FastAPI's thread pool). A database that cannot be reached
+    raises `psycopg.OperationalError` or `psycopg_pool.PoolTimeout`, which the app answers
+    with a 503.
+    """
 
     def __init__(
         self,
@@ -94,19 +104,24 @@ class Service:
         self.stale_after = stale_after
         self.ranking = Ranking(rank_ttl)
 
-    def fetch(self, name: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+    def fetch(
+        self, name: str, row: RowFactory[Row], bind: Mapping[str, Any] | None = None
+    ) -> list[Row]:
+        """Every row of the named query with parameters `bind`, each made by `row` (e.g.
+        ``rows.by_name(rows.Tick)``)."""
         with self.pool.connection() as conn:
-            return conn.execute(queries.get(name), params or {}).fetchall()
+            return _fetch(conn, name, row, bind)
 
-    def ranked(self) -> dict[str, tuple[Any, ...]]:
+    def ranked(self) -> dict[str, rows.Rank]:
         """The whole ranking by symbol, shared for the ranking's ttl."""
-        return self.ranking.get(lambda: self.fetch("api_ranking"))
+        return self.ranking.get(lambda: self.fetch("api_ranking", rows.by_name(rows.Rank)))
 
-    def latest_or_404(self, symbol: str) -> tuple[Any, ...]:
-        rows = self.fetch("api_latest", {"symbol": symbol})
-        if not rows:
+    def latest_or_404(self, symbol: str) -> rows.Tick:
+        """The symbol's newest tick; a 404 if it has none."""
+        found = self.fetch("api_latest", rows.by_name(rows.Tick), {"symbol": symbol})
+        if not found:
             raise fastapi.HTTPException(404, f"unknown symbol {symbol!r}: no ticks stored")
-        return rows[0]
+        return found[0]
 
     def period(
         self,
@@ -116,13 +131,31 @@ class Service:
         """[start, end): the last 24 hours by default; `from` alone runs to now."""
         now = dt.datetime.now(dt.UTC)
         if start is None and end is None:
-            window: dt.datetime = self.fetch("api_window_start")[0][0]
-            return window, now + dt.timedelta(minutes=1)
+            (window,) = self.fetch("api_window_start", rows.by_name(rows.WindowStart))
+            return window.start, now + dt.timedelta(minutes=1)
         named = "to" if end is not None else "from"
         end = end or now + dt.timedelta(minutes=1)
         start = start or end - DAY
         if start >= end:
-            raise invalid("query", named, "from must be before to (default: now)")
+            raise params.invalid("query", named, "from must be before to (default: now)")
         if end - start > MAX_PERIOD:
-            raise invalid("query", "to", f"a period is at most {MAX_PERIOD.days} days")
+            raise params.invalid("query", "to", f"a period is at most {MAX_PERIOD.days} days")
         return start, end
+
+    def health(self) -> tuple[float | None, list[rows.ReceiverStatus]]:
+        """From the health pool: the age in seconds of the newest tick (None: none in 7 days)
+        and the delivery state of each receiver."""
+        with self.health_pool.connection() as conn:
+            (newest,) = _fetch(conn, "api_newest_tick_age", rows.by_name(rows.TickAge), None)
+            receivers = _fetch(conn, "receiver_status", rows.by_name(rows.ReceiverStatus), None)
+        return (None if newest.age_s is None else float(newest.age_s)), receivers
+
+
+def service(request: fastapi.Request) -> Service:
+    """The app's `Service`."""
+    found: Service = request.app.state.service
+    return found
+
+
+#: A route's parameter of this type receives the app's `Service`.
+ServiceDep = Annotated[Service, fastapi.Depends(service)]

@@ -6,6 +6,8 @@ the format of the alerts file.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 Time = str  # ISO-8601 UTC, e.g. "2025-05-30T17:17:00Z"
@@ -13,6 +15,15 @@ Time = str  # ISO-8601 UTC, e.g. "2025-05-30T17:17:00Z"
 
 class Error(BaseModel):
     detail: str = Field(description="what is wrong; never the driver's text or unbounded input")
+
+
+#: The error statuses a route declares in its ``responses`` (FastAPI adds the 422 itself).
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": Error, "description": "unknown symbol: no tick stored"}
+}
+UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: {"model": Error, "description": "database unavailable"}
+}
 
 
 class Metric(BaseModel):

@@ -1,5 +1,6 @@
--- The REST API (api.py): read-only.
--- Named queries (`-- name: x`), loaded by cryptomonitor/queries.py; names are unique across
+-- The REST API (cryptomonitor/api/): read-only. Each query's columns are named as the fields
+-- of its row class in cryptomonitor/api/rows.py, which reads them by name.
+-- Named queries (`-- name: x`), loaded by cryptomonitor/db/queries.py; names are unique across
 -- the files of sql/app/.
 
 -- name: api_symbols
@@ -24,10 +25,11 @@ ORDER BY s.symbol;
 SELECT time, price, volume_24h FROM ticks WHERE symbol = %(symbol)s ORDER BY time DESC LIMIT 1;
 
 -- name: api_window_start
-SELECT last_24h_start();
+SELECT last_24h_start() AS start;
 
 -- name: api_summary
-SELECT count(price), min(price), max(price), avg(price), stddev_samp(price)
+SELECT count(price) AS samples, min(price) AS min, max(price) AS max, avg(price) AS avg,
+       stddev_samp(price) AS stddev
 FROM ticks
 WHERE symbol = %(symbol)s AND time >= %(start)s AND time < %(end)s;
 
@@ -72,7 +74,7 @@ ORDER BY time DESC, seq DESC
 LIMIT %(limit)s;
 
 -- name: api_newest_tick_age
-SELECT extract(epoch FROM now() - max(time)) FROM ticks WHERE time > now() - INTERVAL '7 days';
+SELECT extract(epoch FROM now() - max(time)) AS age_s FROM ticks WHERE time > now() - INTERVAL '7 days';
 
 -- name: api_gaps
 -- Holes in each symbol's ticks over [start, end): two consecutive ticks further apart than
@@ -89,7 +91,7 @@ WITH t AS (
     UNION ALL
     SELECT symbol, max(time), least(%(end)s::timestamptz, now()) FROM t GROUP BY symbol
 )
-SELECT symbol, gap_start, gap_end, extract(epoch FROM gap_end - gap_start)::float8
+SELECT symbol, gap_start, gap_end, extract(epoch FROM gap_end - gap_start)::float8 AS seconds
 FROM inside
 WHERE gap_end - gap_start > make_interval(secs => %(min_seconds)s)
 ORDER BY symbol, gap_start

@@ -43,11 +43,11 @@ ON CONFLICT (receiver, alert_id) DO UPDATE SET
 -- name: receiver_status
 -- For /health and the metrics: per receiver, events not yet delivered and the oldest's age.
 SELECT r.name, r.kind,
-       count(a.alert_id) FILTER (WHERE d.status IS NULL OR d.status = 'failing'),
+       count(a.alert_id) FILTER (WHERE d.status IS NULL OR d.status = 'failing') AS pending,
        extract(epoch FROM now() - min(a.created_at) FILTER (
-           WHERE d.status IS NULL OR d.status = 'failing'))::float8,
+           WHERE d.status IS NULL OR d.status = 'failing'))::float8 AS oldest_pending_s,
        (array_agg(d.last_error ORDER BY d.last_attempt_at DESC)
-           FILTER (WHERE d.status = 'failing'))[1]
+           FILTER (WHERE d.status = 'failing'))[1] AS last_error
 FROM receivers r
 LEFT JOIN alerts a ON a.seq > r.since_seq
 LEFT JOIN alert_deliveries d ON d.receiver = r.name AND d.alert_id = a.alert_id

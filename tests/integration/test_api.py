@@ -7,20 +7,22 @@ import datetime as dt
 import math
 import pathlib
 import statistics
+import time
 import urllib.parse
 from collections.abc import Iterator
 
 import hypothesis
 import hypothesis.strategies
 import psycopg
-import psycopg_pool
+import psycopg.conninfo
+import psycopg.sql
 import pytest
 from fastapi.testclient import TestClient
 
 from cryptomonitor.api import application, deps
 from cryptomonitor.models import Tick
 from cryptomonitor.util import times
-from tests.support import oracle
+from tests.support import helpers, oracle, pgserver
 from tests.support.helpers import pipeline
 from tests.support.paths import FIXTURES
 
@@ -212,7 +214,7 @@ def test_a_pooled_connection_the_server_dropped_is_replaced_unseen(
 def test_health_answers_while_every_api_connection_is_busy(db_url: str, data: dict) -> None:
     app = application.create_app(db_url, pool_size=1, pool_timeout=2)
     with TestClient(app) as c:
-        service: application.Service = app.state.service
+        service: deps.Service = app.state.service
         with service.pool.connection():  # the one connection of the main pool, held
             r = c.get("/health")
         assert r.status_code == 200 and r.json()["status"] == "ok"
@@ -282,14 +284,40 @@ def test_ranking_is_shared_for_its_ttl(db_url: str, conn: psycopg.Connection, da
         assert after["samples"] == before["samples"] + 1 and after["stddev"] > before["stddev"]
 
 
-def test_the_pool_retries_a_lost_database_at_least_every_two_seconds() -> None:
-    """psycopg_pool doubles its delay up to 5 minutes; the API's is capped."""
-    attempt = psycopg_pool.pool.AttemptWithBackoff(timeout=300)
-    delays = []
-    for now in range(10):
-        attempt.update_delay(float(now))
-        delays.append(attempt.delay)
-    assert delays[0] < 1.2 and max(delays) == deps.MAX_RECONNECT_DELAY == 2.0
+@pytest.mark.slow
+def test_an_outage_is_503_and_its_end_is_seen_at_once(
+    db_url: str, pg_server: pgserver.Server, data: dict
+) -> None:
+    """The database refuses connections for longer than psycopg_pool's doubling delay takes to
+    pass 4 s (attempts at 0, 1, 3, 7 s, then 15 s), then takes them again: the API answers
+    503 meanwhile, and 200 within a few seconds of the database's return, not at the pool's
+    next attempt."""
+    name = str(psycopg.conninfo.conninfo_to_dict(db_url)["dbname"])
+    database = psycopg.sql.Identifier(name)
+    allow = psycopg.sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS {}")
+    app = application.create_app(db_url, pool_timeout=1, rank_ttl=None)
+    with psycopg.connect(pg_server.url, autocommit=True) as admin, TestClient(app) as c:
+        assert c.get("/metrics").status_code == 200 and c.get("/health").status_code == 200
+        admin.execute(allow.format(database, psycopg.sql.SQL("false")))
+        try:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = %s AND application_name LIKE 'cryptomonitor-api%%'",
+                [name],
+            )
+            down = time.monotonic()
+            while time.monotonic() - down < 8:
+                assert c.get("/metrics").status_code == 503
+                health = c.get("/health")
+                assert health.status_code == 503 and health.json()["database"] == "unreachable"
+        finally:
+            admin.execute(allow.format(database, psycopg.sql.SQL("true")))
+        back = time.monotonic()
+        while c.get("/metrics").status_code != 200 or c.get("/health").status_code != 200:
+            assert time.monotonic() - back < 4, "the API stayed down after the database's return"
+        helpers.SUMMARY.append(
+            f"api outage: back {time.monotonic() - back:.1f} s after the database"
+        )
 
 
 @hypothesis.settings(
