@@ -54,6 +54,7 @@ from bench.bulk import timed_copy
 from cryptomonitor.alerting import alertfile
 from cryptomonitor.alerting.rules import DEFAULT_RULES
 from cryptomonitor.db import database, migrations
+from cryptomonitor.ingest import writer
 from cryptomonitor.ingest.pipeline import Pipeline
 from cryptomonitor.models import Tick
 from cryptomonitor.sources import coingecko
@@ -201,9 +202,8 @@ def child(url: str, n: int, seconds: int, history: int) -> dict[str, Any]:
             path = pathlib.Path(tmp) / f"alerts-{label}.txt"
             pipeline = Pipeline(
                 database.Database(url),
+                writer.BatchWriter(DEFAULT_RULES, 3600.0),
                 TimedAlertFile(path),
-                DEFAULT_RULES,
-                3600.0,
                 buffer_max_ticks=max(100_000, 2 * n),
                 lines_first=label == "fast",
             )

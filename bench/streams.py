@@ -36,6 +36,7 @@ from bench.bulk import timed_copy
 from cryptomonitor.alerting import alertfile
 from cryptomonitor.alerting.rules import DEFAULT_RULES
 from cryptomonitor.db import database, migrations
+from cryptomonitor.ingest import writer
 from cryptomonitor.ingest.pipeline import Pipeline
 from cryptomonitor.models import Tick
 from cryptomonitor.sources.http import JsonClient
@@ -108,9 +109,8 @@ def run(url: str, args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp, stream_server(payload) as ws_url:
         pipeline = Pipeline(
             database.Database(url),
+            writer.BatchWriter(DEFAULT_RULES, 3600.0),
             alertfile.AlertFile(pathlib.Path(tmp) / "a"),
-            DEFAULT_RULES,
-            3600.0,
             lines_first=True,
         )
         source = StreamSource(

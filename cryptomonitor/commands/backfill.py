@@ -8,10 +8,15 @@ rate-limited client, and are stored chunk by chunk: an interrupted backfill resu
 the last request it stored. On TimescaleDB the candles of the period are then refreshed
 (`refresh_candles`): the aggregates' owner may do it at once; for any other role the
 policies do it within the last 1 day (1-minute), 7 days (1-hour) and 30 days (1-day).
+
+The command's pipeline has no alerts file (`startup.start` with ``alerts=False``): it raises
+no alert, so it neither needs nor touches the file, and the events other commands left in the
+outbox wait there for them.
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import datetime as dt
 import sys
@@ -22,9 +27,10 @@ from typing import TextIO
 import psycopg
 import structlog
 
-from cryptomonitor.commands.startup import make_source, start_pipeline
-from cryptomonitor.config import Settings
+from cryptomonitor.commands import arguments, startup
+from cryptomonitor.config import Settings, values
 from cryptomonitor.db import database, migrations, queries
+from cryptomonitor.exceptions import ConfigError
 from cryptomonitor.ingest.pipeline import Pipeline
 from cryptomonitor.sources import registry
 from cryptomonitor.sources.base import History, ticks_of
@@ -32,6 +38,7 @@ from cryptomonitor.util import times
 
 log = structlog.get_logger(__name__)
 
+NAME = "backfill"
 CANDLE_VIEWS = ("ohlcv_1m", "ohlcv_1h", "ohlcv_1d")
 
 
@@ -182,7 +189,48 @@ def refresh_candles(conn: database.Connection, start: dt.datetime, end: dt.datet
     return True
 
 
-log = structlog.get_logger(__name__)
+def add_parser(commands: arguments.Subcommands) -> argparse.ArgumentParser:
+    parser = commands.add_parser(
+        NAME,
+        help="fetch a past period from the source's history (no alerts)",
+        description="Store the source's history of the coins over [--from, --to): CoinGecko "
+        "market_chart/range (5-minutely within the last day, hourly up to 90 days, daily "
+        "beyond), Binance 1-minute klines. Raises no alert; resumes after the newest tick an "
+        "interrupted run stored; on TimescaleDB refreshes the candles of the period.",
+    )
+    parser.add_argument(
+        "--from",
+        dest="start",
+        required=True,
+        type=arguments.when,
+        metavar="TIME",
+        help="ISO 8601 (2025-06-01T00:00Z; without a zone: UTC)",
+    )
+    parser.add_argument(
+        "--to",
+        dest="end",
+        type=arguments.when,
+        default=None,
+        metavar="TIME",
+        help="ISO 8601; default: now",
+    )
+    return parser
+
+
+def main(settings: Settings, args: argparse.Namespace) -> int:
+    end = args.end or dt.datetime.now(dt.UTC)
+    if args.start >= end:
+        raise ConfigError("--from: must be before --to (default: now)")
+    symbols = values.named_coins(settings.coins)
+    if not symbols:
+        raise ConfigError("CRYPTOMONITOR_COINS: name the coins to backfill (not * or top:N)")
+    summary = backfill_period(settings, startup.stop_on_signals(), args.start, end, symbols)
+    print(
+        f"backfill: {summary.stored} ticks stored ({summary.ticks} fetched in "
+        f"{summary.requests} requests) for {', '.join(symbols)}",
+        file=sys.stderr,
+    )
+    return 0
 
 
 def backfill_period(
@@ -193,9 +241,9 @@ def backfill_period(
     symbols: list[str],
 ) -> BackfillSummary:
     """`cryptomonitor backfill`: the source's history of `symbols` in [start, end)."""
-    pipeline = start_pipeline(settings, stop)
+    pipeline = startup.start(settings, stop, alerts=False).pipeline
     try:
-        history = registry.history_of(settings, make_source(settings))
+        history = registry.history_of(settings, startup.make_source(settings))
         summary = run(
             pipeline, history, dict.fromkeys(symbols, (start, end)), stop, always_refresh=True
         )

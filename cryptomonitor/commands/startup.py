@@ -1,19 +1,27 @@
-"""How every command that stores ticks starts (`run`, `replay`, `demo`, `backfill`).
+"""How every command starts: signals, the database, and for those that store ticks (`run`,
+`replay`, `demo`, `backfill`) the pipeline.
 
-`start_pipeline`: the alerts file must be appendable, the rules and receivers must load, the
-database is waited for (up to ``db_wait``: under compose it may start after us), migrated, its
-currency checked, and the alerts file reconciled with the outbox after a possible crash;
-`make_source` builds the configured source with the poll's HTTP deadline.
+`start`: the alerts file must be appendable, the rules and receivers must load, the database is
+waited for (up to ``db_wait``: under compose it may start after us), migrated, its currency
+checked, and the alerts file reconciled with the outbox after a possible crash; then the
+pipeline is built whole. A backfill raises no alert (``alerts=False``): it neither checks nor
+writes the alerts file, reads no rules or receivers file, and leaves the outbox to the commands
+that own the file. `make_source` builds the configured source with the poll's HTTP deadline;
+`stop_on_signals` turns SIGTERM and SIGINT into a clean stop.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import signal
 import threading
+from collections.abc import Callable
 
 import structlog
 import tenacity
 
 from cryptomonitor.alerting import alertfile, delivery, rules
+from cryptomonitor.alerting.receivers import base as receivers_base
 from cryptomonitor.alerting.receivers import settings as receiver_settings
 from cryptomonitor.config import Settings
 from cryptomonitor.db import database, migrations, policies
@@ -21,7 +29,7 @@ from cryptomonitor.exceptions import (
     DatabaseRefused,
     DatabaseUnavailable,
 )
-from cryptomonitor.ingest import spool
+from cryptomonitor.ingest import spool, writer
 from cryptomonitor.ingest.pipeline import Pipeline
 from cryptomonitor.sources import base, registry
 
@@ -68,47 +76,101 @@ def wait_for_database(settings: Settings, stop: threading.Event) -> database.Con
         ) from exc
 
 
-def start_pipeline(settings: Settings, stop: threading.Event, with_spool: bool = False) -> Pipeline:
-    """Everything a run or replay needs before the first tick; raises a CryptoMonitorError.
+@dataclasses.dataclass(frozen=True)
+class Started:
+    """What `start` readied: the pipeline, and the receivers it made known to the database
+    (every event raised from now on, by any command, is theirs; only `run` delivers them)."""
 
-    `with_spool` (``run``): ticks wait on disk in ``settings.spool_dir`` (unless off), and
-    what a previous process left there is stored first."""
-    alert_file = alertfile.AlertFile(settings.alerts_file)
-    alert_file.check_writable()
+    pipeline: Pipeline
+    receivers: tuple[receivers_base.Receiver, ...] = ()
+
+
+def start(
+    settings: Settings,
+    stop: threading.Event,
+    *,
+    alerts: bool = True,
+    with_spool: bool = False,
+    lines_first: bool = False,
+    on_events: Callable[[], object] | None = None,
+) -> Started:
+    """Everything a command that stores ticks needs before the first; raises a
+    CryptoMonitorError.
+
+    `alerts` False (``backfill``): no alerts file, rules or receivers (see the module's
+    docstring). `with_spool` (``run``): ticks wait on disk in ``settings.spool_dir`` (unless
+    off), and what a previous process left there is stored first. `lines_first` and
+    `on_events`: see `Pipeline`."""
+    alert_file = alertfile.AlertFile(settings.alerts_file) if alerts else None
+    if alert_file is not None:
+        alert_file.check_writable()
     buffer = None
     if with_spool and settings.spool_dir is not None:
         buffer = spool.Spool(
             settings.spool_dir, settings.spool_max_bytes, memory_ticks=settings.buffer_max_ticks
         )
     try:
-        active_rules = rules.load(settings.rules_file)
-        # Known from now on: the events raised from here (by any command) reach them, from
-        # `run`'s delivery threads.
-        receivers = receiver_settings.load(settings.receivers_file, settings.alert_repeat_interval)
-        conn = wait_for_database(settings, stop)
-        try:
-            migrations.migrate(conn, settings.timescaledb)
-            policies.apply(conn, settings.compress_after, settings.ticks_retention)
-            database.check_currency(conn, settings.vs_currency)
-            alertfile.recover(conn, alert_file)
-            delivery.register(conn, receivers)
-        finally:
-            conn.close()
+        # A backfill judges nothing, but its writer needs an active engine (any rules make one):
+        # it announces what it stores, so that a running `run` reloads those symbols.
+        active_rules = rules.load(settings.rules_file) if alerts else rules.DEFAULT_RULES
+        receivers: tuple[receivers_base.Receiver, ...] = ()
+        if alerts:
+            receivers = tuple(
+                receiver_settings.load(settings.receivers_file, settings.alert_repeat_interval)
+            )
+        _prepare_database(settings, stop, alert_file, receivers)
     except BaseException:
         if buffer is not None:
             buffer.close()  # its ticks stay on disk for the next start
         raise
-    log.info("ready", rules=[r.name for r in active_rules], alerts_file=str(settings.alerts_file))
+    log.info(
+        "ready",
+        rules=[r.name for r in active_rules] if alerts else [],
+        alerts_file=str(settings.alerts_file) if alerts else None,
+    )
     pipeline = Pipeline(
         database.Database(settings.conninfo),
+        writer.BatchWriter(active_rules, settings.alert_repeat_interval),
         alert_file,
-        active_rules,
-        settings.alert_repeat_interval,
-        settings.buffer_max_ticks,
+        buffer_max_ticks=settings.buffer_max_ticks,
         spool=buffer,
+        lines_first=lines_first,
+        on_events=on_events,
     )
-    pipeline.receivers = receivers
-    return pipeline
+    return Started(pipeline, receivers)
+
+
+def _prepare_database(
+    settings: Settings,
+    stop: threading.Event,
+    alert_file: alertfile.AlertFile | None,
+    receivers: tuple[receivers_base.Receiver, ...],
+) -> None:
+    """Wait for the database, migrate it, check its currency; then reconcile the alerts file
+    with the outbox and register the receivers (the events raised from here reach them)."""
+    conn = wait_for_database(settings, stop)
+    try:
+        migrations.migrate(conn, settings.timescaledb)
+        policies.apply(conn, settings.compress_after, settings.ticks_retention)
+        database.check_currency(conn, settings.vs_currency)
+        if alert_file is not None:
+            alertfile.recover(conn, alert_file)
+        delivery.register(conn, receivers)
+    finally:
+        conn.close()
+
+
+def stop_on_signals() -> threading.Event:
+    """An event set by the first SIGTERM or SIGINT (logged): the command stops cleanly."""
+    stop = threading.Event()
+
+    def handle(signum: int, _frame: object) -> None:
+        log.info("stop_requested", signal=signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+    return stop
 
 
 def http_deadline(settings: Settings) -> float:
@@ -117,4 +179,5 @@ def http_deadline(settings: Settings) -> float:
 
 
 def make_source(settings: Settings) -> base.Source:
+    """The configured source, its HTTP calls bounded by `http_deadline`."""
     return registry.build(settings, http_deadline(settings))

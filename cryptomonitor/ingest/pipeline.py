@@ -10,11 +10,15 @@ buffers:
 - `MemoryBuffer` (replays, the demo, a run with the spool off): in memory, up to
   ``buffer_max_ticks``; past it the OLDEST are dropped, counted and logged.
 
-Nothing is dropped silently.
+Nothing is dropped silently: ticks a buffer could not take either (`Pipeline.drop`).
 
-With `lines_first` (``run``), a batch's alert lines do not wait for the whole batch: the writer
-commits the ticks that raised events first and the pipeline writes their lines (and calls
-`on_events`, which wakes the receivers' threads) before the rest is written.
+The pipeline is built whole by its caller (`cryptomonitor.commands.startup`): its database, its
+`BatchWriter` (which holds the alert engine), its alerts file and buffer, and how it writes
+lines. With `lines_first` (``run``), a batch's alert lines do not wait for the whole batch: the
+writer commits the ticks that raised events first and the pipeline writes their lines (and
+calls `on_events`, which wakes the receivers' threads) before the rest is written. Without an
+alerts file (``backfill``, which raises no alert) the pipeline writes no line: events in the
+outbox wait there for a process that owns the file.
 """
 
 from __future__ import annotations
@@ -28,8 +32,6 @@ from typing import Protocol
 import structlog
 
 from cryptomonitor.alerting import alertfile
-from cryptomonitor.alerting.receivers.base import Receiver
-from cryptomonitor.alerting.rules import Rule
 from cryptomonitor.db import database
 from cryptomonitor.exceptions import DatabaseError, DatabaseUnavailable
 from cryptomonitor.ingest.spool import Spool
@@ -101,27 +103,38 @@ class FlushResult:
 
 
 class Pipeline:
+    """Ticks in through `submit`, stored (with their alerts raised and their lines written) by
+    `flush`. Built whole: nothing is set after the constructor.
+
+    `writer` writes the batches and judges them (its engine holds the rules); `alert_file`
+    receives the alert lines (None: no line is written, see the module's docstring); `spool`
+    buffers on disk, else a `MemoryBuffer` of `buffer_max_ticks`; `lines_first` writes a
+    batch's lines as soon as the ticks that raised them are committed, and calls `on_events`
+    then (without it, a flush's lines are written at its end)."""
+
     def __init__(
         self,
         db: database.Database,
-        alert_file: alertfile.AlertFile,
-        rules: Sequence[Rule],
-        repeat_interval: float,
+        writer: BatchWriter,
+        alert_file: alertfile.AlertFile | None,
+        *,
         buffer_max_ticks: int = 100_000,
         batch_size: int = 5000,
         spool: Spool | None = None,
         lines_first: bool = False,
+        on_events: Callable[[], object] | None = None,
     ) -> None:
         self.db = db
+        self.writer = writer
         self.alert_file = alert_file
-        self.writer = BatchWriter(rules, repeat_interval)
         self.batch_size = batch_size
         self.spool = spool
         self.buffer: Buffer = spool if spool is not None else MemoryBuffer(buffer_max_ticks)
         self.rejected_by_database = 0
-        self.receivers: Sequence[Receiver] = ()  # besides the file; `run` delivers to them
+        if lines_first and alert_file is None:
+            raise ValueError("lines_first: the lines need an alerts file")
         self.lines_first = lines_first
-        self.on_events: Callable[[], object] = lambda: None  # events committed (receivers)
+        self.on_events = on_events
         self._lines_written = 0
         # Alerts may wait in the outbox: at start (a crash, another process), after a failed
         # delivery. Otherwise only this pipeline's own new events need delivering, unless
@@ -142,6 +155,13 @@ class Pipeline:
         if the disk refuses them, and they are not queued)."""
         batch = ticks if isinstance(ticks, list) else list(ticks)
         self.buffer.append(batch)
+
+    def drop(self, ticks: Sequence[Tick], event: str, **context: object) -> None:
+        """Count `ticks` as dropped, never to be stored (`dropped`, and the metrics from it),
+        and log `event` with their number and `context`: ticks the buffer refused (a spool's
+        disk full or read-only) are not lost silently either."""
+        self.buffer.dropped += len(ticks)
+        log.error(event, ticks_dropped=len(ticks), **context)
 
     def close(self) -> None:
         self.db.close()
@@ -197,7 +217,8 @@ class Pipeline:
                     if written.events and not self._delivered_early:
                         self._undelivered = True
                 self.buffer.commit(token)
-            if self._undelivered:  # else the outbox query finds nothing
+            # Else the outbox query finds nothing; without a file, the lines wait for its owner.
+            if self._undelivered and self.alert_file is not None:
                 self._lines_written += alertfile.deliver(conn, self.alert_file)
                 self._undelivered = False
         except DatabaseUnavailable as exc:
@@ -206,7 +227,8 @@ class Pipeline:
             log.warning("database_unavailable", error=str(exc), buffered=self.buffer.pending)
         except OSError as exc:
             # The events stay unwritten in the alerts table and are delivered on a later flush.
-            log.error("alerts_file_write_failed", path=str(self.alert_file.path), error=str(exc))
+            path = self.alert_file.path if self.alert_file is not None else None
+            log.error("alerts_file_write_failed", path=str(path), error=str(exc))
         result.lines_written, self._lines_written = self._lines_written, 0
         result.buffered = self.buffer.pending
         return result
@@ -215,8 +237,10 @@ class Pipeline:
         """A batch's first part, with events, is committed: write their lines now (the rest
         of the batch has none: the flush need not ask the outbox again). A file that refuses
         them is logged; the events wait in the outbox for the end of the flush."""
+        assert self.alert_file is not None  # `lines_first` needs one
         self._undelivered = True  # until delivered (a database error leaves it so)
-        self.on_events()
+        if self.on_events is not None:
+            self.on_events()
         try:
             self._lines_written += alertfile.deliver(self.db.connection(), self.alert_file)
         except OSError as exc:

@@ -166,3 +166,34 @@ def test_backfill_command_stores_a_period_once_and_resumes(
         assert conn.execute("SELECT count(*) FROM alerts").fetchone() == (0,)
     assert total == rows >= 200 * 86400 // STEP - 2
     assert not lines(tmp_path / "alerts.txt")
+
+
+def test_backfill_takes_no_alerts_file_rules_or_receivers(
+    db_url: str, fake_api: FakeCoinGecko, tmp_path: pathlib.Path
+) -> None:
+    """A backfill raises no alert: an alerts file it could not create, and rules and receivers
+    files that do not exist, are no settings of its own: it touches none of them."""
+    now = int(time.time())
+    Market(fake_api, spike_at=(now - 3600) // STEP * STEP)
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = cli(
+        "backfill",
+        "--from",
+        dt.datetime.fromtimestamp(now - 6 * 3600, dt.UTC).isoformat(),
+        "--to",
+        dt.datetime.fromtimestamp(now, dt.UTC).isoformat(),
+        DATABASE_URL=db_url,
+        CRYPTOMONITOR_COINGECKO_URL=fake_api.url,
+        CRYPTOMONITOR_COINS="bitcoin",
+        CRYPTOMONITOR_HTTP_ATTEMPTS="1",
+        CRYPTOMONITOR_ALERTS_FILE=str(blocker / "alerts.txt"),
+        CRYPTOMONITOR_RULES_FILE=str(tmp_path / "no-rules.toml"),
+        CRYPTOMONITOR_RECEIVERS_FILE=str(tmp_path / "no-receivers.toml"),
+    )
+    assert result.returncode == 0, result.stderr
+    with psycopg.connect(db_url) as conn:
+        (stored,) = conn.execute("SELECT count(*) FROM ticks").fetchone() or (0,)
+        assert conn.execute("SELECT count(*) FROM alerts").fetchone() == (0,)
+    assert stored >= 6 * 3600 // STEP and f"backfill: {stored} ticks stored" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]

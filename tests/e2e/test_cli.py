@@ -23,7 +23,9 @@ from tests.support.paths import FIXTURES
 from tests.support.procs import cli, env
 
 
-@pytest.mark.parametrize("command", [[], ["migrate"], ["run"], ["replay"]])
+@pytest.mark.parametrize(
+    "command", [[], ["migrate"], ["run"], ["replay"], ["backfill"], ["demo"], ["api"]]
+)
 def test_help(command: list[str]) -> None:
     result = cli(*command, "--help")
     assert result.returncode == 0 and "usage: cryptomonitor" in result.stdout

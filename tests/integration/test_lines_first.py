@@ -40,8 +40,6 @@ def test_lines_are_written_before_the_rest_of_the_poll_is_stored(
     db_url: str, tmp_path: pathlib.Path
 ) -> None:
     path = tmp_path / "alerts.txt"
-    p = pipeline(db_url, path)
-    p.lines_first = True
     seen: list[tuple[int, int]] = []  # at each `lines`: ticks of the poll stored, lines in file
 
     def watching() -> None:
@@ -52,7 +50,7 @@ def test_lines_are_written_before_the_rest_of_the_poll_is_stored(
         assert row is not None
         seen.append((int(row[0]), len(lines(path))))
 
-    p.on_events = watching
+    p = pipeline(db_url, path, lines_first=True, on_events=watching)
     for batch in polls(40, {30: "c07"}):
         p.submit(batch)
         p.flush()
@@ -78,15 +76,13 @@ def test_a_failure_between_the_two_parts_loses_and_repeats_nothing(
         migrations.migrate(conn)
     data = polls(40, {30: "c07", 35: "c11"})
     oracle_path = tmp_path / "oracle.txt"
-    oracle = pipeline(empty_db_url, oracle_path)
-    oracle.lines_first = True
+    oracle = pipeline(empty_db_url, oracle_path, lines_first=True)
     for batch in data:
         oracle.submit(batch)
         oracle.flush()
 
     path = tmp_path / "alerts.txt"
-    first = pipeline(db_url, path)
-    first.lines_first = True
+    first = pipeline(db_url, path, lines_first=True)
     for batch in data[:30]:
         first.submit(batch)
         first.flush()
@@ -108,8 +104,7 @@ def test_a_failure_between_the_two_parts_loses_and_repeats_nothing(
     assert len(lines(path)) == 2  # the spike's lines are out (two price rules)
     assert stored(db_url)[0] == 30 * 20 + 1
 
-    restarted = pipeline(db_url, path)  # a new process: nothing cached
-    restarted.lines_first = True
+    restarted = pipeline(db_url, path, lines_first=True)  # a new process: nothing cached
     for batch in data[30:]:  # the spool still holds the interrupted poll
         restarted.submit(batch)
         restarted.flush()

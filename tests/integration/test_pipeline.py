@@ -6,6 +6,7 @@ import pathlib
 
 import psycopg
 import pytest
+from structlog.testing import capture_logs
 
 from cryptomonitor.alerting import lineformat
 from cryptomonitor.alerting.rules import DEFAULT_RULES
@@ -163,3 +164,42 @@ def test_undelivered_alerts_are_delivered_without_new_events(
     result = restarted.flush()
     assert (result.events, result.lines_written) == (0, 1)
     assert [x.split()[1] for x in lines(path)] == ["ALERT", "ALERT", "RESOLVED"]
+
+
+def test_ticks_dropped_by_the_caller_are_counted_and_logged(
+    db_url: str, tmp_path: pathlib.Path
+) -> None:
+    """`run` drops the ticks the spool's disk refused: counted with the buffer's own drops."""
+    p = pipeline(db_url, tmp_path / "a.txt", buffer_max=5)
+    p.submit(tick(m, 100.0) for m in range(6))  # one dropped past the bound
+    with capture_logs() as logs:
+        p.drop([tick(6, 100.0), tick(7, 100.0)], "spool_write_failed", error="disk full")
+    assert p.dropped == 3 and p.buffered == 5
+    assert [(e["ticks_dropped"], e["error"], e["log_level"]) for e in logs] == [
+        (2, "disk full", "error")
+    ]
+    assert p.flush().new == 5
+
+
+def test_without_an_alerts_file_no_line_is_written_and_the_outbox_waits(
+    db_url: str, tmp_path: pathlib.Path
+) -> None:
+    """A backfill's pipeline has no alerts file: it writes no line, and the events another
+    pipeline left in the outbox wait there for one that has the file."""
+    path = tmp_path / "alerts.txt"
+    p = pipeline(db_url, path)
+    p.submit(tick(m, 100.0) for m in range(20))
+    p.flush()
+    path.mkdir()  # the alerts file cannot be opened: the spike's events stay in the outbox
+    p.submit([tick(20, 400.0)])
+    result = p.flush()
+    assert (result.events, result.lines_written) == (2, 0)
+    path.rmdir()
+    history = pipeline(db_url, None)
+    stored = history.store_history([tick(m, 100.0, symbol="ether") for m in range(5)])
+    assert stored.new == 5 and history.flush().lines_written == 0
+    assert not path.exists()
+    with pytest.raises(ValueError, match="alerts file"):
+        pipeline(db_url, None, lines_first=True)
+    owner = pipeline(db_url, path)
+    assert owner.flush().lines_written == 2 and len(lines(path)) == 2

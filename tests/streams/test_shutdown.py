@@ -40,15 +40,22 @@ class FakePipeline:
         self.closed = False
         self.fail_last_flush = fail_last_flush
         self.spool = None
-        self.receivers: list[Any] = []
         self.dropped = 0
+        self.refuse: OSError | None = None  # submit raises it (a spool's disk refusing)
+        self.drops: list[tuple[int, str, dict[str, object]]] = []
 
     @property
     def buffered(self) -> int:
         return len(self.pending)
 
     def submit(self, ticks: Sequence[Tick]) -> None:
+        if self.refuse is not None:
+            raise self.refuse
         self.pending.extend(ticks)
+
+    def drop(self, ticks: Sequence[Tick], event: str, **context: object) -> None:
+        self.dropped += len(ticks)
+        self.drops.append((len(ticks), event, context))
 
     def flush(self) -> FlushResult:
         if self.fail_last_flush and self.stored:
@@ -104,7 +111,7 @@ def run_once(
             "CRYPTOMONITOR_METRICS_ADDR": "off",
         }
     )
-    monkeypatch.setattr(startup, "start_pipeline", lambda *args, **kwargs: pipeline)
+    monkeypatch.setattr(startup, "start", lambda *args, **kwargs: startup.Started(pipeline))
     monkeypatch.setattr(startup, "make_source", lambda settings: source)
     monkeypatch.setattr(leader, "Leadership", FakeLeadership)
     return run.run(settings, threading.Event(), max_polls=1)
@@ -159,7 +166,7 @@ def test_a_standby_closes_its_source_and_opens_it_when_leading_again(
         }
     )
     pipeline, source = FakePipeline(), Recorder()
-    monkeypatch.setattr(startup, "start_pipeline", lambda *args, **kwargs: pipeline)
+    monkeypatch.setattr(startup, "start", lambda *args, **kwargs: startup.Started(pipeline))
     monkeypatch.setattr(startup, "make_source", lambda settings: source)
     monkeypatch.setattr(leader, "Leadership", Turns)
     Turns.turns, Turns.stop = [True, False, False, True], threading.Event()
@@ -167,6 +174,21 @@ def test_a_standby_closes_its_source_and_opens_it_when_leading_again(
     # Closed at each loss of the lock, and at the end.
     assert source.calls == ["fetch", "close", "fetch", "close", "close"]
     assert pipeline.stored == [tick(n) for n in range(1, 6)]  # the standby's last ones too
+
+
+def test_ticks_the_spool_refuses_are_counted_and_logged_as_dropped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pipeline, source = FakePipeline(), LateSource()
+    pipeline.refuse = OSError(28, "No space left on device")
+    summary = run_once(monkeypatch, pipeline, source)
+    assert pipeline.dropped == 2 and pipeline.stored == []  # the poll's tick, then the last one
+    assert [(n, event, sorted(context)) for n, event, context in pipeline.drops] == [
+        (1, "spool_write_failed", ["directory", "error"]),
+        (1, "spool_write_failed", ["directory", "error"]),
+    ]
+    assert "No space left" in str(pipeline.drops[0][2]["error"])
+    assert summary.polls == summary.answered == 1 and source.closed == 1
 
 
 def test_the_source_and_the_rest_are_closed_when_the_last_flush_fails(

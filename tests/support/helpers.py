@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import datetime as dt
 import pathlib
+from collections.abc import Callable
 
 from cryptomonitor.alerting import alertfile
 from cryptomonitor.alerting.rules import DEFAULT_RULES, Rule
 from cryptomonitor.db import database
+from cryptomonitor.ingest import writer
 from cryptomonitor.ingest.pipeline import Pipeline
 from cryptomonitor.models import Tick
 
@@ -29,13 +31,23 @@ _open: list[Pipeline] = []
 
 def pipeline(
     url: str,
-    path: pathlib.Path,
+    path: pathlib.Path | None,
     rules: tuple[Rule, ...] = DEFAULT_RULES,
     repeat: float = 3600.0,
     buffer_max: int = 100_000,
+    lines_first: bool = False,
+    on_events: Callable[[], object] | None = None,
 ) -> Pipeline:
-    """A pipeline closed at the end of the test (see tests/plugins/isolation.py)."""
-    p = Pipeline(database.Database(url), alertfile.AlertFile(path), rules, repeat, buffer_max)
+    """A pipeline closed at the end of the test (see tests/plugins/isolation.py); without
+    `path`, it has no alerts file (as a backfill's)."""
+    p = Pipeline(
+        database.Database(url),
+        writer.BatchWriter(rules, repeat),
+        alertfile.AlertFile(path) if path is not None else None,
+        buffer_max_ticks=buffer_max,
+        lines_first=lines_first,
+        on_events=on_events,
+    )
     _open.append(p)
     return p
 
