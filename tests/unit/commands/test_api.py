@@ -14,9 +14,17 @@ def served_paths() -> set[str]:
     schema, and the mounts."""
     app = application.create_app("postgresql://nobody@127.0.0.1:1/none")  # no connection yet
     paths = set(app.openapi()["paths"])
-    paths.update(
-        path for route in app.routes if isinstance(path := getattr(route, "path", None), str)
-    )
+
+    def walk(routes: list[object]) -> None:
+        for route in routes:
+            if isinstance(path := getattr(route, "path", None), str):
+                paths.add(path)
+            # Included routers: FastAPI keeps the router itself (`original_router`) or its routes.
+            inner = getattr(route, "original_router", None) or route
+            if inner is not route or hasattr(route, "routes"):
+                walk(list(getattr(inner, "routes", [])))
+
+    walk(list(app.routes))
     return paths
 
 
