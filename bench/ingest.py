@@ -123,10 +123,10 @@ def drive(
     judged = [0.0]
     judge = pipeline.writer.engine.judge
 
-    def timed_judge(batch: Sequence[Tick]) -> Any:
+    def timed_judge(known: Any, batch: Sequence[Tick]) -> Any:
         started = time.process_time()
         try:
-            return judge(batch)
+            return judge(known, batch)
         finally:
             judged[0] += time.process_time() - started
 
@@ -208,7 +208,7 @@ def child(url: str, n: int, seconds: int, history: int) -> dict[str, Any]:
                 lines_first=label == "fast",
             )
             if label == "general":  # as if the cache could never prove a batch new
-                pipeline.writer.engine.proves_new = lambda ticks: False  # type: ignore[method-assign]
+                pipeline.writer.cache.proves_new = lambda ticks: False  # type: ignore[method-assign]
             try:
                 out[label] = drive(pipeline, answers, coins, now)
             finally:

@@ -1,2 +1,2 @@
-"""Alerts: rules, trailing windows, the engine that judges ticks (pure), episodes, the line
-format, the alerts file and the delivery to receivers."""
+"""Alerts: rules, trailing windows, the alert cache and the engine that judges ticks over it
+(pure), episodes, the line format, the alerts file and the delivery to receivers."""

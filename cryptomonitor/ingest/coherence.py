@@ -5,7 +5,7 @@ changes ``ticks``, with the operation as payload (``INSERT``, ``UPDATE``, ``DELE
 ``TRUNCATE``);
 a CryptoMonitor writer announces its own inserts itself, naming the symbols
 (``INSERT ["bitcoin", ...]``, see `announcement`), so that writers of other symbols can keep
-trusting their caches. `Hearing` collects what was heard; `cryptomonitor.alerting.engine` acts on
+trusting their caches. `Hearing` collects what was heard; `cryptomonitor.alerting.cache` acts on
 it before its next batch. Notifications arrive when the connection next talks to the server
 (a batch's BEGIN brings them in).
 """

@@ -3,22 +3,22 @@
 The batch writer (`cryptomonitor.ingest.writer`) decides what to run; this module knows how: the
 statements are in ``sql/app/ingest.sql``, the binary COPY encoding in `copybinary`. Driver
 errors pass through (the writer translates them); a duplicate that fails the fast path's COPY
-is reported as `AlreadyStored`.
+is reported as `AlreadyStored`. Rows reach the alert cache by column name (``class_row``):
+`cache.Recent` (a symbol's recent ticks) and `episodes.State` (a row of ``alert_state``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import uuid
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import TypeVar
 
 import psycopg
+from psycopg.rows import class_row
 
-from cryptomonitor.alerting import episodes
-from cryptomonitor.alerting.engine import Judgement
+from cryptomonitor.alerting import cache, episodes
 from cryptomonitor.db import queries
 from cryptomonitor.db.database import Connection
 from cryptomonitor.exceptions import AlreadyStored
@@ -84,39 +84,35 @@ class IngestRepository:
         and before the batch's own: stored by another writer."""
         return {str(row[0]) for row in self.conn.execute(queries.get("ticks_between"))}
 
-    def window_ticks(
-        self,
-        symbols: list[str],
-        since: dt.datetime,
-    ) -> Iterator[tuple[str, list[int], list[float], list[float]]]:
+    def window_ticks(self, symbols: list[str], since: dt.datetime) -> Iterator[cache.Recent]:
         """The ticks since `since` of `symbols`, a row per symbol, for the alert windows."""
-        yield from self.conn.execute(
-            queries.get("window_ticks"), {"symbols": symbols, "since": since}, binary=True
-        )
+        with self.conn.cursor(row_factory=class_row(cache.Recent)) as cur:
+            yield from cur.execute(
+                queries.get("window_ticks"), {"symbols": symbols, "since": since}, binary=True
+            )
 
-    def alert_states(
-        self, symbols: list[str]
-    ) -> list[tuple[str, str, bool, uuid.UUID | None, dt.datetime | None, dt.datetime]]:
-        return self.conn.execute(queries.get("alert_states"), {"symbols": symbols}).fetchall()
+    def alert_states(self, symbols: list[str]) -> list[episodes.State]:
+        """The stored alert states of `symbols` (those that ever fired)."""
+        with self.conn.cursor(row_factory=class_row(episodes.State)) as cur:
+            return cur.execute(queries.get("alert_states"), {"symbols": symbols}).fetchall()
 
     def insert_staged(self) -> set[tuple[str, dt.datetime]]:
         """Insert the staged ticks not stored yet; their (symbol, time)."""
         rows = self.conn.execute(queries.get("insert_tick_batch")).fetchall()
         return {(str(symbol), time) for symbol, time in rows}
 
-    def save(self, judgement: Judgement) -> None:
+    def save(self, states: Collection[episodes.State], events: Sequence[episodes.Event]) -> None:
         """Store the alert states that changed and the events raised."""
-        changed, events = judgement.changed, judgement.events
-        if changed:
+        if states:
             self.conn.execute(
                 queries.get("save_alert_states"),
                 {
-                    "rules": [r for r, _ in changed],
-                    "symbols": [s for _, s in changed],
-                    "firing": [st.firing for st in changed.values()],
-                    "episodes": [st.episode_id for st in changed.values()],
-                    "notified": [st.last_notified for st in changed.values()],
-                    "changed": [st.last_evaluated for st in changed.values()],
+                    "rules": [st.rule for st in states],
+                    "symbols": [st.symbol for st in states],
+                    "firing": [st.firing for st in states],
+                    "episodes": [st.episode_id for st in states],
+                    "notified": [st.last_notified for st in states],
+                    "changed": [st.last_changed for st in states],
                 },
             )
         if events:

@@ -34,20 +34,20 @@ ON CONFLICT (symbol, time) DO NOTHING
 RETURNING symbol, time;
 
 -- name: window_ticks
--- The alert engine's warm-up: the recent ticks of the symbols it has not seen yet, one row
+-- The alert cache's warm-up: the recent ticks of the symbols it has not seen yet, one row
 -- per symbol, oldest first, times in exact integer microseconds (extract returns numeric),
--- NaN for a missing volume.
+-- NaN for a missing volume. Read by column name (cryptomonitor/alerting/cache.py: Recent).
 SELECT symbol,
-       array_agg((extract(epoch FROM time) * 1000000)::bigint ORDER BY time),
-       array_agg(price ORDER BY time),
-       array_agg(coalesce(volume_24h, 'NaN') ORDER BY time)
+       array_agg((extract(epoch FROM time) * 1000000)::bigint ORDER BY time) AS times,
+       array_agg(price ORDER BY time) AS prices,
+       array_agg(coalesce(volume_24h, 'NaN') ORDER BY time) AS volumes
 FROM ticks
 WHERE symbol = ANY(%(symbols)s::text[]) AND time >= %(since)s
 GROUP BY symbol;
 
 -- name: ticks_between
 -- Symbols of the batch with a tick stored after the newest the writer knows and before the
--- batch's: stored by another writer (see cryptomonitor/engine.py).
+-- batch's: stored by another writer (see cryptomonitor/alerting/cache.py).
 -- LATERAL ... LIMIT 1 keeps it one index probe per row: the temporary table has no
 -- statistics, and with EXISTS the planner may hash-join a scan of every tick instead.
 SELECT DISTINCT b.symbol
@@ -58,6 +58,7 @@ CROSS JOIN LATERAL (SELECT FROM ticks t
 WHERE b.known IS NOT NULL;
 
 -- name: alert_states
+-- Read by column name (cryptomonitor/alerting/episodes.py: State).
 SELECT rule, symbol, firing, episode_id, last_notified, last_changed
 FROM alert_state
 WHERE symbol = ANY(%(symbols)s::text[]);

@@ -119,8 +119,8 @@ def test_a_failed_transaction_leaves_nothing_in_the_cache(
         conn.execute("ALTER TABLE ticks ADD CONSTRAINT no_spikes CHECK (price < 300)")
     p.submit([tick(12, 400.0)])
     assert p.flush().new == 0 and p.rejected_by_database == 1
-    assert "btc" not in p.writer.engine.series and "bitcoin" not in p.writer.engine.series
+    assert "btc" not in p.writer.cache.series and "bitcoin" not in p.writer.cache.series
     p.submit([tick(13, 100.0)])
     assert p.flush().new == 1
     # The 1-hour window holds the 12 first ticks and the 14th, not the rejected 13th.
-    assert p.writer.engine.series["bitcoin"].stats(micros(tick(14, 1).time))[1][1] == 13
+    assert p.writer.cache.series["bitcoin"].stats(micros(tick(14, 1).time))[1][1] == 13

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
-from cryptomonitor.alerting.engine import AlertEngine
+from cryptomonitor.alerting.cache import AlertCache
 from cryptomonitor.alerting.rules import DEFAULT_RULES
 from cryptomonitor.db import database, queries
 from cryptomonitor.ingest import coherence, copybinary
@@ -64,7 +64,7 @@ def test_append_path_writes_exactly_what_the_general_path_writes(
         ).fetchall()
         conn.execute("TRUNCATE ticks, alerts, alert_state")
     assert appended == len(ticks) // 16 - 1  # all but the first batch, which loads the cache
-    monkeypatch.setattr(AlertEngine, "proves_new", lambda self, ticks: False)
+    monkeypatch.setattr(AlertCache, "proves_new", lambda self, ticks: False)
     general = pipeline(db_url, tmp_path / "general.txt")
     for i in range(0, len(ticks), 16):
         general.submit(ticks[i : i + 16])
@@ -157,9 +157,9 @@ def test_a_duplicate_that_races_the_proof_is_redone_the_general_way(
 ) -> None:
     ev = BatchWriter(DEFAULT_RULES[:1], 3600.0)
     warm(writer, ev)
-    proved = AlertEngine.proves_new
+    proved = AlertCache.proves_new
 
-    def then_another_writer(self: AlertEngine, ticks: list[Tick]) -> bool:
+    def then_another_writer(self: AlertCache, ticks: list[Tick]) -> bool:
         answer = proved(self, ticks)
         if answer:  # after our BEGIN and proof: its notification comes too late to stop us
             with psycopg.connect(db_url, autocommit=True) as other:
@@ -168,10 +168,10 @@ def test_a_duplicate_that_races_the_proof_is_redone_the_general_way(
                     " VALUES (%s, 'bitcoin', 500.0, 'other')",
                     (tick(12, 1).time,),
                 )
-            monkeypatch.setattr(AlertEngine, "proves_new", proved)
+            monkeypatch.setattr(AlertCache, "proves_new", proved)
         return answer
 
-    monkeypatch.setattr(AlertEngine, "proves_new", then_another_writer)
+    monkeypatch.setattr(AlertCache, "proves_new", then_another_writer)
     result = write(writer, ev, [tick(12, 100.0), tick(13, 400.0)])
     assert (result.new, result.duplicates, result.fast_path) == (1, 1, False)
     with writer.cursor() as cur:
@@ -205,7 +205,7 @@ def test_another_sessions_update_or_delete_drops_the_cache(
     assert not result.fast_path
     assert any(e["event"] == "window_cache_dropped" for e in logs)
     # Reloaded from the database: the window holds what the other session left, and ours.
-    price_avg, samples = ev.engine.series["bitcoin"].stats(micros(tick(13, 1).time))[0][:2]
+    price_avg, samples = ev.cache.series["bitcoin"].stats(micros(tick(13, 1).time))[0][:2]
     expected = {"UPDATE": (2500.0 / 13, 13), "DELETE": (100.0, 7), "TRUNCATE": (100.0, 1)}
     assert (price_avg, samples) == expected[change.split()[0]]
 

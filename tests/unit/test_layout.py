@@ -26,6 +26,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"config", "models", "exceptions", "util", "logs", "metrics", "__init__"}),
 )
 PURE = (
+    "alerting.cache",
     "alerting.engine",
     "alerting.windows",
     "alerting.episodes",
@@ -133,14 +134,15 @@ def test_data_flows_one_way_through_the_ingest_core() -> None:
             if n.startswith("cryptomonitor.")
         }
 
-    assert not uses("cryptomonitor.alerting.engine") & {
-        "ingest.writer",
-        "ingest.repository",
-        "ingest.pipeline",
-        "db.database",
-        "ingest.coherence",
-        "alerting.alertfile",
-    }
+    for pure in ("cryptomonitor.alerting.engine", "cryptomonitor.alerting.cache"):
+        assert not uses(pure) & {
+            "ingest.writer",
+            "ingest.repository",
+            "ingest.pipeline",
+            "db.database",
+            "ingest.coherence",
+            "alerting.alertfile",
+        }, pure
     assert not uses("cryptomonitor.ingest.repository") & {
         "ingest.writer",
         "ingest.pipeline",
@@ -155,6 +157,7 @@ def test_data_flows_one_way_through_the_ingest_core() -> None:
     assert {
         "cryptomonitor.ingest.writer",
         "cryptomonitor.alerting.engine",
+        "cryptomonitor.alerting.cache",
         "cryptomonitor.ingest.pipeline",
     }.isdisjoint(sql)
 

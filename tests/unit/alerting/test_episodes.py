@@ -66,7 +66,15 @@ def test_too_few_samples_or_no_average_decide_nothing() -> None:
 def test_old_tick_is_ignored() -> None:
     state, events = run(RULE, [(5, 999, 100, 5), (4, 1, 100, 5), (5, 1, 100, 5)])
     assert [e.event for e in events] == ["ALERT"]
-    assert state is not None and state.firing and state.last_evaluated == at(5)
+    assert state is not None and state.firing and state.last_changed == at(5)
+
+
+def test_only_an_event_changes_the_state() -> None:
+    state, _ = run(RULE, [(1, 999, 100, 5)])
+    assert state is not None and (state.rule, state.symbol) == ("price_3x_1h", "bitcoin")
+    still = episodes.step(RULE, "bitcoin", at(2), 999, 100, 5, state, 3600)
+    assert still == (state, None) and still[0] is state  # firing, no repeat due yet
+    assert episodes.step(RULE, "bitcoin", at(2), 100, 100, 5, None, 3600) == (None, None)
 
 
 def test_ids_are_deterministic() -> None:
