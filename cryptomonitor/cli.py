@@ -1,5 +1,9 @@
-"""The ``cryptomonitor`` command: ``migrate``, ``run``, ``replay``, ``backfill``, ``demo`` and
-``api``, one module each in `cryptomonitor.commands` (its arguments, help and handler).
+"""The ``cryptomonitor`` command: ``migrate``, ``run``, ``replay``, ``backfill``, ``demo``,
+``api`` and ``db``, one module each in `cryptomonitor.commands` (its arguments, help and
+handler).
+
+Without a configured database every command but ``db`` (which manages it) runs with the
+embedded server (`commands.startup.database_settings`).
 
 Every setting is an environment variable (see `cryptomonitor.config`) that a flag of the same
 name overrides: ``CRYPTOMONITOR_POLL_INTERVAL`` is ``--poll-interval``; each command takes the
@@ -19,7 +23,7 @@ from typing import Protocol
 import structlog
 
 from cryptomonitor import __version__, config, logs
-from cryptomonitor.commands import api, arguments, backfill, demo, migrate, replay, run
+from cryptomonitor.commands import api, arguments, backfill, db, demo, migrate, replay, run, startup
 from cryptomonitor.exceptions import ConfigError, CryptoMonitorError, DatabaseRefused
 
 log = structlog.get_logger(__name__)
@@ -37,7 +41,9 @@ class Command(Protocol):
 
 
 #: In the order of ``cryptomonitor --help``.
-COMMANDS: tuple[Command, ...] = (migrate, run, replay, backfill, demo, api)
+COMMANDS: tuple[Command, ...] = (migrate, run, replay, backfill, demo, api, db)
+#: The commands that look after the embedded server themselves, instead of using it.
+MANAGE_THE_SERVER = frozenset({db.NAME})
 
 
 def _add_settings(parser: argparse.ArgumentParser, fields: Sequence[str]) -> None:
@@ -85,7 +91,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     command: Callable[[config.Settings, argparse.Namespace], int] = args.main
     try:
-        return command(settings, args)
+        if args.command in MANAGE_THE_SERVER:
+            return command(settings, args)
+        with startup.database_settings(settings) as connecting:
+            return command(connecting, args)
     except ConfigError as exc:
         log.error("bad_configuration", error=config.name_flags(str(exc), overrides))
         return 2

@@ -71,6 +71,11 @@ class DatabaseRefused(DatabaseUnavailable):
     """
 
 
+class EmbeddedServerError(DatabaseError):
+    """The embedded PostgreSQL (`db.embedded`) could not be made or started; the message ends
+    with the last lines of initdb's output or of the server's log."""
+
+
 class MigrationError(DatabaseError):
     """The schema cannot be brought to the version this code needs."""
 

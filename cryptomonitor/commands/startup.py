@@ -1,7 +1,9 @@
 """How every command starts: signals, the database, and for those that store ticks (`run`,
 `replay`, `demo`, `backfill`) the pipeline.
 
-`start`: the alerts file must be appendable, the rules and receivers must load, the database is
+`database`: the settings a command connects with; without a configured database, the
+embedded server's (`db.embedded`), used for as long as the command runs. `start`: the alerts
+file must be appendable, the rules and receivers must load, the database is
 waited for (up to ``db_wait``: under compose it may start after us), migrated, its currency
 checked, and the alerts file reconciled with the outbox after a possible crash; then the
 pipeline is built whole. A backfill raises no alert (``alerts=False``): it neither checks nor
@@ -12,10 +14,12 @@ that own the file. `make_source` builds the configured source with the poll's HT
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 
 import structlog
 import tenacity
@@ -24,7 +28,7 @@ from cryptomonitor.alerting import alertfile, delivery, rules
 from cryptomonitor.alerting.receivers import base as receivers_base
 from cryptomonitor.alerting.receivers import settings as receiver_settings
 from cryptomonitor.config import Settings
-from cryptomonitor.db import database, migrations, policies
+from cryptomonitor.db import database, embedded, migrations, policies
 from cryptomonitor.exceptions import (
     DatabaseRefused,
     DatabaseUnavailable,
@@ -34,6 +38,20 @@ from cryptomonitor.ingest.pipeline import Pipeline
 from cryptomonitor.sources import base, registry
 
 log = structlog.get_logger(__name__)
+
+
+@contextlib.contextmanager
+def database_settings(
+    settings: Settings, environ: Mapping[str, str] = os.environ
+) -> Iterator[Settings]:
+    """`settings` as they are when they name a database (``DATABASE_URL``, or a libpq
+    ``PGHOST``, ``PGPORT``, ...); else with the URL of the embedded server, started for the
+    block if need be and stopped after it if no other process uses it."""
+    if not embedded.wanted(settings.database_url, environ):
+        yield settings
+        return
+    with embedded.session(settings.data_dir, settings.postgres_bindir) as url:
+        yield dataclasses.replace(settings, database_url=url)
 
 
 def wait_for_database(settings: Settings, stop: threading.Event) -> database.Connection:

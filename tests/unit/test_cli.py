@@ -29,7 +29,11 @@ def test_each_command_takes_the_flags_of_its_settings(command: str) -> None:
     assert all(getattr(args, field) is None for field in args.fields)  # unset: the variables'
 
 
-REQUIRED = {"replay": ["x.csv", "--symbol", "x"], "backfill": ["--from", "2025-06-01T00:00Z"]}
+REQUIRED = {
+    "replay": ["x.csv", "--symbol", "x"],
+    "backfill": ["--from", "2025-06-01T00:00Z"],
+    "db": ["status"],
+}
 
 
 def test_times_are_iso_8601_and_utc_without_a_zone(capsys: pytest.CaptureFixture[str]) -> None:
