@@ -120,6 +120,17 @@ def test_demo_then_api_on_a_bare_machine_sharing_one_server(user: users.User) ->
     server_is_down(user)
 
 
+def test_commands_started_together_make_and_start_it_once(user: users.User) -> None:
+    together = [Proc("migrate", **user.args()) for _ in range(3)]
+    codes = [proc.stop(signal.SIGCONT, timeout=120) for proc in together]  # SIGCONT: just wait
+    assert codes == [0, 0, 0], [proc.log()[-2000:] for proc in together]
+    # Made once, whichever came first; started once, or again by one that came after the last
+    # user had stopped it (they may overlap or not).
+    assert sum(len(proc.named("embedded_postgres_initdb")) for proc in together) == 1
+    assert True in [proc.named("embedded_postgres")[0]["started"] for proc in together]
+    server_is_down(user)
+
+
 def test_the_setting_names_the_machines_binaries(user: users.User) -> None:
     machine = pgserver.find_bindir()
     if machine is None:
