@@ -1,10 +1,12 @@
-"""``cryptomonitor db status|start|stop|url``: the embedded PostgreSQL (`db.embedded`) for
+"""``cryptomonitor db status|start|stop|url|psql``: the embedded PostgreSQL (`db.embedded`) for
 analysts and operators.
 
 ``start`` (and ``url``, which then prints the URL alone, for ``psql "$(cryptomonitor db url)"``)
 start the server if need be and keep it up after the command, until ``stop``; ``stop`` lets it
 go: at once if no command uses it, else when the last one ends. ``status`` says where it is,
-which binaries it runs, whether it is up and who keeps it so. With a database configured
+which binaries it runs, whether it is up and who keeps it so. ``psql [ARGS...]`` runs the
+``psql`` of the server's own binaries (the wheel has one: no client to install) on it, the
+server up for as long as psql runs. With a database configured
 (``DATABASE_URL``, ``PGHOST``, ...) there is no embedded server: a bad setting, exit 2.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 
 from cryptomonitor.commands import arguments
@@ -20,19 +23,26 @@ from cryptomonitor.db import embedded
 from cryptomonitor.exceptions import ConfigError
 
 NAME = "db"
-ACTIONS = ("status", "start", "stop", "url")
+ACTIONS = ("status", "start", "stop", "url", "psql")
 
 
 def add_parser(commands: arguments.Subcommands) -> argparse.ArgumentParser:
     parser = commands.add_parser(
         NAME,
-        help="the embedded PostgreSQL: status, start (keep it up), stop, url (for psql)",
+        help="the embedded PostgreSQL: status, start (keep it up), stop, url, psql",
         description="The PostgreSQL the commands run for themselves when DATABASE_URL is "
         "unset (docs/embedded.md). start: keep it up after this command; url: the same, "
         'then print its URL alone (psql "$(cryptomonitor db url)"); stop: let it stop (now, '
-        "or when the last command using it ends); status: where it is and what it runs.",
+        "or when the last command using it ends); status: where it is and what it runs; "
+        "psql [ARGS...]: its own psql on it (cryptomonitor db psql -f sql/examples/...).",
     )
     parser.add_argument("action", choices=ACTIONS, help="what to do")
+    parser.add_argument(
+        "psql_args",
+        nargs=argparse.REMAINDER,
+        metavar="ARGS",
+        help="psql: its arguments (e.g. -v symbol=demo-btc -f sql/examples/candles_last_24h.sql)",
+    )
     return parser
 
 
@@ -43,6 +53,10 @@ def main(settings: Settings, args: argparse.Namespace) -> int:
             f"{named} names the database: `cryptomonitor db {args.action}` is for the embedded "
             "server, used when none is named (docs/embedded.md)"
         )
+    if args.psql_args and args.action != "psql":
+        raise ConfigError(f"`cryptomonitor db {args.action}` takes no further arguments")
+    if args.action == "psql":
+        return psql(settings, args.psql_args)
     server = embedded.prepare(settings.data_dir, settings.postgres_bindir)
     if args.action == "url":
         embedded.keep_up(server)
@@ -59,6 +73,18 @@ def main(settings: Settings, args: argparse.Namespace) -> int:
     else:
         print(status(server))
     return 0
+
+
+def psql(settings: Settings, argv: list[str]) -> int:
+    """Run the server's own ``psql`` on it with `argv`; its exit status."""
+    with embedded.session(settings.data_dir, settings.postgres_bindir) as url:
+        server = embedded.prepare(settings.data_dir, settings.postgres_bindir)
+        client = server.binaries.bindir / "psql"
+        if not client.is_file():
+            raise ConfigError(
+                f'no psql in {server.binaries.bindir}: use psql "$(cryptomonitor db url)"'
+            )
+        return subprocess.run([str(client), "--dbname", url, *argv], check=False).returncode
 
 
 def status(server: embedded.Server) -> str:

@@ -189,6 +189,19 @@ def test_db_start_keeps_it_up_for_psql_until_db_stop(user: users.User) -> None:
     assert "server:         stopped" in cli("db", "status", **user.args()).stdout
 
 
+def test_db_psql_runs_the_servers_own_client_then_lets_it_stop(user: users.User) -> None:
+    migrate = cli("migrate", **user.args())
+    assert migrate.returncode == 0, migrate.stderr
+    query = cli("db", "psql", "-Atc", "SELECT count(*) FROM schema_migrations", **user.args())
+    assert query.returncode == 0, query.stderr
+    assert int(query.stdout.strip().splitlines()[-1]) > 0
+    server_is_down(user)  # up for psql only: nothing keeps it after
+    failing = cli("db", "psql", "-c", "SELECT * FROM no_such_table", **user.args())
+    assert failing.returncode != 0 and "no_such_table" in failing.stderr
+    wrong = cli("db", "status", "-c", "SELECT 1", **user.args())
+    assert wrong.returncode == 2 and "takes no further arguments" in wrong.stderr
+
+
 def test_start_failures_say_why(user: users.User) -> None:
     assert cli("migrate", **user.args()).returncode == 0
     conf = user.data_dir / "postgres" / "postgresql.conf"
