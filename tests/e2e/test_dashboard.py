@@ -373,6 +373,13 @@ def test_5m_candles_and_the_range_choice(browser: Any, site: str) -> None:
         "window.cryptomonitor.state.range === '6h' && document.body.dataset.state === 'ready'",
     )
     assert 355 <= len(chart(browser)) <= 361
+    # A link to another chart, followed within the page.
+    browser.execute_script("location.hash = '#demo-eth/4h/7d'")
+    wait(
+        browser,
+        "window.cryptomonitor.state.symbol === 'demo-eth' && "
+        "window.cryptomonitor.state.interval === '4h' && window.cryptomonitor.state.range === '7d'",
+    )
     assert severe(browser) == []
 
 
