@@ -358,6 +358,8 @@ def test_the_dashboard_is_served_with_its_files(client: TestClient) -> None:
     assert page.status_code == 200 and "<title>CryptoMonitor</title>" in page.text
     for asset in (
         "/static/dashboard/dashboard.js",
+        "/static/dashboard/format.js",
+        "/static/dashboard/candles.js",
         "/static/dashboard/dashboard.css",
         "/static/lightweight-charts/lightweight-charts.standalone.production.js",
     ):

@@ -1,0 +1,173 @@
+// How the dashboard writes numbers, times and alert events: thousands separators in the
+// reader's locale, small prices with all their digits, alerts as the sentences of the alerts
+// file (cryptomonitor/alerting/lineformat.py), a resolved one saying that its condition cleared.
+
+const LOCALE = undefined; // the browser's
+const MAX_DECIMALS = 12;
+const SIGNIFICANT = 8; // digits a price keeps: 104,512.37, 2,270.1234, 0.16354
+
+const fixedFormats = new Map();
+function fixedFormat(decimals) {
+  let f = fixedFormats.get(decimals);
+  if (!f) {
+    f = new Intl.NumberFormat(LOCALE, {
+      minimumFractionDigits: decimals, maximumFractionDigits: decimals,
+    });
+    fixedFormats.set(decimals, f);
+  }
+  return f;
+}
+const anyPrice = new Intl.NumberFormat(LOCALE, { maximumSignificantDigits: SIGNIFICANT });
+const fourDigits = new Intl.NumberFormat(LOCALE, { maximumSignificantDigits: 4 });
+const compact = new Intl.NumberFormat(LOCALE, { notation: "compact", maximumSignificantDigits: 3 });
+const whole = new Intl.NumberFormat(LOCALE, { maximumFractionDigits: 0 });
+const signed = new Intl.NumberFormat(LOCALE, {
+  minimumFractionDigits: 2, maximumFractionDigits: 2, signDisplay: "exceptZero",
+});
+const percent = new Intl.NumberFormat(LOCALE, {
+  minimumFractionDigits: 2, maximumFractionDigits: 2,
+});
+
+const written = (x) => x !== null && x !== undefined && Number.isFinite(x);
+export const NONE = "—";
+
+/** `x` with `decimals` digits after the point, grouped: fixed(104500.5, 1) = "104,500.5". */
+export const fixed = (x, decimals) => fixedFormat(decimals).format(x);
+
+/** A price of any size, grouped, with up to 8 significant digits ("—" if unknown). */
+export const price = (x) => (written(x) ? anyPrice.format(x) : NONE);
+
+/** A figure to 4 significant digits, grouped: 1,492 / 44 / 0.00389 ("—" if unknown). */
+export const figure = (x) => (written(x) ? fourDigits.format(x) : NONE);
+
+/** A volume, short: 1.23K, 45.6M. */
+export const volume = (x) => (written(x) ? compact.format(x) : NONE);
+
+export const count = (x) => (written(x) ? whole.format(x) : NONE);
+
+/** A percentage already in percent: 0.91%. */
+export const pct = (x) => (written(x) ? `${percent.format(x)}%` : NONE);
+
+/** A change in percent, signed: +1.23% / -0.45% / 0.00%. */
+export const change = (x) => (written(x) ? `${signed.format(x)}%` : NONE);
+
+/**
+ * The decimals a series of prices needs: the most any of them has (0.16354: 5), but no more
+ * than 8 significant digits of the largest allow (a float's noise is not a digit).
+ */
+export function decimals(values) {
+  let most = 0;
+  let largest = 0;
+  for (const v of values) {
+    if (!written(v) || v === 0) continue;
+    largest = Math.max(largest, Math.abs(v));
+    most = Math.max(most, shownDecimals(v));
+  }
+  if (largest === 0) return 2;
+  const integerDigits = Math.floor(Math.log10(largest)) + 1;
+  return Math.min(most, Math.max(0, SIGNIFICANT - integerDigits), MAX_DECIMALS);
+}
+
+// The digits after the point of the shortest text that reads back as `v` (1.5e-7: 8).
+function shownDecimals(v) {
+  const [mantissa, exponent] = String(Math.abs(v)).split("e");
+  const dot = mantissa.indexOf(".");
+  return Math.max(0, (dot < 0 ? 0 : mantissa.length - dot - 1) - Number(exponent || 0));
+}
+
+/** The decimals that tell a price axis's tick marks apart (their step's: 0.0005 -> 4). */
+export function tickDecimals(prices, limit) {
+  let most = 0;
+  for (const p of prices) {
+    for (let d = most; d < limit; d += 1) {
+      if (Math.abs(Number(p.toFixed(d)) - p) <= Math.abs(p) * 1e-12) break;
+      most = d + 1;
+    }
+  }
+  return Math.min(most, limit);
+}
+
+export const localTime = (s, withDate) => {
+  const d = new Date(s * 1000);
+  return withDate ? d.toLocaleString(LOCALE, { dateStyle: "medium", timeStyle: "short" })
+    : d.toLocaleTimeString(LOCALE, { hour: "2-digit", minute: "2-digit" });
+};
+export const utcTime = (s) => new Date(s * 1000).toISOString().replace(".000Z", "Z");
+
+/** A window's length as the rules name it: 5m, 1h, 1d, 90s. */
+export function duration(seconds) {
+  for (const [unit, size] of [["d", 86400], ["h", 3600], ["m", 60]]) {
+    if (seconds >= size && seconds % size === 0) return `${seconds / size}${unit}`;
+  }
+  return `${seconds}s`;
+}
+
+/** A computed figure as the alerts file writes it: 106,412 / 8,416.75 / 0.1834. */
+export function human(x) {
+  if (!written(x)) return NONE;
+  if (Math.abs(x) >= 100000) return fixed(x, 0);
+  if (Math.abs(x) >= 1) return fixed(x, 2);
+  return fourDigits.format(x);
+}
+
+const thresholdText = (a) => (a.condition === "ratio_above" ? `${a.threshold}x`
+  : `${+(a.threshold * 100).toPrecision(6)}%`);
+
+const FIGURE_DECIMALS = 2;
+
+/**
+ * `x` with 2 decimals, or as many more as it takes to read on its side of `threshold` (by
+ * magnitude): above it when `beyond` (an ALERT: 2.004 is "2.004", not "2.00"), below it
+ * otherwise (a RESOLVED: 1.996 is "1.996", not "2.00"), as the alerts file writes it.
+ */
+export function figureText(x, threshold, beyond, plus) {
+  const shownAs = (d) => `${x < 0 ? "-" : plus ? "+" : ""}${Math.abs(x).toFixed(d)}`;
+  if (Math.abs(Math.abs(x) - threshold) <= 1e-9 * Math.max(Math.abs(x), threshold)) {
+    return shownAs(FIGURE_DECIMALS); // at it, but for float noise
+  }
+  let text = shownAs(FIGURE_DECIMALS);
+  for (let d = FIGURE_DECIMALS; d <= MAX_DECIMALS; d += 1) {
+    text = shownAs(d);
+    const shown = Math.abs(Number(text));
+    if (beyond ? shown > threshold : shown < threshold) return text;
+  }
+  return text;
+}
+
+// How far an alert's value is from its average: "+2.52" (percent) or "3.20x" (a ratio rule).
+function moved(a) {
+  const beyond = a.event !== "RESOLVED";
+  if (a.condition === "ratio_above") {
+    return `${figureText(a.value / a.window_avg, a.threshold, beyond, false)}x`;
+  }
+  const p = ((a.value - a.window_avg) / a.window_avg) * 100;
+  return figureText(p, a.threshold * 100, beyond, true);
+}
+
+/**
+ * An alert event as a sentence, worded as in the alerts file. A RESOLVED one says that the
+ * condition no longer holds and where the value is now: "demo-eth price 2,305.27 no longer
+ * 2% above its 5m average 2,260.33 (now +1.99%)".
+ */
+export function sentence(a) {
+  const average = `its ${duration(a.window_seconds)} average ${human(a.window_avg)}`;
+  const head = `${a.symbol} ${a.metric} ${price(a.value)}`;
+  const now = moved(a);
+  if (a.condition === "ratio_above") {
+    return a.event === "RESOLVED" ? `${head} no longer above ${thresholdText(a)} ${average} (now ${now})`
+      : `${head} is ${now} ${average}`;
+  }
+  const side = now.startsWith("-") ? "below" : "above";
+  return a.event === "RESOLVED"
+    ? `${head} no longer ${thresholdText(a)} ${side} ${average} (now ${now}%)`
+    : `${head} is ${now.slice(1)}% ${side} ${average}`;
+}
+
+/** The short text of an alert's marker on the chart: "+2.52%", or "✓ back within 2%". */
+export function markerText(a) {
+  if (a.event === "RESOLVED") {
+    return a.condition === "ratio_above" ? `✓ back under ${thresholdText(a)}`
+      : `✓ back within ${thresholdText(a)}`;
+  }
+  return a.condition === "ratio_above" ? moved(a) : `${moved(a)}%`;
+}
