@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from cryptomonitor.exceptions import ReplayError
 from cryptomonitor.models import Tick
 from cryptomonitor.sources import barfiles
+from cryptomonitor.util import times
 
 SOURCE = "demo"
 FILES = {
@@ -38,7 +39,7 @@ FILES = {
 }
 MINUTE = dt.timedelta(minutes=1)
 PERIOD = 3 * 1440  #: minutes in the window; the demo's cycle
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+EPOCH = times.EPOCH
 
 
 @functools.cache
