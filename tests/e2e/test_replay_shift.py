@@ -69,26 +69,37 @@ def test_shift_to_now_moves_all_files_by_one_shift_ending_now(
     assert stamps and all(first <= t <= after for t in stamps)
 
 
-def test_a_replay_of_old_bars_says_its_lines_are_past_dated(
+def test_lines_are_in_raised_order_and_a_past_dated_replay_says_so(
     db_url: str, tmp_path: pathlib.Path
 ) -> None:
     alerts_file = tmp_path / "alerts.txt"
-    result = cli(
-        "replay",
-        str(DAY_CSV),
-        "--symbol",
-        "btc",
-        DATABASE_URL=db_url,
-        CRYPTOMONITOR_ALERTS_FILE=str(alerts_file),
-        CRYPTOMONITOR_RULES_FILE=str(_sensitive_rules(tmp_path)),
-    )
+    common = {
+        "DATABASE_URL": db_url,
+        "CRYPTOMONITOR_ALERTS_FILE": str(alerts_file),
+        "CRYPTOMONITOR_RULES_FILE": str(_sensitive_rules(tmp_path)),
+    }
+    recent = cli("replay", str(DAY_CSV), "--symbol", "now", "--shift-to-now", **common)
+    assert recent.returncode == 0, recent.stderr
+    assert "alert lines appended" not in recent.stderr
+    first = len(lines(alerts_file))
+    result = cli("replay", str(DAY_CSV), "--symbol", "btc", **common)
     assert result.returncode == 0, result.stderr
-    n = len(lines(alerts_file))
-    assert n > 0
+    n = len(lines(alerts_file)) - first
+    assert first > 0 and n > 0
     assert (
         f"the {n} alert lines appended to {alerts_file} are dated 2025-05-30T16:39:00Z to "
         "2025-05-31T16:39:00Z"
     ) in result.stderr
+    parsed = [lineformat.parse_line(x) for x in lines(alerts_file)]
+    # The file is in the order the alerts were raised (the outbox's), not in market time.
+    with psycopg.connect(db_url) as conn:
+        raised = [
+            str(r[0]).replace("-", "")[:12]
+            for r in conn.execute("SELECT alert_id FROM alerts ORDER BY seq").fetchall()
+        ]
+    assert [p["id"] for p in parsed] == raised
+    assert {p["symbol"] for p in parsed[:first]} == {"now"}
+    assert max(p["time"] for p in parsed[first:]) < min(p["time"] for p in parsed[:first])
 
 
 def _sensitive_rules(tmp_path: pathlib.Path) -> pathlib.Path:
