@@ -22,6 +22,7 @@ from cryptomonitor.alerting import lineformat
 from cryptomonitor.api import application
 from cryptomonitor.commands import demo as demo_command
 from cryptomonitor.sources import demo
+from tests.support import pgserver
 from tests.support.helpers import lines
 from tests.support.paths import ROOT, SHARED
 from tests.support.procs import Proc, cli
@@ -124,6 +125,26 @@ def test_the_cycle_raises_alerts_on_each_coin_and_none_at_the_seam(
             "SELECT symbol, count(DISTINCT volume_24h) FROM ticks GROUP BY symbol"
         ).fetchall()
         assert all(n > 1000 for _, n in moves), moves
+
+
+def test_two_runs_into_two_databases_write_the_same_ticks_for_the_same_minutes(
+    db_url: str, pg_server: pgserver.Server, tmp_path: pathlib.Path
+) -> None:
+    now = dt.datetime(2031, 2, 3, 4, 5, 6, tzinfo=dt.UTC)
+    query = (
+        "SELECT time, symbol, price, volume_24h, volume FROM ticks WHERE time < %s ORDER BY 1, 2"
+    )
+    with pgserver.database(pg_server) as other_url:
+        got = []
+        for url, end in ((db_url, now), (other_url, now + dt.timedelta(minutes=70))):
+            settings = config.load(
+                {"DATABASE_URL": url, "CRYPTOMONITOR_ALERTS_FILE": str(tmp_path / "a.txt")}
+            )
+            demo_command.run_demo(settings, threading.Event(), hours=3, now=end)
+            with psycopg.connect(url) as conn:
+                got.append(conn.execute(query, (now,)).fetchall())
+    overlap = [r for r in got[0] if r[0] >= now - dt.timedelta(hours=3) + dt.timedelta(minutes=70)]
+    assert len(overlap) == 3 * 4 * 110 and overlap == got[1]
 
 
 def test_demo_lights_up_the_api_the_views_and_the_alerts_file(
