@@ -29,7 +29,7 @@ import structlog
 
 from cryptomonitor.commands import arguments, startup
 from cryptomonitor.config import Settings, values
-from cryptomonitor.db import database, migrations, queries
+from cryptomonitor.db import database, migrations, policies, queries
 from cryptomonitor.exceptions import ConfigError
 from cryptomonitor.ingest.pipeline import Pipeline
 from cryptomonitor.sources import registry
@@ -189,6 +189,20 @@ def refresh_candles(conn: database.Connection, start: dt.datetime, end: dt.datet
     return True
 
 
+def check_retention(conn: database.Connection, retention: float | None, start: dt.datetime) -> None:
+    """ConfigError if ticks from `start` on would be dropped by the retention policy at its
+    next run (`policies.drops_before`)."""
+    cutoff = policies.drops_before(conn, retention, dt.datetime.now(dt.UTC))
+    if cutoff is not None and start < cutoff:
+        raise ConfigError(
+            f"--from: {times.format_time(start)} is older than CRYPTOMONITOR_TICKS_RETENTION "
+            f"({(retention or 0) / 86400:g} days: the retention policy drops ticks before "
+            f"{times.format_time(cutoff)} at its next run, and the backfilled ticks would "
+            "vanish). Backfill from a later time, or set CRYPTOMONITOR_TICKS_RETENTION longer "
+            "(or off) and start once as the database owner"
+        )
+
+
 def add_parser(commands: arguments.Subcommands) -> argparse.ArgumentParser:
     parser = commands.add_parser(
         NAME,
@@ -240,9 +254,11 @@ def backfill_period(
     end: dt.datetime,
     symbols: list[str],
 ) -> BackfillSummary:
-    """`cryptomonitor backfill`: the source's history of `symbols` in [start, end)."""
+    """`cryptomonitor backfill`: the source's history of `symbols` in [start, end).
+    ConfigError first if `start` is older than the retention policy keeps ticks."""
     pipeline = startup.start(settings, stop, alerts=False).pipeline
     try:
+        check_retention(pipeline.db.connection(), settings.ticks_retention, start)
         history = registry.history_of(settings, startup.make_source(settings))
         summary = run(
             pipeline, history, dict.fromkeys(symbols, (start, end)), stop, always_refresh=True

@@ -1,6 +1,6 @@
-"""``cryptomonitor demo``: the package's real day of market data (`sources.demo`), written
-through the live pipeline so that it ends now; ``--follow`` goes on in real time. Its input is
-durable: a second run stores nothing twice and continues where the last stopped.
+"""``cryptomonitor demo``: the package's three real days of market data (`sources.demo`),
+written through the live pipeline so that they end now; ``--follow`` goes on in real time.
+Its input is durable: a second run stores nothing twice and continues where the last stopped.
 """
 
 from __future__ import annotations
@@ -23,22 +23,23 @@ from cryptomonitor.sources import demo
 log = structlog.get_logger(__name__)
 
 NAME = "demo"
+HOURS = demo.PERIOD / 60
 
 
 def add_parser(commands: arguments.Subcommands) -> argparse.ArgumentParser:
     parser = commands.add_parser(
         NAME,
-        help="fill the database with a real day of market data that ends now (offline)",
-        description="Write the ticks of a real day of BTC, ETH and DOGE 1-minute candles "
-        "(shipped with the package) as demo-btc, demo-eth and demo-doge, shifted to end now, "
-        "through the live pipeline: alerts, candles, the API and the example queries all "
-        "show figures. Running it again continues where it stopped.",
+        help="fill the database with three real days of market data that end now (offline)",
+        description="Write the ticks of three real days of BTC, ETH and DOGE 1-minute candles "
+        "(shipped with the package, repeated round and round) as demo-btc, demo-eth and "
+        "demo-doge, ending now, through the live pipeline: alerts, candles, the API and the "
+        "example queries all show figures. Running it again continues where it stopped.",
     )
     parser.add_argument(
         "--hours",
         type=arguments.positive_float,
-        default=24.0,
-        help="how much history to write, ending now (default 24)",
+        default=HOURS,
+        help=f"how much history to write, ending now (default {HOURS:g}: the three days once)",
     )
     parser.add_argument(
         "--follow",
@@ -63,12 +64,14 @@ def run_demo(
     settings: Settings,
     stop: threading.Event,
     *,
-    hours: float = 24.0,
+    hours: float = HOURS,
     follow: bool = False,
     batch_size: int = 2000,
+    now: dt.datetime | None = None,
 ) -> replay.ReplaySummary:
-    """Write the demo's ticks (see `cryptomonitor.sources.demo`) up to now; with `follow`, go on in
-    real time (a tick per symbol every 15 s) until `stop` is set."""
+    """Write the demo's ticks (see `cryptomonitor.sources.demo`) of the `hours` up to `now`
+    (default: the clock's); with `follow`, go on in real time (a tick per symbol every 15 s)
+    until `stop` is set."""
     pipeline = startup.start(settings, stop).pipeline
     summary = replay.ReplaySummary()
     started = time.monotonic()
@@ -91,7 +94,7 @@ def run_demo(
         flush()
 
     try:
-        now = dt.datetime.now(dt.UTC)
+        now = now or dt.datetime.now(dt.UTC)
         conn = pipeline.db.connection()
         start = {}
         for symbol in demo.FILES:

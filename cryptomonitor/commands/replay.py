@@ -4,18 +4,25 @@ Each file is read by `sources.barfiles` (four ticks a bar) and stored with its a
 as a live run would; several files run in processes of their own (a symbol's ticks and alerts
 never depend on another's). The input is durable, so a replay buffers in memory and stops
 when the database goes away: running it again continues, storing nothing twice.
+
+Ticks older than the TimescaleDB retention policy (CRYPTOMONITOR_TICKS_RETENTION) would be
+dropped at its next run, so such a replay refuses to start (`check_retention`) unless moved:
+``--shift-to-now`` moves every file's bars by one whole number of minutes, so that the latest
+bar of all ends as the current minute begins (the files stay aligned with each other).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import datetime as dt
 import itertools
 import multiprocessing
 import os
 import pathlib
 import queue
 import signal
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -24,6 +31,7 @@ import structlog
 
 from cryptomonitor.commands import arguments, startup
 from cryptomonitor.config import Settings
+from cryptomonitor.db import migrations, policies
 from cryptomonitor.exceptions import (
     ConfigError,
     CryptoMonitorError,
@@ -32,6 +40,7 @@ from cryptomonitor.exceptions import (
 )
 from cryptomonitor.ingest.pipeline import Pipeline
 from cryptomonitor.sources import barfiles
+from cryptomonitor.util import times
 
 log = structlog.get_logger(__name__)
 
@@ -87,6 +96,13 @@ def add_parser(commands: arguments.Subcommands) -> argparse.ArgumentParser:
         help="replay at most N bars (1440 = one day)",
     )
     parser.add_argument(
+        "--shift-to-now",
+        action="store_true",
+        help="move the bars of all files by one whole number of minutes so that the latest "
+        "ends now (live-looking ticks and alerts; the only way to replay data older than "
+        "CRYPTOMONITOR_TICKS_RETENTION on TimescaleDB)",
+    )
+    parser.add_argument(
         "--batch",
         type=arguments.positive_int,
         default=5000,
@@ -108,17 +124,114 @@ def main(settings: Settings, args: argparse.Namespace) -> int:
             "symbol would race for its alert windows; replay them one by one)"
         )
     workers = args.jobs or min(len(args.files), (os.cpu_count() or 1) + 1)
-    replay_files(
+    files = list(zip(args.files, args.symbols, strict=True))
+    spans = file_spans(files, args.skip, args.limit)
+    shift = dt.timedelta(0)
+    if args.shift_to_now and spans:
+        shift = barfiles.shift_to(max(last for _, last in spans.values()), dt.datetime.now(dt.UTC))
+    summary = replay_files(
         settings,
-        list(zip(args.files, args.symbols, strict=True)),
+        files,
         startup.stop_on_signals(),
         workers=workers,
         speed=args.speed,
         skip=args.skip,
         limit=args.limit,
         batch_size=args.batch,
+        shift=shift,
+        spans=spans,
     )
+    print(report(summary, files, spans, shift, settings), file=sys.stderr)
     return 0
+
+
+def file_spans(
+    files: Sequence[tuple[pathlib.Path, str]], skip: int, limit: int | None
+) -> dict[pathlib.Path, tuple[dt.datetime, dt.datetime]]:
+    """The first and last bar time of each readable, non-empty file (one that cannot be read
+    is left to its replay, which names the problem)."""
+    spans = {}
+    for path, _ in files:
+        try:
+            span = barfiles.span(path, skip, limit)
+        except ReplayError:
+            continue
+        if span is not None:
+            spans[path] = span
+    return spans
+
+
+def check_retention(
+    spans: dict[pathlib.Path, tuple[dt.datetime, dt.datetime]],
+    shift: dt.timedelta,
+    cutoff: dt.datetime | None,
+    retention: float | None,
+) -> None:
+    """ConfigError naming each file whose (shifted) bars start before `cutoff`, the time
+    before which the retention policy drops ticks (None: nothing is dropped)."""
+    if cutoff is None:
+        return
+    old = [
+        f"{path} ({_period(first + shift, last + shift)})"
+        for path, (first, last) in spans.items()
+        if first + shift < cutoff
+    ]
+    if old:
+        raise ConfigError(
+            f"replay: {', '.join(old)}: older than CRYPTOMONITOR_TICKS_RETENTION "
+            f"({(retention or 0) / 86400:g} days: the retention policy drops ticks before "
+            f"{times.format_time(cutoff)} at its next run, and the replay's ticks would vanish "
+            "while its alerts stayed). Replay with --shift-to-now (the bars moved to end now), "
+            "or set CRYPTOMONITOR_TICKS_RETENTION longer (or off) and start once as the "
+            "database owner"
+        )
+
+
+def retention_cutoff(settings: Settings, stop: threading.Event) -> dt.datetime | None:
+    """The time before which the database's retention policy drops ticks (see
+    `policies.drops_before`); the database migrated first, as every command does."""
+    conn = startup.wait_for_database(settings, stop)
+    try:
+        migrations.migrate(conn, settings.timescaledb)
+        return policies.drops_before(conn, settings.ticks_retention, dt.datetime.now(dt.UTC))
+    finally:
+        conn.close()
+
+
+def report(
+    summary: ReplaySummary,
+    files: Sequence[tuple[pathlib.Path, str]],
+    spans: dict[pathlib.Path, tuple[dt.datetime, dt.datetime]],
+    shift: dt.timedelta,
+    settings: Settings,
+) -> str:
+    """The summary printed at the end: what was stored, the shift, and where the alert lines
+    went; past-dated lines (a replay not shifted) are said to be so."""
+    symbols = ", ".join(symbol for _, symbol in files)
+    text = (
+        f"replay: {summary.stored} ticks stored for {symbols} ({summary.duplicates} already "
+        f"there), {summary.alerts} alerts -> {settings.alerts_file}"
+    )
+    if not spans:
+        return text
+    first = min(f for f, _ in spans.values()) + shift
+    last = max(la for _, la in spans.values()) + shift
+    if shift:
+        text += (
+            f"\nreplay: bars shifted by {shift // barfiles.MINUTE:+d} minutes "
+            f"(--shift-to-now): played as {_period(first, last)}"
+        )
+    elif summary.alerts and last < dt.datetime.now(dt.UTC) - dt.timedelta(hours=1):
+        text += (
+            f"\nreplay: the {summary.alerts} alert lines appended to {settings.alerts_file} "
+            f"are dated {_period(first, last)}, the file's period, after any newer lines "
+            "(the file is in the order alerts were raised; --shift-to-now dates them now)"
+        )
+    return text
+
+
+def _period(first: dt.datetime, last: dt.datetime) -> str:
+    return f"{times.format_time(first)} to {times.format_time(last + barfiles.MINUTE)}"
 
 
 @dataclasses.dataclass
@@ -156,8 +269,10 @@ def replay_file(
     skip: int = 0,
     limit: int | None = None,
     batch_size: int = 5000,
+    shift: dt.timedelta = dt.timedelta(0),
 ) -> ReplaySummary:
-    """Feed the bars of `path` through the pipeline as `symbol`; stop early when `stop` is set."""
+    """Feed the bars of `path`, each `shift` later, through the pipeline as `symbol`; stop
+    early when `stop` is set."""
     pipeline = startup.start(settings, stop).pipeline
     summary = ReplaySummary()
     started = time.monotonic()
@@ -168,9 +283,8 @@ def replay_file(
         )
 
     try:
-        stream = barfiles.paced(
-            barfiles.ticks(barfiles.read_bars(path, skip, limit), symbol), speed
-        )
+        bars = barfiles.shifted(barfiles.read_bars(path, skip, limit), shift)
+        stream = barfiles.paced(barfiles.ticks(bars, symbol), speed)
         # Paced: each tick when it is due. As fast as it goes: batches of `batch_size`.
         step = 1 if speed is not None else batch_size
         while not stop.is_set() and (chunk := list(itertools.islice(stream, step))):
@@ -181,7 +295,13 @@ def replay_file(
     finally:
         pipeline.close()
     summary.seconds = time.monotonic() - started
-    log.info("replay_done", path=str(path), symbol=symbol, **dataclasses.asdict(summary))
+    log.info(
+        "replay_done",
+        path=str(path),
+        symbol=symbol,
+        shift_minutes=shift // barfiles.MINUTE,
+        **dataclasses.asdict(summary),
+    )
     return summary
 
 
@@ -195,11 +315,18 @@ def replay_files(
     skip: int = 0,
     limit: int | None = None,
     batch_size: int = 5000,
+    shift: dt.timedelta = dt.timedelta(0),
+    spans: dict[pathlib.Path, tuple[dt.datetime, dt.datetime]] | None = None,
 ) -> ReplaySummary:
-    """Replay each (file, symbol); up to `workers` files at once, each in a process of its own
-    (a symbol's ticks and alerts never depend on another's, and one Python process keeps one
-    core busy). A file that fails does not stop the others; ReplayError names each failure
-    once all have ended. `stop` ends them all cleanly (each stores what it read)."""
+    """Replay each (file, symbol), its bars `shift` later; up to `workers` files at once, each
+    in a process of its own (a symbol's ticks and alerts never depend on another's, and one
+    Python process keeps one core busy). A file that fails does not stop the others;
+    ReplayError names each failure once all have ended. `stop` ends them all cleanly (each
+    stores what it read). First, ConfigError if a file's ticks are older than the retention
+    policy keeps (`check_retention`; `spans` as `file_spans` gives, computed if None)."""
+    if spans is None:
+        spans = file_spans(files, skip, limit)
+    check_retention(spans, shift, retention_cutoff(settings, stop), settings.ticks_retention)
     total = ReplaySummary()
     started = time.monotonic()
     if workers <= 1 or len(files) == 1:
@@ -215,6 +342,7 @@ def replay_files(
                         skip=skip,
                         limit=limit,
                         batch_size=batch_size,
+                        shift=shift,
                     )
                 )
     else:
@@ -223,6 +351,7 @@ def replay_files(
             "skip": skip,
             "limit": limit,
             "batch_size": batch_size,
+            "shift": shift,
         }
         _Processes(settings, files, workers, total, options).run(stop)
     total.seconds = time.monotonic() - started

@@ -78,7 +78,7 @@ class RunSummary:
         if self.once and self.polls and not self.answered and not self.standby:
             return (
                 f"the source answered no poll ({self.last_error}); offline, "
-                "`cryptomonitor demo` writes a real day of data instead"
+                "`cryptomonitor demo` writes three real days of data instead"
             )
         return None
 

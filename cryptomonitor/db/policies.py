@@ -12,6 +12,8 @@ both are skipped with a log line (ticks are kept until deleted; the candles foll
 
 from __future__ import annotations
 
+import datetime as dt
+
 import psycopg
 import structlog
 
@@ -69,3 +71,14 @@ def _replace(
         conn.execute(queries.get("remove_retention_policy"))
         if retention is not None:
             conn.execute(queries.get("add_retention_policy"), {"seconds": retention})
+
+
+def drops_before(
+    conn: database.Connection, retention: float | None, now: dt.datetime
+) -> dt.datetime | None:
+    """The time before which the retention policy (as `apply` installs it from `retention`)
+    drops raw ticks, seen from `now`; None where none is dropped (no retention, or plain
+    PostgreSQL). Ticks stored older than that vanish at the policy's next run."""
+    if retention is None or migrations.current_flavour(conn) != "timescaledb":
+        return None
+    return now - dt.timedelta(seconds=retention)

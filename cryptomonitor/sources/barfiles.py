@@ -9,7 +9,9 @@ inside its minute, in an order that reproduces the bar:
 with the low first on a rising bar (close >= open) and the high first on a falling one. Each
 tick carries ``volume_24h``: the sum of the volumes of the bars of the trailing 24 hours up to
 and including this one (the CSV's unit, usually the base coin), the way a source's rolling
-24-hour volume behaves.
+24-hour volume behaves. Until the bars read span 24 hours (the file's first 1,439 minutes) that
+sum is not yet a 24-hour volume: those ticks carry None (unknown), so that no volume rule
+judges a sum still building up from zero; the traded ``volume`` of each bar is kept all along.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ HEADER = ["timestamp", "open", "high", "low", "close", "volume"]
 TICK_OFFSETS = (0, 15, 30, 45)
 _OFFSETS = tuple(dt.timedelta(seconds=s) for s in TICK_OFFSETS)
 DAY = dt.timedelta(days=1)
+MINUTE = dt.timedelta(minutes=1)
 _UNIT_BITS = 1074  # every finite double is a whole multiple of 2**-1074
 _UNIT = 1 << _UNIT_BITS
 
@@ -108,6 +111,30 @@ def _parse(path: pathlib.Path | str, line: int, row: list[str]) -> Bar:
     return Bar(stamp.astimezone(dt.UTC), o, h, lo, c, v)
 
 
+def span(
+    path: pathlib.Path, skip: int = 0, limit: int | None = None
+) -> tuple[dt.datetime, dt.datetime] | None:
+    """The open times of the first and last bar `read_bars` gives, or None if it gives none."""
+    first = last = None
+    for bar in read_bars(path, skip, limit):
+        first = first or bar.time
+        last = bar.time
+    return None if first is None or last is None else (first, last)
+
+
+def shift_to(last: dt.datetime, now: dt.datetime) -> dt.timedelta:
+    """The whole number of minutes that moves a bar opening at `last` to the minute before
+    `now`'s, so that the bar ends when the current minute begins."""
+    target = now.replace(second=0, microsecond=0) - MINUTE
+    return (target - last) // MINUTE * MINUTE
+
+
+def shifted(bars: Iterable[Bar], shift: dt.timedelta) -> Iterator[Bar]:
+    """`bars`, each `shift` later."""
+    for bar in bars:
+        yield dataclasses.replace(bar, time=bar.time + shift)
+
+
 def bar_prices(bar: Bar) -> tuple[float, float, float, float]:
     """The four tick prices of a bar, in time order (`klines.prices`)."""
     return klines.prices(bar.open, bar.high, bar.low, bar.close)
@@ -119,13 +146,16 @@ def ticks(bars: Iterable[Bar], symbol: str, source: str = SOURCE) -> Iterator[Ti
     in whole units of 2**-1074 (every double is one), so a bar costs O(1), not O(window)."""
     window: collections.deque[tuple[dt.datetime, int]] = collections.deque()
     total = 0
+    first: dt.datetime | None = None
     for bar in bars:
+        first = first or bar.time
         volume = exact.units(bar.volume, _UNIT_BITS)
         window.append((bar.time, volume))
         total += volume
         while window[0][0] <= bar.time - DAY:
             total -= window.popleft()[1]
-        volume_24h = total / _UNIT  # int / int: correctly rounded
+        # int / int: correctly rounded; unknown until the bars span a whole day
+        volume_24h = total / _UNIT if bar.time - first >= DAY - MINUTE else None
         time = bar.time
         prices = bar_prices(bar)
         for offset, price in zip(_OFFSETS[:3], prices[:3], strict=True):

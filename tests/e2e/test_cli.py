@@ -308,8 +308,9 @@ def test_replay_command(db_url: str, tmp_path: pathlib.Path) -> None:
         CRYPTOMONITOR_ALERTS_FILE=str(tmp_path / "alerts.txt"),
     )
     assert result.returncode == 0, result.stderr
-    done = json.loads(result.stderr.strip().splitlines()[-1])
-    assert done["event"] == "replay_done" and done["stored"] == done["ticks"] == 480
+    done = next(json.loads(x) for x in result.stderr.splitlines() if '"replay_done"' in x)
+    assert done["stored"] == done["ticks"] == 480 and done["shift_minutes"] == 0
+    assert result.stderr.splitlines()[-1].startswith("replay: 480 ticks stored for btc")
 
 
 def test_replay_missing_file_is_clear(db_url: str, tmp_path: pathlib.Path) -> None:

@@ -4,14 +4,10 @@ PromQL query with the figures the database holds; Debian's Alertmanager receives
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import pathlib
-import shutil
-import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -22,47 +18,13 @@ from cryptomonitor.alerting import delivery
 from cryptomonitor.alerting.receivers.alertmanager import Alertmanager
 from cryptomonitor.alerting.receivers.base import Route
 from cryptomonitor.models import Tick
+from tests.support.daemons import binary, process
 from tests.support.fakeapi import FakeCoinGecko
 from tests.support.helpers import SUMMARY, pipeline
 from tests.support.pgserver import free_port
 from tests.support.procs import Proc
 
 pytestmark = pytest.mark.slow
-
-
-def binary(*names: str) -> str:
-    for name in names:
-        found = shutil.which(name)
-        if found:
-            return found
-    pytest.skip(
-        f"{' or '.join(names)} not installed (Debian: apt-get install prometheus "
-        "prometheus-alertmanager; scripts/test does it as root)"
-    )
-
-
-@contextlib.contextmanager
-def process(args: list[str], ready: str, timeout: float = 30) -> Iterator[None]:
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            with contextlib.suppress(requests.RequestException):
-                if requests.get(ready, timeout=2).ok:
-                    break
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-            assert time.monotonic() < deadline, f"{args[0]} did not come up"
-            time.sleep(0.2)
-        yield
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stderr is not None:
-            proc.stderr.close()
 
 
 def query(base: str, promql: str) -> list[dict[str, Any]]:

@@ -13,10 +13,9 @@ from cryptomonitor.alerting import lineformat
 from cryptomonitor.alerting.rules import DEFAULT_RULES
 from cryptomonitor.alerting.windows import Series
 from cryptomonitor.models import Tick
-from cryptomonitor.sources import barfiles
 from cryptomonitor.util.times import micros
 from tests.support import pgserver
-from tests.support.helpers import lines, pipeline, tick
+from tests.support.helpers import growing_volume_ticks, lines, pipeline, tick
 from tests.support.oracle import copy_ticks
 from tests.support.paths import FIXTURES
 
@@ -25,7 +24,7 @@ WINDOWS = (300, 3600)
 
 
 def day_ticks(bars: int = 1440) -> list[Tick]:
-    return list(barfiles.ticks(barfiles.read_bars(DAY, 0, bars), "btc"))
+    return growing_volume_ticks(DAY, bars)
 
 
 def test_windows_equal_sql_trailing_window_on_a_real_day(conn: psycopg.Connection) -> None:

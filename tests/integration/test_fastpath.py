@@ -22,9 +22,8 @@ from cryptomonitor.db import database, queries
 from cryptomonitor.ingest import coherence, copybinary
 from cryptomonitor.ingest.writer import BatchWriter, WriteResult
 from cryptomonitor.models import Tick
-from cryptomonitor.sources import barfiles
 from cryptomonitor.util.times import micros
-from tests.support.helpers import lines, pipeline, tick
+from tests.support.helpers import growing_volume_ticks, lines, pipeline, tick
 from tests.support.paths import FIXTURES
 
 DAY = FIXTURES / "BTCUSDT_1m_2025-05-30_day1.csv"
@@ -52,7 +51,7 @@ def warm(conn: Conn, ev: BatchWriter, minutes: int = 12) -> None:
 def test_append_path_writes_exactly_what_the_general_path_writes(
     db_url: str, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ticks = list(barfiles.ticks(barfiles.read_bars(DAY, 0, 480), "btc"))
+    ticks = growing_volume_ticks(DAY, 480)
     fast = pipeline(db_url, tmp_path / "fast.txt")
     appended = 0
     for i in range(0, len(ticks), 16):

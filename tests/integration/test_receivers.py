@@ -328,8 +328,8 @@ def test_the_example_file_loads(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_events_of_a_replay_reach_a_receiver_configured_for_it(
     db_url: str, tmp_path: pathlib.Path
 ) -> None:
-    """A receiver is known from the first command that names it (here a replay of a gzipped
-    day shipped with the package); `run`'s delivery thread then delivers those events."""
+    """A receiver is known from the first command that names it (here a replay of the gzipped
+    days shipped with the package); `run`'s delivery thread then delivers those events."""
     from cryptomonitor import config
     from cryptomonitor.commands import replay
     from tests.support.paths import ROOT
@@ -345,8 +345,8 @@ def test_events_of_a_replay_reach_a_receiver_configured_for_it(
                 "CRYPTOMONITOR_RECEIVERS_FILE": str(receivers),
             }
         )
-        day = ROOT / "cryptomonitor" / "sources" / "demodata" / "ETHUSDT_1m_2025-06-22.csv.gz"
-        summary = replay.replay_file(settings_, day, "eth", threading.Event(), limit=600)
+        day = ROOT / "cryptomonitor" / "sources" / "demodata" / "ETHUSDT_1m_demo.csv.gz"
+        summary = replay.replay_file(settings_, day, "eth", threading.Event())
         assert summary.alerts > 0
         with delivering(settings.load(receivers, 3600.0)[0], db_url) as thread:
             until(thread, lambda: len(hook.bodies) >= summary.alerts)

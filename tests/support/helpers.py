@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import pathlib
 from collections.abc import Callable
 
@@ -10,6 +11,7 @@ from cryptomonitor.db import database
 from cryptomonitor.ingest import writer
 from cryptomonitor.ingest.pipeline import Pipeline
 from cryptomonitor.models import Tick
+from cryptomonitor.sources import barfiles
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 #: Lines for the end of the pytest report (figures a test measured, e.g. compose timings).
@@ -59,3 +61,15 @@ def close_pipelines() -> None:
 
 def lines(path: pathlib.Path) -> list[str]:
     return path.read_text().splitlines() if path.exists() else []
+
+
+def growing_volume_ticks(path: pathlib.Path, bars: int) -> list[Tick]:
+    """The replay ticks of the first `bars` bars of `path`, with ``volume_24h`` the running sum
+    of the volumes read so far where a replay stores None (its first day): a rising series
+    that makes the volume rules fire, for the tests of the windows' and writers' mechanics."""
+    bars_read = list(barfiles.read_bars(path, 0, bars))
+    running = list(itertools.accumulate(b.volume for b in bars_read))
+    return [
+        t if t.volume_24h is not None else t._replace(volume_24h=running[k // 4])
+        for k, t in enumerate(barfiles.ticks(bars_read, "btc"))
+    ]

@@ -35,6 +35,12 @@ def bar_ticks(bars: list[dict[str, object]]) -> list[tuple[dt.datetime, float, f
     return out
 
 
+def replay_ticks(bars: list[dict[str, object]]) -> list[tuple[dt.datetime, float, float | None]]:
+    """`bar_ticks` as a replay stores them: volume_24h None (unknown) on the ticks of the
+    first 1,439 minutes, before the bars read span a whole day (consecutive bars)."""
+    return [(t, p, v if i >= 4 * 1439 else None) for i, (t, p, v) in enumerate(bar_ticks(bars))]
+
+
 def copy_ticks(
     conn,
     symbol: str,
