@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import pathlib
+import statistics
 import time
 
 import psycopg
@@ -52,7 +54,13 @@ def test_demo_lights_up_the_api_the_views_and_the_alerts_file(
         assert sources == ["demo"]
         assert dt.timedelta(0) <= dt.datetime.now(dt.UTC) - newest < dt.timedelta(minutes=1)
         ranked = conn.execute("SELECT symbol FROM volatility_24h ORDER BY rank").fetchall()
-        assert ranked == [("demo-btc",), ("demo-eth",), ("demo-doge",)]
+        assert ranked == [("demo-btc",), ("demo-eth",), ("demo-doge",)]  # by price level
+        window = dict(
+            conn.execute(
+                "SELECT symbol, array_agg(price) FROM ticks WHERE time >= last_24h_start()"
+                " GROUP BY symbol"
+            ).fetchall()
+        )
         # A candle is the excerpt's bar of the same time of day.
         bucket, o, h, lo, c = conn.execute(
             "SELECT bucket, open, high, low, close FROM ohlcv_1m WHERE symbol = 'demo-btc' "
@@ -60,9 +68,16 @@ def test_demo_lights_up_the_api_the_views_and_the_alerts_file(
         ).fetchone()  # type: ignore[misc]
     bar = demo.excerpt("demo-btc")[bucket.hour * 60 + bucket.minute]
     assert (o, h, lo, c) == (bar.open, bar.high, bar.low, bar.close)
+    # Relative to its price, BTC was the calmest of the three that day.
+    cv = {s: statistics.stdev(p) / statistics.fmean(p) * 100 for s, p in window.items()}
+    assert sorted(cv, key=cv.__getitem__, reverse=True) == ["demo-doge", "demo-eth", "demo-btc"]
     with TestClient(application.create_app(db_url)) as client:
         assert client.get("/health").json()["status"] == "ok"
-        assert client.get("/rank/demo-btc").json()["rank"] == 1
+        assert client.get("/rank/demo-btc?by=stddev").json()["rank"] == 1
+        ranking = client.get("/rank").json()["ranking"]
+        assert [r["symbol"] for r in ranking] == ["demo-doge", "demo-eth", "demo-btc"]
+        for r in ranking:
+            assert math.isclose(r["cv_pct"], cv[r["symbol"]], rel_tol=1e-9)
         assert client.get("/metrics/demo-eth").json()["summary"]["samples"] >= 5750
     again = cli("demo", DATABASE_URL=db_url, CRYPTOMONITOR_ALERTS_FILE=str(alerts_file))
     assert again.returncode == 0, again.stderr
