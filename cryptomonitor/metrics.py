@@ -8,6 +8,7 @@ CRYPTOMONITOR_METRICS_ADDR (``/metrics``, `serve`); the API at ``/prometheus``.
 
 from __future__ import annotations
 
+import errno
 import functools
 import time
 from collections.abc import Iterable, Mapping
@@ -16,6 +17,7 @@ from typing import Protocol
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
+from cryptomonitor.exceptions import ConfigError
 from cryptomonitor.models import Tick
 
 
@@ -148,13 +150,23 @@ def _age(symbol: str) -> float:
 
 
 def serve(address: str | None) -> None:
-    """Serve /metrics on ``host:port``; a port in use is logged, not fatal."""
+    """Serve /metrics on ``host:port`` (None: not at all). ConfigError naming
+    CRYPTOMONITOR_METRICS_ADDR if it cannot be bound (a port in use), as the API's port: a
+    scraper would otherwise find no metrics, or another process's, with only a log line."""
     if address is None:
         return
     host, _, port = address.rpartition(":")
     try:
         start_http_server(int(port), addr=host or "127.0.0.1")
     except OSError as exc:
-        log.error("metrics_not_served", address=address, error=str(exc))
-        return
+        busy = exc.errno == errno.EADDRINUSE
+        raise ConfigError(
+            f"CRYPTOMONITOR_METRICS_ADDR: cannot serve metrics on {address}: "
+            + (
+                "the port is already in use (another cryptomonitor run?): choose another "
+                "address, or off"
+                if busy
+                else f"{exc.strerror or exc}"
+            )
+        ) from None
     log.info("metrics_served", url=f"http://{address}/metrics")

@@ -4,6 +4,7 @@ is read back (`parse_line`: crash recovery, tests, tools). Bump `LINE_FORMAT` wi
 
 from __future__ import annotations
 
+import math
 import re
 import uuid
 
@@ -46,25 +47,59 @@ def human_duration(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
+#: Decimals of a percent change or a ratio; more only when these would misread the threshold.
+FIGURE_DECIMALS = 2
+_MAX_DECIMALS = 12
+
+
 def change_pct(e: episodes.Event) -> float:
     """How far the value is from the window average, in percent of the average."""
     return (e.value - e.window_avg) / e.window_avg * 100
 
 
+def _beyond(e: episodes.Event) -> bool:
+    return e.event != episodes.RESOLVED
+
+
+def figure(x: float, threshold: float, beyond: bool, sign: str = "+") -> str:
+    """`x` with `FIGURE_DECIMALS` decimals, or as many more as it takes for the figure shown
+    to read on its side of `threshold` (compared by magnitude): above it when `beyond` (an
+    ALERT: 2.004 is "2.004", not "2.00"), below it otherwise (a RESOLVED: 1.996 is "1.996",
+    not "2.00"). At the threshold (the rule's ``>`` does not hold there) it stays as it is.
+    """
+    if math.isclose(abs(x), threshold, rel_tol=1e-9):  # at it, but for float noise
+        return f"{x:{sign}.{FIGURE_DECIMALS}f}"
+    for decimals in range(FIGURE_DECIMALS, _MAX_DECIMALS + 1):
+        text = f"{x:{sign}.{decimals}f}"
+        shown = abs(float(text))
+        if shown > threshold if beyond else shown < threshold:
+            return text
+    return text
+
+
+def change_text(e: episodes.Event) -> str:
+    """The change in percent as the line shows it, signed: ``+1.96``; the ``change_pct``
+    field and the sentence show this same text."""
+    if e.condition == "ratio_above":  # the threshold is a ratio, not a change
+        return f"{change_pct(e):+.{FIGURE_DECIMALS}f}"
+    return figure(change_pct(e), e.threshold * 100, _beyond(e))
+
+
 def describe(e: episodes.Event) -> str:
-    """The human part of a line: what moved, by how much, against which average."""
-    head = f"{e.symbol} {e.metric} {human_number(e.value)} is"
+    """The human part of a line: what moved, by how much, against which average; a RESOLVED
+    says that the condition no longer holds and where the value is now."""
+    head = f"{e.symbol} {e.metric} {human_number(e.value)}"
     average = f"its {human_duration(e.window_seconds)} average {human_number(e.window_avg)}"
-    change = change_pct(e)
     if e.condition == "ratio_above":
-        ratio = f"{e.value / e.window_avg:.2f}x"
+        ratio = figure(e.value / e.window_avg, e.threshold, _beyond(e), sign="") + "x"
         if e.event == episodes.RESOLVED:
-            return f"{head} back under {e.threshold:g}x {average} (now {ratio})"
-        return f"{head} {ratio} {average}"
-    moved = f"{abs(change):.1f}% {'above' if change >= 0 else 'below'}"
+            return f"{head} no longer above {e.threshold:g}x {average} (now {ratio})"
+        return f"{head} is {ratio} {average}"
+    change = change_text(e)
+    side = "below" if change.startswith("-") else "above"
     if e.event == episodes.RESOLVED:
-        return f"{head} back within {e.threshold * 100:g}% of {average} (now {moved})"
-    return f"{head} {moved} {average}"
+        return f"{head} no longer {e.threshold * 100:g}% {side} {average} (now {change}%)"
+    return f"{head} is {change[1:]}% {side} {average}"
 
 
 def format_line(e: episodes.Event) -> str:
@@ -77,7 +112,7 @@ def format_line(e: episodes.Event) -> str:
         ("rule", e.rule),
         ("value", format_number(e.value)),
         ("avg", format_number(e.window_avg, AVG_DIGITS)),
-        ("change_pct", f"{change_pct(e):+.2f}"),
+        ("change_pct", change_text(e)),
         ("samples", str(e.window_samples)),
         ("id", short_id(e.alert_id)),
         ("episode", short_id(e.episode_id)),

@@ -11,7 +11,7 @@ import datetime as dt
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NamedTuple, TypeVar
 
 import anyio
 import fastapi
@@ -19,8 +19,9 @@ import psycopg
 import psycopg_pool
 from psycopg.rows import RowFactory
 
-from cryptomonitor.api import params, rows
+from cryptomonitor.api import rows
 from cryptomonitor.db import queries
+from cryptomonitor.util import times
 
 MAX_PERIOD = dt.timedelta(days=31)
 DAY = dt.timedelta(hours=24)
@@ -32,6 +33,14 @@ DAY = dt.timedelta(hours=24)
 RECONNECT_TIMEOUT = 2.0
 
 Row = TypeVar("Row")
+
+
+class Period(NamedTuple):
+    """The period a request covers, [start, end); `cut`: shortened to `MAX_PERIOD`."""
+
+    start: dt.datetime
+    end: dt.datetime
+    cut: bool
 
 
 class Ranking:
@@ -123,24 +132,21 @@ class Service:
             raise fastapi.HTTPException(404, f"unknown symbol {symbol!r}: no ticks stored")
         return found[0]
 
-    def period(
-        self,
-        start: dt.datetime | None,
-        end: dt.datetime | None,
-    ) -> tuple[dt.datetime, dt.datetime]:
-        """[start, end): the last 24 hours by default; `from` alone runs to now."""
+    def period(self, start: dt.datetime | None, end: dt.datetime | None) -> Period:
+        """[start, end): the last 24 hours by default; `from` alone runs to now, `to` alone
+        starts 24 hours earlier. Any two times make a period, so that no request the schema
+        allows is refused: one longer than `MAX_PERIOD` is cut to its first `MAX_PERIOD`
+        (`Period.cut`), one whose `to` is not after its `from` is empty (`to` = `from`)."""
         now = dt.datetime.now(dt.UTC)
         if start is None and end is None:
             (window,) = self.fetch("api_window_start", rows.by_name(rows.WindowStart))
-            return window.start, now + dt.timedelta(minutes=1)
-        named = "to" if end is not None else "from"
-        end = end or now + dt.timedelta(minutes=1)
-        start = start or end - DAY
-        if start >= end:
-            raise params.invalid("query", named, "from must be before to (default: now)")
-        if end - start > MAX_PERIOD:
-            raise params.invalid("query", "to", f"a period is at most {MAX_PERIOD.days} days")
-        return start, end
+            return Period(window.start, now + dt.timedelta(minutes=1), cut=False)
+        if start is None:
+            assert end is not None  # for mypy: one of the two is given
+            return Period(times.shift(end, -DAY), end, cut=False)
+        end = max(start, end or now + dt.timedelta(minutes=1))
+        longest = times.shift(start, MAX_PERIOD)
+        return Period(start, min(end, longest), cut=end > longest)
 
     def health(self) -> tuple[float | None, list[rows.ReceiverStatus]]:
         """From the health pool: the age in seconds of the newest tick (None: none in 7 days)

@@ -86,13 +86,19 @@ class Candle(NamedTuple):
 
 
 class Rank(NamedTuple):
-    """``api_ranking``: a symbol's place among the `total` ranked by 24-hour volatility."""
+    """``api_ranking``: a symbol's places among the `total` ranked by 24-hour volatility:
+    `rank` by the standard deviation, `cv_rank` by the coefficient of variation."""
 
     symbol: str
     stddev: float | None
     samples: int
     rank: int
+    mean: float
+    cv_pct: float | None
+    cv_rank: int
     total: int
+    last_price: float
+    change_24h_pct: float | None
 
 
 class Gap(NamedTuple):

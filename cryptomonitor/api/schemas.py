@@ -72,6 +72,11 @@ class Candle(BaseModel):
         description="the rolling 24-hour volume of the candle's last tick, as the source reports it"
     )
     ticks: int
+    partial: bool = Field(
+        description="true when the candle is not a whole one of the period: its interval "
+        "starts before `from` or ends after `to` (its figures cover ticks outside the "
+        "period), or it is still open (the current minute, hour or day)"
+    )
 
 
 class SymbolDetail(BaseModel):
@@ -84,19 +89,39 @@ class SymbolDetail(BaseModel):
     summary: Summary
     points: list[Point] | None = Field(None, description="interval=raw: every tick, oldest first")
     candles: list[Candle] | None = Field(None, description="interval=1m, 1h or 1d: OHLCV candles")
-    truncated: bool = Field(description="true when `limit` cut points or candles short")
+    truncated: bool = Field(
+        description="true when `limit` cut points or candles short, or the period was cut "
+        "to 31 days (`to` says where it ends)"
+    )
 
 
 class Rank(BaseModel):
     symbol: str
-    rank: int = Field(description="1 = the largest 24-hour standard deviation of the price")
+    rank: int = Field(description="1 = the most volatile over the last 24 hours, by `by`")
     of: int = Field(description="symbols with ticks in the last 24 hours")
-    stddev: float | None
-    samples: int
+    by: str = Field(
+        description="what `rank` orders by: cv (the coefficient of variation, cv_pct) "
+        "or stddev (the standard deviation, in price units)"
+    )
+    cv_pct: float | None = Field(
+        description="coefficient of variation: stddev / mean * 100, the standard deviation "
+        "in percent of the mean price (comparable across coins); null with one sample"
+    )
+    stddev: float | None = Field(
+        description="sample standard deviation of the price, in the symbol's price unit"
+    )
+    mean: float = Field(description="mean price over the last 24 hours")
+    samples: int = Field(description="ticks in the last 24 hours")
     stddev_kind: str
+    last_price: float = Field(description="the price of the newest tick")
+    change_24h_pct: float | None = Field(
+        description="last_price against the last price at or before 24 hours ago, in percent; "
+        "null when there is none"
+    )
 
 
 class Ranking(BaseModel):
+    by: str = Field(description="cv or stddev: what the ranking orders by")
     ranking: list[Rank] = Field(
         description="every symbol with ticks in the last 24 hours, most volatile first"
     )
@@ -131,10 +156,16 @@ class Gap(BaseModel):
 
 
 class Gaps(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: Time = Field(alias="from", description="start of the period (included)")
+    to: Time = Field(description="end of the period (excluded)")
     gaps: list[Gap] = Field(description="oldest first per symbol")
     count: int = Field(description="gaps listed")
     seconds: float = Field(description="their total length")
-    truncated: bool = Field(description="true when `limit` cut the list short")
+    truncated: bool = Field(
+        description="true when `limit` cut the list short, or the period was cut to 31 days"
+    )
 
 
 class ReceiverHealth(BaseModel):

@@ -76,11 +76,21 @@ class RunSummary:
                 "; they wait in the spool for the next start" if self.spooled else ""
             )
         if self.once and self.polls and not self.answered and not self.standby:
+            # The hint first: the HTTP library's text runs to hundreds of characters.
             return (
-                f"the source answered no poll ({self.last_error}); offline, "
-                "`cryptomonitor demo` writes three real days of data instead"
+                "the source answered no poll; offline, `cryptomonitor demo` writes three real "
+                f"days of data instead. Last error: {_shortened(self.last_error)}"
             )
         return None
+
+
+#: Characters of the source's last error that `RunSummary.failed` shows.
+MAX_ERROR_SHOWN = 300
+
+
+def _shortened(error: str | None) -> str:
+    text = error or "none recorded"
+    return text if len(text) <= MAX_ERROR_SHOWN else text[: MAX_ERROR_SHOWN - 3] + "..."
 
 
 def run(settings: Settings, stop: threading.Event, max_polls: int | None = None) -> RunSummary:
@@ -99,14 +109,16 @@ def run(settings: Settings, stop: threading.Event, max_polls: int | None = None)
 
 
 class Poller:
-    """One `run`, used once: the constructor starts the pipeline and builds the source and the
-    leader lock; `run` polls until stopped, then shuts everything down.
+    """One `run`, used once: the constructor serves the metrics, starts the pipeline and builds
+    the source and the leader lock; `run` polls until stopped, then shuts everything down.
 
     Each turn of the loop either stands by (another replica holds the lock) or polls the
     source, stores the fresh ticks and wakes the receivers' threads for the events raised,
     then waits for its slot of the schedule."""
 
     def __init__(self, settings: Settings, stop: threading.Event, max_polls: int | None) -> None:
+        # First, before anything starts: an address it cannot bind stops it (exit 2).
+        metrics.serve(settings.metrics_addr)
         self.settings = settings
         self.stop = stop
         self.max_polls = max_polls
@@ -135,7 +147,6 @@ class Poller:
 
     def run(self) -> RunSummary:
         self._log_start()
-        metrics.serve(self.settings.metrics_addr)
         self.deliveries = delivery.start(
             self.receivers, self.settings.conninfo, self.deliveries_stop
         )

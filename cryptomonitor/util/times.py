@@ -13,6 +13,9 @@ EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 POSTGRES_EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 MICROSECOND = dt.timedelta(microseconds=1)
 MICROS_PER_SECOND = 1_000_000
+#: The first and last times a `datetime` can hold, in UTC.
+EARLIEST = dt.datetime.min.replace(tzinfo=dt.UTC)
+LATEST = dt.datetime.max.replace(tzinfo=dt.UTC)
 
 
 def micros(time: dt.datetime) -> int:
@@ -36,6 +39,23 @@ def parse_iso(text: str) -> dt.datetime:
     ValueError if it is none."""
     value = read_iso(text.strip())
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def to_utc(time: dt.datetime) -> dt.datetime:
+    """An aware `time` in UTC; one whose UTC is beyond what a `datetime` holds (the year 1 at
+    +01:00, 9999-12-31T23:30 at -01:00) is `EARLIEST` or `LATEST`."""
+    try:
+        return time.astimezone(dt.UTC)
+    except OverflowError:
+        return EARLIEST if time.year == 1 else LATEST
+
+
+def shift(time: dt.datetime, delta: dt.timedelta) -> dt.datetime:
+    """`time` + `delta`, held within `EARLIEST` and `LATEST` (never an OverflowError)."""
+    try:
+        return time + delta
+    except OverflowError:
+        return EARLIEST if delta < dt.timedelta(0) else LATEST
 
 
 def format_time(time: dt.datetime) -> str:

@@ -62,7 +62,21 @@ ORDER BY bucket
 LIMIT %(limit)s;
 
 -- name: api_ranking
-SELECT symbol, stddev, samples, rank, count(*) OVER () AS total FROM volatility_24h;
+-- volatility_24h's figures and both ranks, with each symbol's newest price and its change
+-- since the last price at or before 24 hours ago (NULL if it has none): two probes of
+-- ticks_pkey a symbol.
+SELECT v.symbol, v.stddev, v.samples, v.rank, v.mean, v.cv_pct, v.cv_rank,
+       count(*) OVER () AS total, l.price AS last_price,
+       (l.price - d.price) / NULLIF(d.price, 0) * 100 AS change_24h_pct
+FROM volatility_24h v
+CROSS JOIN LATERAL (
+    SELECT price FROM ticks t WHERE t.symbol = v.symbol ORDER BY time DESC LIMIT 1
+) AS l
+LEFT JOIN LATERAL (
+    SELECT price FROM ticks t
+    WHERE t.symbol = v.symbol AND t.time <= now() - INTERVAL '24 hours'
+    ORDER BY time DESC LIMIT 1
+) AS d ON true;
 
 -- name: api_alerts
 SELECT alert_id, event, time, rule, symbol, metric, value, window_avg, window_samples,

@@ -1,15 +1,15 @@
--- The most volatile coins of the last 24 hours: sample standard deviation of the price
--- (rank 1 = most volatile). A coin with one tick has no standard deviation and ranks last.
--- The standard deviation is in price units: divide by the mean price to compare coins of
--- very different prices (the coefficient of variation), as the second query does.
-SELECT rank, symbol, stddev, samples
+-- The most volatile coins of the last 24 hours, relative to their price: the coefficient of
+-- variation cv_pct (sample standard deviation / mean price * 100), comparable across coins of
+-- very different prices (cv_rank 1 = most volatile). A coin with one tick has no standard
+-- deviation and ranks last.
+SELECT cv_rank, symbol, round(cv_pct::numeric, 4) AS cv_pct, mean, stddev, samples
 FROM volatility_24h
-ORDER BY rank
+ORDER BY cv_rank, symbol
 LIMIT 10;
 
-SELECT v.symbol, v.stddev / avg(t.price) AS relative_stddev
-FROM volatility_24h v
-JOIN ticks t ON t.symbol = v.symbol
-            AND t.time > now() - INTERVAL '24 hours'
-GROUP BY v.symbol, v.stddev
-ORDER BY relative_stddev DESC NULLS LAST;
+-- The same coins by the absolute standard deviation, in each one's price unit (rank): it
+-- follows the price level (BTC's thousands of dollars above DOGE's fractions of a cent).
+SELECT rank, symbol, stddev, samples
+FROM volatility_24h
+ORDER BY rank, symbol
+LIMIT 10;

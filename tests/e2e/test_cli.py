@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from cryptomonitor.alerting import lineformat
+from cryptomonitor.commands import run
 from tests.support import pgserver
 from tests.support.fakeapi import Answer, FakeCoinGecko
 from tests.support.helpers import lines
@@ -131,8 +132,34 @@ def test_run_once_fails_when_nothing_could_be_fetched(
     result = cli("run", "--once", **common)
     assert result.returncode == 1, result.stderr
     failed = [json.loads(x) for x in result.stderr.splitlines() if '"run_failed"' in x]
-    assert failed and failed[0]["why"].startswith("the source answered no poll (")
-    assert "500" in failed[0]["why"] and "cryptomonitor demo" in failed[0]["why"]
+    why = failed[0]["why"]  # the hint first, the HTTP library's text after it
+    assert why.startswith("the source answered no poll; offline, `cryptomonitor demo` writes")
+    assert why.index("cryptomonitor demo") < why.index("Last error: ") < why.index("500")
+
+
+def test_run_once_offline_says_the_hint_first(db_url: str, tmp_path: pathlib.Path) -> None:
+    """No network (a port nobody listens on): the hint leads the failure, the HTTP library's
+    hundreds of characters of connection text come after it, cut short."""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    result = cli(
+        "run",
+        "--once",
+        DATABASE_URL=db_url,
+        CRYPTOMONITOR_COINGECKO_URL=f"http://127.0.0.1:{port}/api/v3",
+        CRYPTOMONITOR_COINS="bitcoin",
+        CRYPTOMONITOR_HTTP_ATTEMPTS="1",
+        CRYPTOMONITOR_ALERTS_FILE=str(tmp_path / "alerts.txt"),
+    )
+    assert result.returncode == 1, result.stderr
+    (failed,) = [json.loads(x) for x in result.stderr.splitlines() if '"run_failed"' in x]
+    assert failed["why"].startswith(
+        "the source answered no poll; offline, `cryptomonitor demo` writes three real days of data"
+    )
+    error = failed["why"].split("Last error: ", 1)[1]
+    assert "Connection refused" in error or "connect" in error.lower(), error
+    assert len(error) <= run.MAX_ERROR_SHOWN
 
 
 def test_run_once_of_a_stream_it_cannot_reach_fails_and_says_why(
@@ -422,3 +449,30 @@ def test_replay_of_several_files_needs_a_symbol_each(tmp_path: pathlib.Path) -> 
         "replay", day, day, "--symbol", "btc", "--symbol", "btc", DATABASE_URL="postgresql:///x"
     )
     assert result.returncode == 2 and "a symbol of its own" in result.stderr
+
+
+def test_a_metrics_address_in_use_is_exit_2_naming_it(db_url: str, tmp_path: pathlib.Path) -> None:
+    """As the API's port: a metrics address that cannot be bound stops `run` at once, before
+    it polls (a scraper would otherwise read another process's metrics, or none)."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        started = time.monotonic()
+        result = cli(
+            "run",
+            "--once",
+            DATABASE_URL=db_url,
+            CRYPTOMONITOR_COINGECKO_URL="http://127.0.0.1:9/never-asked",
+            CRYPTOMONITOR_METRICS_ADDR=f"127.0.0.1:{port}",
+            CRYPTOMONITOR_ALERTS_FILE=str(tmp_path / "alerts.txt"),
+        )
+    assert result.returncode == 2, result.stderr
+    (bad,) = [json.loads(x) for x in result.stderr.splitlines() if '"bad_configuration"' in x]
+    assert bad["error"].startswith(
+        f"CRYPTOMONITOR_METRICS_ADDR: cannot serve metrics on 127.0.0.1:{port}"
+    )
+    assert "already in use" in bad["error"] and time.monotonic() - started < 30
+    events = {json.loads(x)["event"] for x in result.stderr.splitlines() if x.startswith("{")}
+    assert not events & {"run_start", "poll", "migration_start"}, events
+    assert "Traceback" not in result.stderr

@@ -9,7 +9,9 @@ import functools
 import gzip
 import itertools
 import json
+import math
 import pathlib
+import statistics
 import threading
 import time
 
@@ -165,14 +167,28 @@ def test_demo_lights_up_the_api_the_views_and_the_alerts_file(
         assert sources == ["demo"]
         assert dt.timedelta(0) <= dt.datetime.now(dt.UTC) - newest < dt.timedelta(minutes=1)
         ranked = conn.execute("SELECT symbol FROM volatility_24h ORDER BY rank").fetchall()
-        assert {r[0] for r in ranked} == set(demo.FILES)
+        assert ranked == [("demo-btc",), ("demo-eth",), ("demo-doge",)]  # by price level
+        window = dict(
+            conn.execute(
+                "SELECT symbol, array_agg(price) FROM ticks WHERE time >= last_24h_start()"
+                " GROUP BY symbol"
+            ).fetchall()
+        )
         bucket, o, h, lo, c = conn.execute(
             "SELECT bucket, open, high, low, close FROM ohlcv_1m WHERE symbol = 'demo-btc' "
             "ORDER BY bucket DESC OFFSET 5 LIMIT 1"
         ).fetchone()  # type: ignore[misc]
     assert [o, h, lo, c] == bar_of("demo-btc", bucket)[:4]
+    # The oracle: the coefficient of variation of each coin's prices of the last 24 hours.
+    cv = {s: statistics.stdev(p) / statistics.fmean(p) * 100 for s, p in window.items()}
+    by_cv = sorted(cv, key=cv.__getitem__, reverse=True)
     with TestClient(application.create_app(db_url)) as client:
         assert client.get("/health").json()["status"] == "ok"
+        assert client.get("/rank/demo-btc?by=stddev").json()["rank"] == 1
+        ranking = client.get("/rank").json()["ranking"]
+        assert [r["symbol"] for r in ranking] == by_cv
+        for r in ranking:
+            assert math.isclose(r["cv_pct"], cv[r["symbol"]], rel_tol=1e-9)
         assert client.get("/metrics/demo-eth").json()["summary"]["samples"] >= 5750
     again = cli("demo", DATABASE_URL=db_url, CRYPTOMONITOR_ALERTS_FILE=str(alerts_file))
     assert again.returncode == 0, again.stderr

@@ -93,13 +93,64 @@ def test_symbol_candles(client: TestClient, data: dict, interval: str, width: in
 
 
 def test_rank_matches_summary_and_order(client: TestClient, data: dict) -> None:
-    ranks = {s: client.get(f"/rank/{s}").json() for s in ("bitcoin", "bitcoin2x", "flat")}
-    assert [ranks[s]["rank"] for s in ("bitcoin2x", "bitcoin", "flat")] == [1, 2, 3]
-    assert {r["of"] for r in ranks.values()} == {3}
+    by_stddev = {
+        s: client.get(f"/rank/{s}?by=stddev").json() for s in ("bitcoin", "bitcoin2x", "flat")
+    }
+    assert [by_stddev[s]["rank"] for s in ("bitcoin2x", "bitcoin", "flat")] == [1, 2, 3]
+    assert {r["of"] for r in by_stddev.values()} == {3} and {
+        r["by"] for r in by_stddev.values()
+    } == {"stddev"}
     summary = client.get("/metrics/bitcoin").json()["summary"]
-    assert math.isclose(ranks["bitcoin"]["stddev"], summary["stddev"], rel_tol=1e-9)
-    assert ranks["bitcoin"]["samples"] == summary["samples"]
-    assert math.isclose(ranks["bitcoin2x"]["stddev"], 2 * summary["stddev"], rel_tol=1e-9)
+    assert math.isclose(by_stddev["bitcoin"]["stddev"], summary["stddev"], rel_tol=1e-9)
+    assert by_stddev["bitcoin"]["samples"] == summary["samples"]
+    assert math.isclose(by_stddev["bitcoin2x"]["stddev"], 2 * summary["stddev"], rel_tol=1e-9)
+    # Relative, the default: twice the price is not twice as volatile.
+    by_cv = {s: client.get(f"/rank/{s}").json() for s in ("bitcoin", "bitcoin2x", "flat")}
+    assert [by_cv[s]["rank"] for s in ("bitcoin", "bitcoin2x", "flat")] == [1, 1, 3]
+    assert {r["by"] for r in by_cv.values()} == {"cv"}
+    assert {k: v for k, v in by_cv["bitcoin"].items() if k not in ("rank", "by")} == {
+        k: v for k, v in by_stddev["bitcoin"].items() if k not in ("rank", "by")
+    }
+
+
+def _last_at_or_before(ticks: Ticks, when: dt.datetime) -> float | None:
+    before = [p for t, p, _ in ticks if t <= when]
+    return before[-1] if before else None
+
+
+def test_the_relative_ranking_against_the_raw_ticks(client: TestClient, data: dict) -> None:
+    """cv_pct, mean, last_price and change_24h_pct against statistics over the same ticks."""
+    asked = dt.datetime.now(dt.UTC)
+    body = client.get("/rank").json()
+    answered = dt.datetime.now(dt.UTC)
+    assert body["by"] == "cv"
+    ranking = {r["symbol"]: r for r in body["ranking"]}
+    start = dt.datetime.fromisoformat(client.get("/metrics/bitcoin").json()["from"])
+    for symbol in ("bitcoin", "bitcoin2x", "flat"):
+        prices = [p for t, p, _ in data[symbol] if t >= start]
+        row = ranking[symbol]
+        assert row["samples"] == len(prices) and row["stddev_kind"] == "sample (n - 1)"
+        assert math.isclose(row["mean"], statistics.fmean(prices), rel_tol=1e-12)
+        cv = statistics.stdev(prices) / statistics.fmean(prices) * 100
+        assert math.isclose(row["cv_pct"], cv, rel_tol=1e-9, abs_tol=1e-12)
+        assert row["last_price"] == data[symbol][-1][1]
+        day_ago = {
+            _last_at_or_before(data[symbol], t - dt.timedelta(hours=24)) for t in (asked, answered)
+        }
+        changes = {None if p is None else (prices[-1] - p) / p * 100 for p in day_ago}
+        if None in changes:
+            assert row["change_24h_pct"] is None
+        else:
+            assert any(math.isclose(row["change_24h_pct"], c, rel_tol=1e-12) for c in changes)
+    assert ranking["bitcoin"]["change_24h_pct"] is not None  # its day starts before the window
+    assert ranking["flat"]["change_24h_pct"] is None  # 50 ticks: nothing 24 hours ago
+    assert [r["symbol"] for r in body["ranking"]] == ["bitcoin", "bitcoin2x", "flat"]
+    assert [r["symbol"] for r in client.get("/rank?by=stddev").json()["ranking"]] == [
+        "bitcoin2x",
+        "bitcoin",
+        "flat",
+    ]
+    assert client.get("/rank?by=price").status_code == 422
 
 
 @pytest.mark.parametrize(
@@ -124,8 +175,9 @@ def test_not_found_is_json(client: TestClient, data: dict, path: str, message: s
         ("/alerts?from=-99999999999", "from"),
         ("/alerts?limit=0", "limit"),
         ("/alerts?limit=10001", "limit"),
-        ("/metrics/bitcoin?from=2025-06-02T00:00:00Z&to=2025-06-01T00:00:00Z", "to"),
-        ("/metrics/bitcoin?from=2025-01-01T00:00:00Z&to=2025-06-01T00:00:00Z", "to"),
+        ("/metrics/bitcoin?from=2020-01-01T00:00Z&interval=2h", "interval"),
+        ("/metrics/bitcoin?from=2020-01-01T00:00Z%20x", "from"),
+        ("/gaps?to=2020-13-01T00:00Z&from=2020-01-01T00:00Z", "to"),
         ("/metrics/bitcoin?limit=100001", "limit"),
         ("/metrics/%00", "symbol"),
         ("/rank/btc%00", "symbol"),
@@ -136,8 +188,88 @@ def test_not_found_is_json(client: TestClient, data: dict, path: str, message: s
 def test_bad_parameters_are_named(client: TestClient, data: dict, path: str, param: str) -> None:
     r = client.get(path)
     assert r.status_code == 422, r.text
-    assert r.json()["detail"][0]["loc"][-1] == param
+    assert [d["loc"][-1] for d in r.json()["detail"]] == [param]
     assert len(r.text) < 1000  # the input is not echoed back whole
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        # The fuzzer's: schema-valid, refused as "out of range (2009 to 9999)".
+        "/alerts?from=2000-01-01T00:00:00Z",
+        "/gaps?from=2000-01-01T00:00:00Z",
+        "/metrics/bitcoin?from=2000-01-01T00:00:00Z",
+        "/metrics/bitcoin?from=0001-01-01T00:00:00%2B01:00&interval=1d",
+        "/gaps?to=0001-01-01T00:00:00Z",
+        "/metrics/bitcoin?from=9999-12-31T23:59:59.999999Z&interval=1h",
+        "/alerts?to=9999-12-31T23:30:00-01:00",
+        # The fuzzer's non-printable symbol: no control character, so the schema allows it.
+        "/rank/%C2%A0%E2%80%A8",
+        "/metrics/%E2%80%8B",
+    ],
+)
+def test_a_schema_valid_request_is_never_refused(client: TestClient, data: dict, path: str) -> None:
+    r = client.get(path)
+    assert r.status_code in (200, 404), r.text
+    if r.status_code == 404:
+        assert r.json()["detail"].startswith("unknown symbol")
+
+
+@pytest.mark.parametrize("path", ["/metrics/bitcoin", "/gaps"])
+def test_any_two_times_make_a_period(client: TestClient, data: dict, path: str) -> None:
+    """31 days at most: a longer period is cut to its first 31 days, and says so; one whose
+    `to` is not after its `from` is empty. `from` alone runs to now."""
+    cut = client.get(path, params={"from": "2020-01-01T00:00Z"}).json()
+    assert (cut["from"], cut["to"], cut["truncated"]) == (
+        "2020-01-01T00:00:00Z",
+        "2020-02-01T00:00:00Z",
+        True,
+    )
+    both = client.get(path, params={"from": "2020-01-01T00:00Z", "to": "2025-01-01T00:00Z"})
+    assert (both.json()["to"], both.json()["truncated"]) == ("2020-02-01T00:00:00Z", True)
+    recent = data["bitcoin"][-10][0]
+    alone = client.get(path, params={"from": recent.isoformat()}).json()
+    end = dt.datetime.fromisoformat(alone["to"])
+    assert dt.timedelta(0) < end - dt.datetime.now(dt.UTC) <= dt.timedelta(minutes=1)
+    assert alone["truncated"] is False
+    start = data["bitcoin"][-100][0].replace(minute=40, second=0, microsecond=0)
+    for end in (start, start - dt.timedelta(minutes=20)):  # [t, t) and a reversed one: empty
+        empty = client.get(
+            path, params={"from": start.isoformat(), "to": end.isoformat(), "interval": "1h"}
+        )
+        assert empty.status_code == 200 and empty.json()["to"] == empty.json()["from"]
+        body = empty.json()
+        assert body.get("candles", []) == [] and body.get("summary", {"samples": 0})["samples"] == 0
+        assert body.get("gaps", []) == []
+    future = client.get(path, params={"from": "2999-01-01T00:00:00Z"}).json()
+    assert future["to"] == "2999-01-01T00:00:00Z"
+
+
+def test_candles_not_whole_in_the_period_are_partial(client: TestClient, data: dict) -> None:
+    """The default 24 hours start inside an hour and a day: those first candles hold ticks
+    from before `from`; the current hour and day are still open."""
+    now = dt.datetime.now(dt.UTC)
+    for interval, width in (("1h", dt.timedelta(hours=1)), ("1d", dt.timedelta(days=1))):
+        body = client.get("/metrics/bitcoin", params={"interval": interval}).json()
+        start = dt.datetime.fromisoformat(body["from"])
+        candles = body["candles"]
+        for c in candles:
+            bucket = dt.datetime.fromisoformat(c["bucket"])
+            whole = start <= bucket and bucket + width <= now
+            assert c["partial"] is not whole, (interval, c)
+        assert candles[0]["partial"] and candles[-1]["partial"]
+    hours = client.get("/metrics/bitcoin", params={"interval": "1h"}).json()["candles"]
+    assert sum(not c["partial"] for c in hours) >= 22
+    first = data["bitcoin"][0][0].replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=2)
+    period = {
+        "interval": "1h",
+        "from": (first + dt.timedelta(minutes=30)).isoformat(),
+        "to": (first + dt.timedelta(hours=3)).isoformat(),
+    }
+    cut = client.get("/metrics/bitcoin", params=period).json()["candles"]
+    assert [c["partial"] for c in cut] == [True, False, False]  # from is at :30
+    minutes = client.get("/metrics/bitcoin", params={"interval": "1m"}).json()["candles"]
+    assert not any(c["partial"] for c in minutes[:-1])  # the window starts on a minute
 
 
 def test_unknown_symbol_is_404_everywhere(client: TestClient, data: dict) -> None:
@@ -344,9 +476,10 @@ def test_no_input_is_a_server_error(client: TestClient, symbol: str, when: str, 
 
 
 def test_the_whole_ranking_and_daily_candles(client: TestClient, data: dict) -> None:
-    ranking = client.get("/rank").json()["ranking"]
+    ranking = client.get("/rank", params={"by": "stddev"}).json()["ranking"]
     assert [r["symbol"] for r in ranking] == ["bitcoin2x", "bitcoin", "flat"]
-    assert ranking[1] == client.get("/rank/bitcoin").json()
+    assert ranking[1] == client.get("/rank/bitcoin?by=stddev").json()
+    assert client.get("/rank").json()["ranking"][0] == client.get("/rank/bitcoin").json()
     days = client.get("/metrics/bitcoin", params={"interval": "1d"}).json()["candles"]
     prices = [p for _, p, _ in data["bitcoin"]]
     assert sum(c["ticks"] for c in days) >= len(prices) - 1  # the 24 h touch two days at most

@@ -201,6 +201,12 @@ def test_volatility_24h_sample_stddev_and_rank(conn: psycopg.Connection, flavour
                 "SELECT symbol, stddev, samples, rank FROM volatility_24h"
             )
         }
+        relative = {
+            s: (mean, cv, r)
+            for s, mean, cv, r in conn.execute(
+                "SELECT symbol, mean, cv_pct, cv_rank FROM volatility_24h"
+            )
+        }
     window = [p for t, p, _ in day if t >= start]
     expected = statistics.stdev(window)  # sample standard deviation (n - 1)
     assert rows["btc"][1] == len(window) and rows["btc"][2] == 2
@@ -208,6 +214,14 @@ def test_volatility_24h_sample_stddev_and_rank(conn: psycopg.Connection, flavour
     assert math.isclose(rows["btc2x"][0], 2 * expected, rel_tol=1e-9) and rows["btc2x"][2] == 1
     assert rows["flat"][0] == pytest.approx(0.0, abs=1e-9) and rows["flat"][2] == 3
     assert rows["lonely"] == (None, 1, 4)
+    # Relative: the coefficient of variation, the same for a price and its double.
+    mean, cv, cv_rank = relative["btc"]
+    assert math.isclose(mean, statistics.fmean(window), rel_tol=1e-12)
+    assert math.isclose(cv, expected / statistics.fmean(window) * 100, rel_tol=1e-9)
+    assert math.isclose(relative["btc2x"][1], cv, rel_tol=1e-12) and cv_rank == 1
+    assert relative["btc2x"][2] == 1  # a tie: 2x the price is not 2x as volatile
+    assert relative["flat"][:2] == (5.0, pytest.approx(0.0, abs=1e-9)) and relative["flat"][2] == 3
+    assert relative["lonely"] == (5.0, None, 4)
 
 
 def test_thirty_days_of_three_coins_match_native_candles(

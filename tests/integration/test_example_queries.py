@@ -5,9 +5,11 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import decimal
+import math
 import pathlib
 import re
 import shutil
+import statistics
 import subprocess
 
 import psycopg
@@ -93,8 +95,12 @@ def test_example_runs(
         assert len(rows) >= 23  # a day of ticks, less an hour turned since they ended
         assert float(rows[-1][4]) == live_day[-1][1]  # close = latest price
     elif path.stem == "most_volatile":
-        ranked, relative = results
-        assert ranked[0][:2] == ["1", "bitcoin"] and relative[0][0] == "bitcoin"
+        relative, absolute = results
+        assert relative[0][:2] == ["1", "bitcoin"] and absolute[0][:2] == ["1", "bitcoin"]
+        prices = [p for t, p, _ in live_day if t >= _window_start(db_url)]
+        cv = statistics.stdev(prices) / statistics.fmean(prices) * 100
+        assert math.isclose(float(relative[0][2]), cv, abs_tol=0.00005)
+        assert math.isclose(float(relative[0][3]), statistics.fmean(prices), rel_tol=1e-12)
     elif path.stem == "data_gaps":
         (rows,) = results
         assert len(rows) == 1 and rows[0][3] > "00:19:00"
@@ -104,6 +110,11 @@ def test_example_runs(
     elif path.stem == "price_vs_average":
         (rows,) = results
         assert 300 <= len(rows) <= 361
+
+
+def _window_start(url: str) -> dt.datetime:
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT last_24h_start()").fetchone()[0]  # type: ignore[index]
 
 
 def _surge(

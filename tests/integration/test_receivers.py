@@ -234,7 +234,7 @@ def test_email_reaches_a_real_smtp_server(db_url: str, tmp_path: pathlib.Path) -
     assert len(received) == expected == 4
     subjects = sorted(" ".join(m["Subject"].split()) for m in received)  # unfolded
     assert subjects[0] == (
-        "[CryptoMonitor] ALERT btc price 400.00 is 300.0% above its 5m average 100.00"
+        "[CryptoMonitor] ALERT btc price 400.00 is 300.00% above its 5m average 100.00"
     )
     assert all(m["To"] == "ops@example.org" for m in received)
     assert "| rule=price_" in received[0].get_payload(decode=True).decode()

@@ -1,8 +1,9 @@
 """Email over SMTP: one message per event, STARTTLS and authentication when configured.
 
-Subject: ``[CryptoMonitor] ALERT bitcoin price 3.1x its 1h average`` (the event's sentence);
-body: the sentence, every field, and the alert line. ``Message-ID`` is derived from the
-``alert_id``, so a mail client shows a message sent twice (delivery is at least once) once.
+Subject: ``[CryptoMonitor] ALERT bitcoin price 312,000 is 3.10x its 1h average 100,500``
+(the event's sentence); body: the sentence, every field, and the alert line. ``Message-ID``
+is derived from the ``alert_id``, so a mail client shows a message sent twice (delivery is at
+least once) once.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ def recent_alerts(
     ] = None,
     to: Annotated[str | None, params.time_query("end, excluded (default: none)")] = None,
     since: Annotated[str | None, params.time_query("the same as from", deprecated=True)] = None,
-    symbol: Annotated[str | None, fastapi.Query(description="one symbol only")] = None,
+    symbol: params.SymbolQuery = None,
     limit: Annotated[
         int,
         fastapi.Query(ge=1, le=MAX_ALERTS, description=f"alerts at most (up to {MAX_ALERTS:,})"),
@@ -39,8 +39,8 @@ def recent_alerts(
     start = params.time(from_, "from") or params.time(since, "since")
     end = params.time(to, "to")
     if start is None:
-        start = (end or dt.datetime.now(dt.UTC)) - deps.DAY
-    end = end or params.LATEST
+        start = times.shift(end or dt.datetime.now(dt.UTC), -deps.DAY)
+    end = end or times.LATEST
     if symbol is not None:
         svc.latest_or_404(params.symbol(symbol, "query"))
     events = svc.fetch(

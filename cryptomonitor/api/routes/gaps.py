@@ -18,14 +18,13 @@ router = fastapi.APIRouter()
     "/gaps",
     summary="Holes in the ticks over a period (default: the last 24 hours)",
     responses={**schemas.NOT_FOUND, **schemas.UNAVAILABLE},
+    response_model_by_alias=True,
 )
 def gaps(
     svc: deps.ServiceDep,
-    from_: Annotated[
-        str | None, params.time_query("start (default: 24 hours before `to`)", "from")
-    ] = None,
-    to: Annotated[str | None, params.time_query("end, excluded (default: now)")] = None,
-    symbol: Annotated[str | None, fastapi.Query(description="one symbol only")] = None,
+    from_: Annotated[str | None, params.time_query(params.FROM_IN_PERIOD, "from")] = None,
+    to: Annotated[str | None, params.time_query(params.TO_IN_PERIOD)] = None,
+    symbol: params.SymbolQuery = None,
     min_seconds: Annotated[
         float,
         fastapi.Query(
@@ -38,7 +37,7 @@ def gaps(
 ) -> schemas.Gaps:
     if symbol is not None:
         svc.latest_or_404(params.symbol(symbol, "query"))
-    start, end = svc.period(params.time(from_, "from"), params.time(to, "to"))
+    start, end, cut = svc.period(params.time(from_, "from"), params.time(to, "to"))
     found = svc.fetch(
         "api_gaps",
         rows.by_name(rows.Gap),
@@ -59,9 +58,13 @@ def gaps(
         )
         for g in found[:limit]
     ]
-    return schemas.Gaps(
-        gaps=listed,
-        count=len(listed),
-        seconds=sum(g.seconds for g in listed),
-        truncated=len(found) > limit,
+    return schemas.Gaps.model_validate(
+        {
+            "from": times.format_time(start),
+            "to": times.format_time(end),
+            "gaps": listed,
+            "count": len(listed),
+            "seconds": sum(g.seconds for g in listed),
+            "truncated": len(found) > limit or cut,
+        }
     )

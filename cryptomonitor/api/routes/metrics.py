@@ -3,8 +3,9 @@ a period, with summary figures."""
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
 import fastapi
 
@@ -27,6 +28,11 @@ CANDLE_QUERIES = {
     Interval.one_minute: "api_candles_1m",
     Interval.one_hour: "api_candles_1h",
     Interval.one_day: "api_candles_1d",
+}
+WIDTHS = {
+    Interval.one_minute: dt.timedelta(minutes=1),
+    Interval.one_hour: dt.timedelta(hours=1),
+    Interval.one_day: dt.timedelta(days=1),
 }
 
 
@@ -56,14 +62,12 @@ def metrics(svc: deps.ServiceDep) -> schemas.Metrics:
 )
 def symbol_detail(
     svc: deps.ServiceDep,
-    symbol: str,
+    symbol: params.SymbolPath,
     interval: Annotated[
         Interval, fastapi.Query(description="raw: every tick; 1m, 1h or 1d: OHLCV candles")
     ] = Interval.raw,
-    from_: Annotated[
-        str | None, params.time_query("start (default: 24 hours before `to`)", "from")
-    ] = None,
-    to: Annotated[str | None, params.time_query("end, excluded (default: now)")] = None,
+    from_: Annotated[str | None, params.time_query(params.FROM_IN_PERIOD, "from")] = None,
+    to: Annotated[str | None, params.time_query(params.TO_IN_PERIOD)] = None,
     limit: Annotated[
         int,
         fastapi.Query(
@@ -72,7 +76,7 @@ def symbol_detail(
     ] = MAX_ROWS,
 ) -> schemas.SymbolDetail:
     symbol = params.symbol(symbol)
-    start, end = svc.period(params.time(from_, "from"), params.time(to, "to"))
+    start, end, cut = svc.period(params.time(from_, "from"), params.time(to, "to"))
     latest = svc.latest_or_404(symbol)
     bounds = {"symbol": symbol, "start": start, "end": end, "limit": limit + 1}
     (figures,) = svc.fetch("api_summary", rows.by_name(rows.Summary), bounds)
@@ -92,9 +96,15 @@ def symbol_detail(
         truncated = len(ticks) > limit
         points = [_point(t) for t in ticks[:limit]]
     else:
-        found = svc.fetch(CANDLE_QUERIES[interval], rows.by_name(rows.Candle), bounds)
+        # An empty period has no candle (the 1h and 1d queries take the bucket of `start`).
+        found = (
+            []
+            if start == end
+            else svc.fetch(CANDLE_QUERIES[interval], rows.by_name(rows.Candle), bounds)
+        )
         truncated = len(found) > limit
-        candles = [_candle(c) for c in found[:limit]]
+        whole = _Whole(start, min(end, dt.datetime.now(dt.UTC)), WIDTHS[interval])
+        candles = [_candle(c, whole) for c in found[:limit]]
     return schemas.SymbolDetail.model_validate(
         {
             "symbol": symbol,
@@ -104,7 +114,7 @@ def symbol_detail(
             "summary": summary,
             "points": points,
             "candles": candles,
-            "truncated": truncated,
+            "truncated": truncated or cut,
         }
     )
 
@@ -115,7 +125,19 @@ def _point(tick: rows.Tick) -> schemas.Point:
     )
 
 
-def _candle(candle: rows.Candle) -> schemas.Candle:
+class _Whole(NamedTuple):
+    """Which candles are whole: those whose [bucket, bucket + width) lies in [start, end)
+    (`end`: the period's end or now, whichever is first)."""
+
+    start: dt.datetime
+    end: dt.datetime
+    width: dt.timedelta
+
+    def partial(self, bucket: dt.datetime) -> bool:
+        return bucket < self.start or times.shift(bucket, self.width) > self.end
+
+
+def _candle(candle: rows.Candle, whole: _Whole) -> schemas.Candle:
     return schemas.Candle(
         bucket=times.format_time(candle.bucket),
         open=candle.open,
@@ -125,4 +147,5 @@ def _candle(candle: rows.Candle) -> schemas.Candle:
         volume=None if candle.volume is None else float(candle.volume),
         volume_24h=candle.volume_24h,
         ticks=candle.ticks,
+        partial=whole.partial(candle.bucket),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import pytest
 
@@ -115,19 +116,19 @@ def _event(
     [
         (
             _event("ALERT", "deviation_above", 0.02, 98125.5, 104000.25),
-            "eth price 98,125.50 is 5.6% below its 5m average 104,000",
+            "eth price 98,125.50 is 5.65% below its 5m average 104,000",
         ),
         (
             _event("RESOLVED", "deviation_above", 0.02, 8542.446, 8389.22925),
-            "eth price 8,542.45 is back within 2% of its 5m average 8,389.23 (now 1.8% above)",
+            "eth price 8,542.45 no longer 2% above its 5m average 8,389.23 (now +1.83%)",
         ),
         (
             _event("RESOLVED", "ratio_above", 3, 150.0, 100.1, 3600),
-            "eth price 150.00 is back under 3x its 1h average 100.10 (now 1.50x)",
+            "eth price 150.00 no longer above 3x its 1h average 100.10 (now 1.50x)",
         ),
         (
             _event("ALERT", "deviation_above", 0.025, 0.1834, 0.17, 90),
-            "eth price 0.1834 is 7.9% above its 90s average 0.17",
+            "eth price 0.1834 is 7.88% above its 90s average 0.17",
         ),
     ],
 )
@@ -135,6 +136,33 @@ def test_the_sentence_says_direction_percent_and_window(
     event: episodes.Event, sentence: str
 ) -> None:
     assert lineformat.parse_line(lineformat.format_line(event))["text"] == sentence
+
+
+@pytest.mark.parametrize(
+    ("event", "now", "change"),
+    [
+        # The issue's line: 2.0% next to change_pct=+2.00 read as still beyond 2%.
+        (_event("RESOLVED", "deviation_above", 0.02, 0.15437, 0.1514), "(now +1.96%)", "+1.96"),
+        (_event("RESOLVED", "deviation_above", 0.02, 101.9996, 100), "(now +1.9996%)", "+1.9996"),
+        (_event("RESOLVED", "deviation_above", 0.02, 98.0004, 100), "(now -1.9996%)", "-1.9996"),
+        (_event("RESOLVED", "deviation_above", 0.07, 107, 100), "(now +7.00%)", "+7.00"),  # at it
+        (_event("ALERT", "deviation_above", 0.02, 102.0004, 100), "is 2.0004% above", "+2.0004"),
+        (_event("RESOLVED", "ratio_above", 3, 299.999, 100), "(now 2.99999x)", "+200.00"),
+        (_event("ALERT", "ratio_above", 3, 300.001, 100), "is 3.00001x its", "+200.00"),
+    ],
+)
+def test_a_figure_never_reads_on_the_wrong_side_of_the_threshold(
+    event: episodes.Event, now: str, change: str
+) -> None:
+    """A RESOLVED's figure reads within the threshold, an ALERT's beyond it, with as many
+    digits as that takes; the sentence and ``change_pct`` show the same text."""
+    fields = lineformat.parse_line(lineformat.format_line(event))
+    assert now in fields["text"] and fields["change_pct"] == change
+    if event.condition == "deviation_above":
+        shown = float(fields["change_pct"])
+        limit = event.threshold * 100
+        assert abs(shown) > limit if event.event == "ALERT" else abs(shown) <= limit
+        assert math.isclose(shown, (event.value / event.window_avg - 1) * 100, abs_tol=0.005)
 
 
 def test_computed_averages_carry_no_float_noise() -> None:
