@@ -115,8 +115,8 @@ class Rank(BaseModel):
     stddev_kind: str
     last_price: float = Field(description="the price of the newest tick")
     change_24h_pct: float | None = Field(
-        description="last_price against the last price at or before 24 hours ago, in percent; "
-        "null when there is none"
+        description="last_price against the last price of the hour up to 24 hours ago, in "
+        "percent; null when there is none (tracked for less than a day, or a gap then)"
     )
 
 

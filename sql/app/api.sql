@@ -63,8 +63,8 @@ LIMIT %(limit)s;
 
 -- name: api_ranking
 -- volatility_24h's figures and both ranks, with each symbol's newest price and its change
--- since the last price at or before 24 hours ago (NULL if it has none): two probes of
--- ticks_pkey a symbol.
+-- since the last price of the hour up to 24 hours ago (NULL if it has none there: a price
+-- older than that is not 24 hours old): two probes of ticks_pkey a symbol.
 SELECT v.symbol, v.stddev, v.samples, v.rank, v.mean, v.cv_pct, v.cv_rank,
        count(*) OVER () AS total, l.price AS last_price,
        (l.price - d.price) / NULLIF(d.price, 0) * 100 AS change_24h_pct
@@ -75,6 +75,7 @@ CROSS JOIN LATERAL (
 LEFT JOIN LATERAL (
     SELECT price FROM ticks t
     WHERE t.symbol = v.symbol AND t.time <= now() - INTERVAL '24 hours'
+      AND t.time > now() - INTERVAL '25 hours'
     ORDER BY time DESC LIMIT 1
 ) AS d ON true;
 

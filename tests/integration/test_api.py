@@ -114,7 +114,8 @@ def test_rank_matches_summary_and_order(client: TestClient, data: dict) -> None:
 
 
 def _last_at_or_before(ticks: Ticks, when: dt.datetime) -> float | None:
-    before = [p for t, p, _ in ticks if t <= when]
+    """The last price in the hour up to `when` (older is not "24 hours ago")."""
+    before = [p for t, p, _ in ticks if when - dt.timedelta(hours=1) < t <= when]
     return before[-1] if before else None
 
 
