@@ -60,6 +60,5 @@ def shift(time: dt.datetime, delta: dt.timedelta) -> dt.datetime:
 
 def format_time(time: dt.datetime) -> str:
     """ISO 8601 UTC with a ``Z``; fractions of a second only when there are some."""
-    utc = time.astimezone(dt.UTC)
-    spec = "%Y-%m-%dT%H:%M:%S.%fZ" if utc.microsecond else "%Y-%m-%dT%H:%M:%SZ"
-    return utc.strftime(spec)
+    # isoformat, not strftime: glibc's %Y writes the year 1 as "1", not "0001".
+    return time.astimezone(dt.UTC).replace(tzinfo=None).isoformat() + "Z"

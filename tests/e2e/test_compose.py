@@ -297,9 +297,14 @@ def test_the_api_answers_on_loopback(stack: Stack) -> None:
     }
     page = requests.get(f"http://127.0.0.1:{stack.env['API_PORT']}/", timeout=10)
     assert page.status_code == 200 and "lightweight-charts" in page.text  # the dashboard
-    status, rank = stack.http("API_PORT", "/rank/bitcoin")
-    # The same factor moves every coin: bitcoin, the dearest, has the largest deviation.
-    assert status == 200 and (rank["rank"], rank["of"]) == (1, 3)
+    # The same factor moves every coin: bitcoin, the dearest, has the largest deviation in
+    # price units, and every coin the same relative one (the default ranking's figure).
+    status, rank = stack.http("API_PORT", "/rank/bitcoin?by=stddev")
+    assert status == 200 and (rank["rank"], rank["of"], rank["by"]) == (1, 3, "stddev")
+    status, ranking = stack.http("API_PORT", "/rank")
+    assert status == 200 and len(ranking["ranking"]) == 3
+    cv = [row["cv_pct"] for row in ranking["ranking"]]
+    assert max(cv) - min(cv) <= 1e-4 * max(cv), cv
 
 
 def test_analyst_logs_in_on_loopback_reads_and_may_not_write(stack: Stack) -> None:

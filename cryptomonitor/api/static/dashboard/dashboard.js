@@ -116,6 +116,25 @@ function alertMarker(a, size) {
            id: a.alert_id };
 }
 
+// One marker per candle and kind (up, down, resolved), the earliest event's, with how many
+// more it stands for: a 4h candle holding a dozen alerts would stack them past the chart's top.
+function candleMarkers(alerts, size, times) {
+  const groups = new Map();
+  for (const a of alerts) {
+    const m = alertMarker(a, size);
+    if (!times.has(m.time)) continue;
+    const key = `${m.time}|${m.position}|${m.shape}`;
+    const group = groups.get(key);
+    if (!group) groups.set(key, { marker: m, first: epoch(a.time), more: 0 });
+    else {
+      group.more += 1;
+      if (epoch(a.time) < group.first) Object.assign(group, { marker: m, first: epoch(a.time) });
+    }
+  }
+  return [...groups.values()].map(({ marker, more }) => (more
+    ? { ...marker, text: `${marker.text} (+${more})` } : marker)).sort((a, b) => a.time - b.time);
+}
+
 async function loadChart(fit) {
   const { symbol, interval, range } = state;
   const spec = candles.INTERVALS[interval];
@@ -145,8 +164,7 @@ async function loadChart(fit) {
     time: c.time, value: c.volume, color: c.close >= c.open ? VOLUME_UP : VOLUME_DOWN,
   })));
   const times = new Set(made.map((c) => c.time));
-  state.markers = (alerts.body.alerts || []).map((a) => alertMarker(a, spec.seconds))
-    .filter((m) => times.has(m.time)).sort((a, b) => a.time - b.time);
+  state.markers = candleMarkers(alerts.body.alerts || [], spec.seconds, times);
   markers.setMarkers(state.markers);
   $("chart-title").textContent = `${symbol} · ${interval} candles · `
     + `${volumeSeries ? "price and traded volume" : "price"}`;

@@ -151,7 +151,7 @@ function moved(a) {
  */
 export function sentence(a) {
   const average = `its ${duration(a.window_seconds)} average ${human(a.window_avg)}`;
-  const head = `${a.symbol} ${a.metric} ${price(a.value)}`;
+  const head = `${a.symbol} ${a.metric} ${human(a.value)}`;
   const now = moved(a);
   if (a.condition === "ratio_above") {
     return a.event === "RESOLVED" ? `${head} no longer above ${thresholdText(a)} ${average} (now ${now})`
@@ -163,11 +163,14 @@ export function sentence(a) {
     : `${head} is ${now.slice(1)}% ${side} ${average}`;
 }
 
-/** The short text of an alert's marker on the chart: "+2.52%", or "✓ back within 2%". */
+/** The short text of an alert's marker: "+2.52%", "✓ back within 2%", "+3.10% vol". */
 export function markerText(a) {
+  // The candles are prices: an alert on the rolling 24-hour volume says "vol" (short: the
+  // labels of neighbouring candles overlap), any other metric its name.
+  const metric = a.metric === "price" ? "" : ` ${a.metric === "volume_24h" ? "vol" : a.metric}`;
   if (a.event === "RESOLVED") {
-    return a.condition === "ratio_above" ? `✓ back under ${thresholdText(a)}`
-      : `✓ back within ${thresholdText(a)}`;
+    return a.condition === "ratio_above" ? `✓ back under ${thresholdText(a)}${metric}`
+      : `✓ back within ${thresholdText(a)}${metric}`;
   }
-  return a.condition === "ratio_above" ? moved(a) : `${moved(a)}%`;
+  return a.condition === "ratio_above" ? `${moved(a)}${metric}` : `${moved(a)}%${metric}`;
 }
