@@ -26,6 +26,11 @@ Run by hand, never in the test suite:
 
     .venv/bin/python -m bench.ingest --local-cluster /usr/lib/postgresql/15/bin
     .venv/bin/python -m bench.ingest --dsn postgresql://postgres@127.0.0.1/postgres --symbols 1000
+    .venv/bin/python -m bench.ingest --local-cluster /usr/lib/postgresql/15/bin --symbols 1000 \
+        --rules default,bench/rules_20.toml   # the four defaults, then 20 rules of every kind
+
+With ``--rules``, each N runs once per rules set (``default``: the built-in four), one row each,
+and the alert check's cost per tick and rule is printed (``check/rule``).
 """
 
 from __future__ import annotations
@@ -52,13 +57,14 @@ import psycopg
 from bench.analytics import add_server_arguments, bench_database, server
 from bench.bulk import timed_copy
 from cryptomonitor.alerting import alertfile
-from cryptomonitor.alerting.rules import DEFAULT_RULES
+from cryptomonitor.alerting import rules as rulebook
 from cryptomonitor.db import database, migrations
 from cryptomonitor.ingest import writer
 from cryptomonitor.ingest.pipeline import Pipeline
 from cryptomonitor.models import Tick
 from cryptomonitor.sources import coingecko
 
+RULES: tuple[rulebook.Rule, ...] = rulebook.DEFAULT_RULES  # the child's (--rules)
 SPIKE_PROBABILITY = 1e-3  # enough alert lines for a p99 that is not just the maximum
 COPY_RUNS = 3  # the raw COPY is timed this many times; the median is printed
 
@@ -202,7 +208,7 @@ def child(url: str, n: int, seconds: int, history: int) -> dict[str, Any]:
             path = pathlib.Path(tmp) / f"alerts-{label}.txt"
             pipeline = Pipeline(
                 database.Database(url),
-                writer.BatchWriter(DEFAULT_RULES, 3600.0),
+                writer.BatchWriter(RULES, 3600.0),
                 TimedAlertFile(path),
                 buffer_max_ticks=max(100_000, 2 * n),
                 lines_first=label == "fast",
@@ -256,9 +262,17 @@ def main() -> None:
         help="seconds of 1-second history per symbol before the runs",
     )
     parser.add_argument("--runs", type=int, default=1, help="runs per N (a row each)")
+    parser.add_argument(
+        "--rules",
+        default="default",
+        help="comma-separated rules files, each run for every N ('default': the built-in four)",
+    )
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
+        global RULES
+        if args.rules != "default":
+            RULES = rulebook.load(pathlib.Path(args.rules))
         seconds = max(10, args.ticks // args.child)
         print(json.dumps(child(args.dsn, args.child, seconds, args.history)))
         return
@@ -271,14 +285,23 @@ def report(url: str, args: argparse.Namespace) -> None:
         version = conn.execute("SHOW server_version").fetchone()
     print(
         f"server: PostgreSQL {version[0] if version else '?'}; {args.history} s of 1-second "
-        f"history per symbol; default alert rules; a poll per simulated second"
+        f"history per symbol; a poll per simulated second"
     )
     print(
-        f"{'N':>6} {'flavour':>11} {'ticks':>7} {'pipeline':>10} {'bulk':>10} {'general':>10} "
+        f"{'N':>6} {'rules':>16} {'flavour':>11} {'ticks':>7} {'pipeline':>10} {'bulk':>10} "
+        f"{'general':>10} "
         f"{'COPY':>10} {'pipe/COPY':>9} {'check':>9} {'alerts':>6} {'p50':>8} {'p99':>8} "
-        f"{'peak RSS':>9} {'warm-up':>8} {'fast batches':>12}"
+        f"{'check/rule':>10} {'peak RSS':>9} {'warm-up':>8} {'fast batches':>12}"
     )
-    for n in (int(x) for x in args.symbols.split(",") for _ in range(args.runs)):
+    sets = args.rules.split(",")
+    for n, rules_set in (
+        (int(x), r) for x in args.symbols.split(",") for _ in range(args.runs) for r in sets
+    ):
+        count = len(
+            rulebook.DEFAULT_RULES
+            if rules_set == "default"
+            else rulebook.load(pathlib.Path(rules_set))
+        )
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("TRUNCATE ticks, alerts, alert_state")
         done = subprocess.run(
@@ -294,6 +317,8 @@ def report(url: str, args: argparse.Namespace) -> None:
                 str(args.ticks),
                 "--history",
                 str(args.history),
+                "--rules",
+                rules_set,
             ],
             capture_output=True,
             text=True,
@@ -305,11 +330,13 @@ def report(url: str, args: argparse.Namespace) -> None:
         r = json.loads(done.stdout.strip().splitlines()[-1])
         fast = r["fast"]
         print(
-            f"{n:>6} {r['flavour']:>11} {fast['ticks']:>7} {fast['rate']:>8.0f}/s "
+            f"{n:>6} {pathlib.Path(rules_set).stem[:10] + f' ({count})':>16} "
+            f"{r['flavour']:>11} {fast['ticks']:>7} {fast['rate']:>8.0f}/s "
             f"{r['bulk']['rate']:>8.0f}/s {r['general']['rate']:>8.0f}/s "
             f"{r['copy']['rate']:>8.0f}/s "
             f"{fast['rate'] / r['copy']['rate']:>8.2f}x {fast['check_us']:>7.1f}us "
             f"{fast['events']:>6} {r['latency_p50_ms']:>6.1f}ms {r['latency_p99_ms']:>6.1f}ms "
+            f"{fast['check_us'] / count:>8.2f}us "
             f"{r['peak_rss_mb']:>7.0f}MB {fast['warmup']:>7.1f}s "
             f"{fast['fast_batches']:>6}/{fast['batches']:<6}",
             flush=True,

@@ -1,8 +1,9 @@
 """The ``cryptomonitor`` command: ``migrate``, ``run``, ``replay``, ``backfill``, ``demo``,
-``api`` and ``db``, one module each in `cryptomonitor.commands` (its arguments, help and
+``api``, ``rules`` and ``db``, one module each in `cryptomonitor.commands` (its arguments, help and
 handler).
 
-Without a configured database every command but ``db`` (which manages it) runs with the
+Without a configured database every command but ``db`` (which manages it) and ``rules``
+(which needs none) runs with the
 embedded server (`commands.startup.database_settings`).
 
 Every setting is an environment variable (see `cryptomonitor.config`) that a flag of the same
@@ -23,7 +24,19 @@ from typing import Protocol
 import structlog
 
 from cryptomonitor import __version__, config, logs
-from cryptomonitor.commands import api, arguments, backfill, db, demo, migrate, replay, run, startup
+from cryptomonitor.alerting import rules as alerting_rules
+from cryptomonitor.commands import (
+    api,
+    arguments,
+    backfill,
+    db,
+    demo,
+    migrate,
+    replay,
+    rules,
+    run,
+    startup,
+)
 from cryptomonitor.exceptions import ConfigError, CryptoMonitorError, DatabaseRefused
 
 log = structlog.get_logger(__name__)
@@ -41,9 +54,9 @@ class Command(Protocol):
 
 
 #: In the order of ``cryptomonitor --help``.
-COMMANDS: tuple[Command, ...] = (migrate, run, replay, backfill, demo, api, db)
+COMMANDS: tuple[Command, ...] = (migrate, run, replay, backfill, demo, api, rules, db)
 #: The commands that look after the embedded server themselves, instead of using it.
-MANAGE_THE_SERVER = frozenset({db.NAME})
+MANAGE_THE_SERVER = frozenset({db.NAME, rules.NAME})
 
 
 def _add_settings(parser: argparse.ArgumentParser, fields: Sequence[str]) -> None:
@@ -93,6 +106,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command in MANAGE_THE_SERVER:
             return command(settings, args)
+        if "rules_file" in args.fields:
+            alerting_rules.load(settings.rules_file)  # a bad rule fails before the database
+
         with startup.database_settings(settings) as connecting:
             return command(connecting, args)
     except ConfigError as exc:

@@ -22,6 +22,15 @@ class ConfigError(CryptoMonitorError):
     """A setting is missing, misspelled or invalid; the message names it."""
 
 
+class RuleKeyError(ConfigError):
+    """A bad value of one key of an alert rule: the message, and the key (`key`), which the
+    rules loader turns into the file, the line and the rule."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
 class SourceError(CryptoMonitorError):
     """A price source could not deliver a usable answer."""
 

@@ -68,9 +68,11 @@ class AlertCache:
     class. `unverified` is a subset of them.
     """
 
-    def __init__(self, lengths: Sequence[int]) -> None:
-        """`lengths`: the window lengths the rules use, in microseconds (`engine.lengths`)."""
+    def __init__(self, lengths: Sequence[int], squares: bool = False) -> None:
+        """`lengths`: the window lengths the rules use, in microseconds (`engine.lengths`);
+        `squares`: whether the windows keep sums of squares (`engine.squares`)."""
         self.lengths = sorted(set(lengths))
+        self.squares = squares
         self.series: dict[str, Series] = {}
         self.states: dict[str, dict[str, episodes.State]] = {}  # symbol -> rule name -> state
         self.unverified: set[str] = set()  # cached symbols another session may have written
@@ -180,11 +182,11 @@ class AlertCache:
         """Cache the `missing` symbols from the database: their ticks since `missing.since`
         (a symbol without any is cached empty) and their alert states."""
         for symbol in missing.symbols:
-            self.series[symbol] = Series(self.lengths)
+            self.series[symbol] = Series(self.lengths, self.squares)
             self.states[symbol] = {}
         for recent in windows:
             self.series[recent.symbol] = Series.loaded(
-                self.lengths, recent.times, recent.prices, recent.volumes
+                self.lengths, recent.times, recent.prices, recent.volumes, self.squares
             )
         for state in states:
             self.states[state.symbol][state.rule] = state

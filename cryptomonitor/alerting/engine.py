@@ -1,7 +1,8 @@
 """The alert engine: the rules run over each symbol's trailing windows and alert states. Pure.
 
 For every new tick the rules need the average of the symbol's ticks in ``[t - W, t)`` for each
-window length W (the definition is the SQL function ``trailing_window``). Each symbol keeps
+window length W (the definition is the SQL function ``trailing_window``), a z-score also
+their sample variance, a move the reference tick at or before ``t - lookback``. Each symbol keeps
 its windows in memory with exact running sums (`cryptomonitor.alerting.windows`), in the
 alert cache (`cryptomonitor.alerting.cache`, which also keeps itself true to the database),
 so the check costs the same whatever a window holds, and a run restarted after a crash writes
@@ -16,12 +17,16 @@ no I/O, so the writer runs it while the server is still inserting the batch (des
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import datetime as dt
+import math
 from collections.abc import Sequence
 
 from cryptomonitor.alerting import cache, episodes
+from cryptomonitor.alerting.episodes import Reading
 from cryptomonitor.alerting.rules import Rule
+from cryptomonitor.alerting.windows import Series
 from cryptomonitor.models import Tick
 from cryptomonitor.util.times import MICROS_PER_SECOND, micros
 
@@ -38,6 +43,25 @@ class Judgement:
 NOTHING = Judgement([], {})
 
 
+# The kinds of condition, as the per-tick loop tells them apart.
+_LEVEL, _RATIO, _DEVIATION, _ZSCORE, _MOVE = range(5)
+_KINDS = {
+    "above": _LEVEL,
+    "below": _LEVEL,
+    "ratio_above": _RATIO,
+    "deviation_above": _DEVIATION,
+    "zscore": _ZSCORE,
+    "move": _MOVE,
+}
+
+# Per rule, what the per-tick loop needs, looked up once: the rule, its name, whether it reads
+# the price, its kind, the index of its window, the samples it needs, and for a move its
+# lookback and reference span in microseconds and whether it is relative.
+_Plan = tuple[Rule, str, bool, int, int, int, int, int, bool]
+# A plan scoped to one symbol and source: the same, and the threshold for the symbol.
+_Scoped = tuple[Rule, str, bool, int, int, int, int, int, bool, float]
+
+
 class AlertEngine:
     """The rules, compiled once for the per-tick loop."""
 
@@ -45,21 +69,43 @@ class AlertEngine:
         self.rules = tuple(rules)
         self.repeat_interval = repeat_interval
         #: The window lengths the rules use, in microseconds, shortest first: the cache's.
-        self.lengths = sorted({round(r.window * MICROS_PER_SECOND) for r in self.rules})
+        self.lengths = sorted(
+            {round(length * MICROS_PER_SECOND) for r in self.rules for length in r.lengths}
+        )
+        #: Whether the windows keep sums of squares (a z-score rule needs them).
+        self.squares = any(r.condition == "zscore" for r in self.rules)
         index = {length: i for i, length in enumerate(self.lengths)}
-        # Per rule, what the per-tick loop needs, looked up once.
-        self._plan = [
-            (
-                rule,
-                rule.name,
-                rule.metric == "price",
-                index[round(rule.window * MICROS_PER_SECOND)],
-                rule.min_samples,
+        self._plan: list[_Plan] = []
+        for rule in self.rules:
+            lengths = [round(length * MICROS_PER_SECOND) for length in rule.lengths]
+            lookback = round(rule.lookback * MICROS_PER_SECOND)
+            self._plan.append(
+                (
+                    rule,
+                    rule.name,
+                    rule.metric == "price",
+                    _KINDS[rule.condition],
+                    index[lengths[0]] if lengths else -1,
+                    rule.samples_needed,
+                    lookback,
+                    2 * lookback,
+                    rule.unit == "relative",
+                )
             )
-            for rule in self.rules
-        ]
+        self._scoped: dict[tuple[str, str], list[_Scoped]] = {}
 
-    def judge(self, known: cache.AlertCache, ticks: Sequence[Tick]) -> Judgement:
+    def _plans(self, symbol: str, source: str) -> list[_Scoped]:
+        """The rules that judge `symbol`'s ticks from `source` (scoped by symbols, sources and
+        per-symbol thresholds), with the threshold each uses."""
+        plans = self._scoped[(symbol, source)] = [
+            (*p, p[0].threshold_for(symbol) or 0.0)
+            for p in self._plan
+            if p[0].applies(symbol, source)
+        ]
+        return plans
+
+    # The per-tick loop, written out for speed (no call per rule and tick): hence its length.
+    def judge(self, known: cache.AlertCache, ticks: Sequence[Tick]) -> Judgement:  # noqa: C901
         """Hold `ticks` (oldest first, their symbols cached in `known`, which was built with
         this engine's `lengths`) in their windows and run the rules over them.
 
@@ -71,7 +117,7 @@ class AlertEngine:
             return NOTHING
         events: list[episodes.Event] = []
         changed: dict[cache.Key, episodes.State] = {}
-        repeat, plan, step = self.repeat_interval, self._plan, episodes.step
+        repeat, step, scoped = self.repeat_interval, episodes.step, self._scoped
         all_series, all_states = known.series, known.states
         time_us: dict[dt.datetime, int] = {}  # a poll's ticks mostly share a few timestamps
         for tick in ticks:
@@ -84,23 +130,67 @@ class AlertEngine:
             if times and t <= times[-1]:
                 series.add(t, price, volume)
                 continue  # stored, but it raises nothing: its successors were judged without it
+            plans = scoped.get((symbol, tick.source))
+            if plans is None:
+                plans = self._plans(symbol, tick.source)
             stats = series.advance(t, price, volume)
             states = all_states[symbol]
             value: float | None
-            for rule, name, is_price, w, min_samples in plan:
-                if is_price:
-                    value, avg, samples = price, stats[w][0], stats[w][1]
+            for rule, name, is_price, kind, w, min_samples, lookback, span, relative, x in plans:
+                value = price if is_price else volume
+                if value is None:
+                    continue  # no value: this tick decides nothing for the rule
+                reading: Reading | None = None
+                if kind == _LEVEL:
+                    delta, scale = value, 1.0
+                elif kind == _MOVE:
+                    ref = _reference(series, t - lookback, t - span, is_price)
+                    if ref is None or (relative and not ref > 0):
+                        continue  # no reference (yet): no decision
+                    delta, scale = value - ref, ref if relative else 1.0
+                    reading = Reading(value, delta, scale, ref)
                 else:
-                    value, avg, samples = volume, stats[w][2], stats[w][3]
-                if value is None or avg is None or samples < min_samples or not avg > 0:
-                    continue  # this window decides nothing: the alert stays as it is
+                    avg, samples = (stats[w][0], stats[w][1]) if is_price else stats[w][2:]
+                    if avg is None or samples < min_samples:
+                        continue  # this window decides nothing: the alert stays as it is
+                    if kind == _ZSCORE:
+                        var = series.spreads[w][0 if is_price else 1]
+                        if var is None or not var > 0:
+                            continue
+                        sd = math.sqrt(var)
+                        delta, scale = value - avg, sd
+                        reading = Reading(value, delta, scale, avg, samples, sd)
+                    else:
+                        if not avg > 0:
+                            continue
+                        delta, scale = (value if kind == _RATIO else value - avg), avg
+                        reading = Reading(value, delta, scale, avg, samples)
                 state = states.get(name)
-                if not rule.breached(value, avg) and (state is None or not state.firing):
+                if (state is None or not (state.firing or state.pending_since)) and (
+                    not rule.holds(delta, scale, x)
+                ):
                     continue  # quiet, and it was: nothing to record
-                after, event = step(rule, symbol, time, value, avg, samples, state, repeat)
-                if event is None or after is None:
+                if reading is None:
+                    reading = Reading(value, delta, scale)
+                after, event = step(rule, symbol, time, reading, state, repeat)
+                if after is None or after is state:
                     continue  # no change (firing, not yet due to repeat): nothing to store
-                # Every event changes the state; the batch's last change is what is stored.
+                # The batch's last change of a state is what is stored.
                 states[name] = changed[(name, symbol)] = after
-                events.append(event)
+                if event is not None:
+                    events.append(event)
         return Judgement(events, changed)
+
+
+def _reference(series: Series, at: int, oldest: int, is_price: bool) -> float | None:
+    """The value of the latest tick held at or before `at` (and not before `oldest`) whose
+    metric is known: a move's reference, or None."""
+    times = series.times
+    i = bisect.bisect_right(times, at) - 1
+    values = series.prices if is_price else series.volumes
+    while i >= 0 and times[i] >= oldest:
+        v = values[i]
+        if v == v:  # not NaN (an unknown volume)
+            return v
+        i -= 1
+    return None

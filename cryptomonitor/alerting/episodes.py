@@ -7,6 +7,13 @@ gives the same alerts as the live run it records. A tick older than those alread
 symbol (a backfill) is stored but raises nothing: the engine judges a symbol's ticks in time
 order only, and `step` ignores a tick not newer than its state's last change.
 
+A rule's modifiers shape the episode (docs/alerts.md, "Episodes"): ``for`` holds the ALERT back
+until the condition has held on every deciding tick for that long (Prometheus's pending state);
+``recover`` clears it only once the condition fails at a second, easier threshold (hysteresis);
+``cooldown`` opens no new episode that soon after a RESOLVED; ``repeat`` overrides the repeat
+interval (0: never); ``once`` ends the rule for the symbol after its first episode; ``expires``
+opens no episode from then on.
+
 Every event has a deterministic id derived from (event, rule, symbol, tick time): evaluating the
 same tick twice, for instance after a crash, yields the same id, which the ``alerts`` table and
 the alerts file each hold at most once.
@@ -17,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import uuid
+from collections.abc import Mapping
 
 from cryptomonitor.alerting.rules import Rule
 
@@ -31,21 +39,32 @@ _NAMESPACE = uuid.UUID("5b0f1c1e-8a4e-4d59-9c39-6f1d2b7c0a11")
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class State:
-    """Where one (rule, symbol) stands since its last event: a row of the ``alert_state``
-    table, field for column (the repository reads and writes it by these names), and what the
-    alert cache (`cryptomonitor.alerting.cache`) holds. Only an event changes it (`step`)."""
+    """Where one (rule, symbol) stands: a row of the ``alert_state`` table, field for column
+    (the repository reads and writes it by these names), and what the alert cache
+    (`cryptomonitor.alerting.cache`) holds. Only `step` changes it."""
 
     rule: str
     symbol: str
     firing: bool
     episode_id: uuid.UUID | None  # while firing: the id of the ALERT that opened the episode
     last_notified: dt.datetime | None  # while firing: the time of the last ALERT line
-    last_changed: dt.datetime  # the time of the tick that raised the last event
+    last_changed: dt.datetime  # the time of the tick that last changed this state
+    pending_since: dt.datetime | None = None  # not firing, `for` running: when it began to hold
+    resolved_at: dt.datetime | None = None  # the time of the last RESOLVED (for `cooldown`)
+    done: bool = False  # a `once` rule whose episode has ended
+
+
+Figures = Mapping[str, float | str]
 
 
 @dataclasses.dataclass(frozen=True)
 class Event:
-    """One alert line: an ``ALERT`` (first or repeated) or a ``RESOLVED``."""
+    """One alert line: an ``ALERT`` (first or repeated) or a ``RESOLVED``; a row of ``alerts``.
+
+    ``window_avg``, ``window_samples`` and ``window_seconds`` describe the trailing window of
+    the conditions that have one (None for a level or a move); ``figures`` holds the
+    condition's own exact figures (a move's reference, a z-score's standard deviation, ...).
+    """
 
     alert_id: uuid.UUID
     event: str
@@ -54,12 +73,14 @@ class Event:
     symbol: str
     metric: str
     value: float
-    window_avg: float
-    window_samples: int
-    window_seconds: float
+    window_avg: float | None
+    window_samples: int | None
+    window_seconds: float | None
     condition: str
     threshold: float
     episode_id: uuid.UUID
+    severity: str = "warning"
+    figures: Figures = dataclasses.field(default_factory=dict, hash=False)
 
 
 def alert_id(event: str, rule: str, symbol: str, time: dt.datetime) -> uuid.UUID:
@@ -67,37 +88,46 @@ def alert_id(event: str, rule: str, symbol: str, time: dt.datetime) -> uuid.UUID
     return uuid.uuid5(_NAMESPACE, f"{event}|{rule}|{symbol}|{time.astimezone(dt.UTC).isoformat()}")
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Reading:
+    """What a condition reads at one tick, for `step`: `delta` and `scale` as
+    `Rule.holds` takes them; `reference` is the trailing average (or mean), or a move's
+    reference value; `samples` the window's values; `spread` a z-score's standard
+    deviation."""
+
+    value: float
+    delta: float
+    scale: float
+    reference: float | None = None
+    samples: int | None = None
+    spread: float | None = None
+
+
 def step(
     rule: Rule,
     symbol: str,
     time: dt.datetime,
-    value: float | None,
-    window_avg: float | None,
-    window_samples: int,
+    reading: Reading | None,
     state: State | None,
     repeat_interval: float,
 ) -> tuple[State | None, Event | None]:
     """Advance (rule, symbol) by one tick; return the state after it and the event it raises.
 
-    Only an event changes the state: without one, `state` itself is returned (None, no state
-    yet, included). A tick not newer than the state's last change raises nothing; nor does a
-    window that decides nothing (too few samples, no positive average, no value): the alert
-    stays as it is.
+    `reading` is None where the condition decides nothing at this tick (too few samples, no
+    reference, no value): then nothing changes, a pending period included. Without a change
+    `state` itself is returned (None, no state yet, included). A tick not newer than the
+    state's last change raises nothing.
     """
-    if state is not None and time <= state.last_changed:
+    if reading is None or (state is not None and time <= state.last_changed):
         return state, None
-    if (
-        value is None
-        or window_avg is None
-        or window_samples < rule.min_samples
-        or not window_avg > 0
-    ):
+    x = rule.threshold_for(symbol)
+    if x is None:
         return state, None
-    v, avg = value, window_avg  # narrowed to float for the closure
-    breached = rule.breached(v, avg)
     firing = state is not None and state.firing
 
     def event(kind: str, episode: uuid.UUID | None = None) -> Event:
+        assert reading is not None
+        assert x is not None
         new_id = alert_id(kind, rule.name, symbol, time)
         return Event(
             new_id,
@@ -106,28 +136,92 @@ def step(
             rule.name,
             symbol,
             rule.metric,
-            v,
-            avg,
-            window_samples,
-            rule.window,
+            reading.value,
+            *_window(rule, reading),
             rule.condition,
-            rule.threshold,
+            x,
             episode or new_id,
+            rule.severity,
+            figures(rule, symbol, reading),
         )
 
-    if breached and not firing:
+    if firing:
+        assert state is not None
+        y = rule.recover_for(symbol)
+        if not rule.holds(reading.delta, reading.scale, x if y is None else y):
+            resolved = event(RESOLVED, state.episode_id)
+            after = State(rule.name, symbol, False, None, None, time, None, time, rule.once)
+            return after, resolved
+        repeat = repeat_interval if rule.repeat is None else rule.repeat
+        if (
+            repeat > 0
+            and not rule.once
+            and state.last_notified is not None
+            and (time - state.last_notified).total_seconds() >= repeat
+        ):
+            repeated = event(ALERT, state.episode_id)
+            return dataclasses.replace(state, last_notified=time, last_changed=time), repeated
+        return state, None
+
+    pending = state.pending_since if state is not None else None
+    blocked = (
+        (state is not None and state.done)
+        or (rule.expires is not None and time >= rule.expires)
+        or (
+            rule.cooldown > 0
+            and state is not None
+            and state.resolved_at is not None
+            and (time - state.resolved_at).total_seconds() < rule.cooldown
+        )
+    )
+    if blocked or not rule.holds(reading.delta, reading.scale, x):
+        if pending is None:
+            return state, None
+        assert state is not None
+        return dataclasses.replace(state, pending_since=None, last_changed=time), None
+    since = time if pending is None else pending
+    if (time - since).total_seconds() >= rule.pending:
         opened = event(ALERT)
-        return State(rule.name, symbol, True, opened.alert_id, time, time), opened
+        resolved_at = state.resolved_at if state is not None else None
+        after = State(rule.name, symbol, True, opened.alert_id, time, time, None, resolved_at)
+        return after, opened
     if state is None:
-        return None, None  # quiet, and never fired
-    if (
-        breached
-        and state.last_notified is not None
-        and ((time - state.last_notified).total_seconds() >= repeat_interval)
-    ):
-        repeated = event(ALERT, state.episode_id)
-        return State(rule.name, symbol, True, state.episode_id, time, time), repeated
-    if not breached and firing:
-        resolved = event(RESOLVED, state.episode_id)
-        return State(rule.name, symbol, False, None, None, time), resolved
-    return state, None
+        return State(rule.name, symbol, False, None, None, time, since), None
+    return dataclasses.replace(state, pending_since=since, last_changed=time), None
+
+
+def _window(rule: Rule, reading: Reading) -> tuple[float | None, int | None, float | None]:
+    if rule.window > 0:
+        return reading.reference, reading.samples, rule.window
+    return None, None, None
+
+
+def figures(rule: Rule, symbol: str, reading: Reading) -> dict[str, float | str]:
+    """The exact figures of a reading, by name (the line's key=value fields and the
+    ``alerts.figures`` column); see docs/alerts.md for each."""
+    out: dict[str, float | str] = {}
+    condition, value, ref = rule.condition, reading.value, reading.reference
+    if condition == "move":
+        assert ref is not None
+        out["reference"] = ref
+        out["lookback_seconds"] = rule.lookback
+        out["change"] = value - ref
+        if ref:
+            out["change_pct"] = (value - ref) / ref * 100
+    elif condition == "zscore":
+        assert ref is not None
+        assert reading.spread is not None
+        out["zscore"] = (value - ref) / reading.spread
+        out["stddev"] = reading.spread
+    elif condition in ("ratio_above", "deviation_above") and ref:
+        out["ratio" if condition == "ratio_above" else "change_pct"] = (
+            value / ref if condition == "ratio_above" else (value - ref) / ref * 100
+        )
+    if condition not in ("above", "below", "ratio_above"):
+        out["direction"] = rule.direction
+    if condition == "move":
+        out["unit"] = rule.unit
+    recover = rule.recover_for(symbol)
+    if recover is not None:
+        out["recover"] = recover
+    return out

@@ -11,8 +11,9 @@ import uuid
 from cryptomonitor.alerting import episodes
 from cryptomonitor.util import times
 
-#: The version of the alerts-file line format (the ``v=`` field). 1: before 0.2, all key=value.
-LINE_FORMAT = 2
+#: The version of the alerts-file line format (the ``v=`` field). 1: before 0.2, all key=value;
+#: 2: a sentence, then key=value; 3: a sentence per condition, its figures and ``severity``.
+LINE_FORMAT = 3
 
 
 #: Significant digits of computed figures (window averages): enough for any price, no noise.
@@ -40,6 +41,13 @@ def human_number(x: float) -> str:
     return f"{x:.4g}"
 
 
+def level_number(x: float) -> str:
+    """A level a person typed, as typed but with thousands separators: 100,000 / 99,500.5."""
+    if x == int(x) and abs(x) < 2**53:
+        return f"{int(x):,}"
+    return f"{x:,.15g}" if abs(x) >= 1 else f"{x:.15g}"
+
+
 def human_duration(seconds: float) -> str:
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size and seconds % size == 0:
@@ -52,13 +60,17 @@ FIGURE_DECIMALS = 2
 _MAX_DECIMALS = 12
 
 
-def change_pct(e: episodes.Event) -> float:
-    """How far the value is from the window average, in percent of the average."""
-    return (e.value - e.window_avg) / e.window_avg * 100
-
-
 def _beyond(e: episodes.Event) -> bool:
     return e.event != episodes.RESOLVED
+
+
+def _clearing(e: episodes.Event) -> float:
+    """The threshold the event is read against: an ALERT's own, a RESOLVED's recovery level
+    where the rule has one (it cleared there)."""
+    recover = e.figures.get("recover")
+    if e.event == episodes.RESOLVED and isinstance(recover, int | float):
+        return float(recover)
+    return e.threshold
 
 
 def figure(x: float, threshold: float, beyond: bool, sign: str = "+") -> str:
@@ -77,29 +89,129 @@ def figure(x: float, threshold: float, beyond: bool, sign: str = "+") -> str:
     return text
 
 
+def change_pct(e: episodes.Event) -> float:
+    """How far the value is from the window average (a move: from its reference), in percent
+    of it."""
+    ref = e.window_avg if e.condition != "move" else e.figures.get("reference")
+    assert isinstance(ref, int | float)
+    assert ref
+    return (e.value - ref) / ref * 100
+
+
 def change_text(e: episodes.Event) -> str:
     """The change in percent as the line shows it, signed: ``+1.96``; the ``change_pct``
     field and the sentence show this same text."""
     if e.condition == "ratio_above":  # the threshold is a ratio, not a change
         return f"{change_pct(e):+.{FIGURE_DECIMALS}f}"
-    return figure(change_pct(e), e.threshold * 100, _beyond(e))
+    return figure(change_pct(e), _clearing(e) * 100, _beyond(e))
+
+
+def _zscore(e: episodes.Event) -> float:
+    z = e.figures.get("zscore")
+    assert isinstance(z, int | float)
+    return float(z)
+
+
+def _z_text(e: episodes.Event) -> str:
+    return figure(_zscore(e), _clearing(e), _beyond(e))
+
+
+def _move_text(e: episodes.Event) -> str:
+    """A move as the line shows it: in percent (relative) or in the price unit (absolute)."""
+    if e.figures.get("unit") == "absolute":
+        ref = e.figures.get("reference")
+        assert isinstance(ref, int | float)
+        change = e.value - ref
+        return ("+" if change >= 0 else "-") + human_number(abs(change))
+    return change_text(e) + "%"
+
+
+def _side(text: str) -> str:
+    return "below" if text.startswith("-") else "above"
 
 
 def describe(e: episodes.Event) -> str:
-    """The human part of a line: what moved, by how much, against which average; a RESOLVED
-    says that the condition no longer holds and where the value is now."""
+    """The human part of a line: what moved, by how much, against what; a RESOLVED says that
+    the condition no longer holds and where the value is now. docs/alerts.md lists them."""
     head = f"{e.symbol} {e.metric} {human_number(e.value)}"
-    average = f"its {human_duration(e.window_seconds)} average {human_number(e.window_avg)}"
-    if e.condition == "ratio_above":
-        ratio = figure(e.value / e.window_avg, e.threshold, _beyond(e), sign="") + "x"
-        if e.event == episodes.RESOLVED:
+    resolved = e.event == episodes.RESOLVED
+    condition = e.condition
+    if condition in ("above", "below"):
+        level = level_number(e.threshold)
+        if resolved:
+            recover = e.figures.get("recover")
+            if isinstance(recover, int | float):
+                back = "below" if condition == "above" else "above"
+                again = level_number(recover)
+                return f"{head} no longer {condition} {level} (back {back} {again})"
+            return f"{head} no longer {condition} {level}"
+        return f"{head} crossed {condition} {level}"
+    if condition == "move":
+        lookback = e.figures.get("lookback_seconds")
+        assert isinstance(lookback, int | float)
+        span = human_duration(float(lookback))
+        absolute = e.figures.get("unit") == "absolute"
+        amount = level_number(e.threshold) if absolute else f"{e.threshold * 100:g}%"
+        now = _move_text(e)
+        if resolved:
+            way = {"up": "up", "down": "down"}.get(str(e.figures.get("direction")), "moved")
+            return f"{head} no longer {way} {amount} in {span} (now {now})"
+        verb = "fell" if now.startswith("-") else "rose"
+        ref = e.figures.get("reference")
+        assert isinstance(ref, int | float)
+        return f"{head} {verb} {now[1:]} in {span} (from {human_number(ref)})"
+    assert e.window_avg is not None
+    assert e.window_seconds is not None
+    span = human_duration(e.window_seconds)
+    if condition == "zscore":
+        z = _z_text(e)
+        mean = f"its {span} mean {human_number(e.window_avg)}"
+        if resolved:
+            return f"{head} no longer {e.threshold:g} standard deviations from {mean} (now z={z})"
+        return f"{head} is {z[1:]} standard deviations {_side(z)} {mean}"
+    average = f"its {span} average {human_number(e.window_avg)}"
+    if condition == "ratio_above":
+        ratio = figure(e.value / e.window_avg, _clearing(e), _beyond(e), sign="") + "x"
+        if resolved:
             return f"{head} no longer above {e.threshold:g}x {average} (now {ratio})"
         return f"{head} is {ratio} {average}"
     change = change_text(e)
-    side = "below" if change.startswith("-") else "above"
-    if e.event == episodes.RESOLVED:
-        return f"{head} no longer {e.threshold * 100:g}% {side} {average} (now {change}%)"
-    return f"{head} is {change[1:]}% {side} {average}"
+    if resolved:
+        return f"{head} no longer {e.threshold * 100:g}% {_side(change)} {average} (now {change}%)"
+    return f"{head} is {change[1:]}% {_side(change)} {average}"
+
+
+def line_fields(e: episodes.Event) -> list[tuple[str, str]]:
+    """The key=value fields of an event's line, in order: the figures of its condition, then
+    the ids. docs/alerts.md lists them."""
+    fields = [("rule", e.rule), ("value", format_number(e.value))]
+    condition = e.condition
+    if condition in ("above", "below"):
+        fields.append(("level", format_number(e.threshold)))
+    elif condition == "move":
+        ref = e.figures.get("reference")
+        assert isinstance(ref, int | float)
+        fields.append(("ref", format_number(float(ref))))
+        if e.figures.get("unit") == "absolute":
+            fields.append(("change", format_number(e.value - float(ref), AVG_DIGITS)))
+        else:
+            fields.append(("change_pct", change_text(e)))
+    else:
+        assert e.window_avg is not None
+        assert e.window_samples is not None
+        fields.append(("avg", format_number(e.window_avg, AVG_DIGITS)))
+        if condition == "zscore":
+            fields.append(("z", _z_text(e)))
+        else:
+            fields.append(("change_pct", change_text(e)))
+        fields.append(("samples", str(e.window_samples)))
+    fields += [
+        ("severity", e.severity),
+        ("id", short_id(e.alert_id)),
+        ("episode", short_id(e.episode_id)),
+        ("v", str(LINE_FORMAT)),
+    ]
+    return fields
 
 
 def format_line(e: episodes.Event) -> str:
@@ -108,18 +220,8 @@ def format_line(e: episodes.Event) -> str:
     ``TIME EVENT SYMBOL METRIC <the rest of the sentence> | key=value ...``: a sentence for
     people, whose first four words are fixed fields, then the figures for programs.
     """
-    fields = (
-        ("rule", e.rule),
-        ("value", format_number(e.value)),
-        ("avg", format_number(e.window_avg, AVG_DIGITS)),
-        ("change_pct", change_text(e)),
-        ("samples", str(e.window_samples)),
-        ("id", short_id(e.alert_id)),
-        ("episode", short_id(e.episode_id)),
-        ("v", str(LINE_FORMAT)),
-    )
     return f"{times.format_time(e.time)} {e.event} {describe(e)} | " + " ".join(
-        f"{k}={v}" for k, v in fields
+        f"{k}={v}" for k, v in line_fields(e)
     )
 
 
@@ -131,8 +233,9 @@ def parse_line(line: str) -> dict[str, str]:
     """The fields of an alerts-file line: ``time``, ``event``, ``symbol``, ``metric``, ``text``
     (the sentence) and every key=value.
 
-    Reads lines of format 1 too (all key=value, full UUIDs): their ``alert_id`` and
-    ``episode_id`` are given as ``id`` and ``episode``, shortened as format 2 shows them.
+    Reads every format: 3 and 2 alike (a sentence, then key=value; format 2 has no
+    ``severity``), and 1 (all key=value, full UUIDs), whose ``alert_id`` and ``episode_id`` are
+    given as ``id`` and ``episode``, shortened as the later formats show them.
     Raises ValueError for a line that is not one.
     """
     text = line.rstrip("\n")

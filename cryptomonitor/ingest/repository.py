@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import weakref
 from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import TypeVar
@@ -113,13 +114,15 @@ class IngestRepository:
                     "episodes": [st.episode_id for st in states],
                     "notified": [st.last_notified for st in states],
                     "changed": [st.last_changed for st in states],
+                    "pending": [st.pending_since for st in states],
+                    "resolved": [st.resolved_at for st in states],
+                    "done": [st.done for st in states],
                 },
             )
         if events:
-            self.conn.execute(
-                queries.get("insert_alerts"),
-                {f: [getattr(e, f) for e in events] for f in _EVENT_FIELDS},
-            )
+            columns = {f: [getattr(e, f) for e in events] for f in _EVENT_FIELDS}
+            columns["figures"] = [json.dumps(dict(e.figures), allow_nan=False) for e in events]
+            self.conn.execute(queries.get("insert_alerts"), columns)
 
     def announce(self, payloads: list[str]) -> None:
         """Tell other writers which symbols got ticks (sent at commit)."""

@@ -61,7 +61,7 @@ class BatchWriter:
 
     def __init__(self, rules: Sequence[Rule], repeat_interval: float) -> None:
         self.engine = engine.AlertEngine(rules, repeat_interval)
-        self.cache = cache.AlertCache(self.engine.lengths)
+        self.cache = cache.AlertCache(self.engine.lengths, self.engine.squares)
         self.hearing = coherence.Hearing()
 
     def write(

@@ -81,7 +81,7 @@ LEFT JOIN LATERAL (
 
 -- name: api_alerts
 SELECT alert_id, event, time, rule, symbol, metric, value, window_avg, window_samples,
-       window_seconds, condition, threshold, episode_id
+       window_seconds, condition, threshold, episode_id, severity, figures
 FROM alerts
 WHERE time >= %(start)s AND time < %(end)s
   AND (%(symbol)s::text IS NULL OR symbol = %(symbol)s)

@@ -15,7 +15,8 @@ SELECT pg_try_advisory_lock(hashtextextended('cryptomonitor.receiver:' || %(name
 -- The events a receiver has not had yet, oldest first, in order: none at all while its oldest
 -- failing event waits for its next attempt (a RESOLVED never overtakes its ALERT).
 SELECT a.alert_id, a.event, a.time, a.rule, a.symbol, a.metric, a.value, a.window_avg,
-       a.window_samples, a.window_seconds, a.condition, a.threshold, a.episode_id
+       a.window_samples, a.window_seconds, a.condition, a.threshold, a.episode_id,
+       a.severity, a.figures
 FROM alerts a
 JOIN receivers r ON r.name = %(name)s
 LEFT JOIN alert_deliveries d ON d.receiver = r.name AND d.alert_id = a.alert_id

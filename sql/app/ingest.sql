@@ -59,30 +59,39 @@ WHERE b.known IS NOT NULL;
 
 -- name: alert_states
 -- Read by column name (cryptomonitor/alerting/episodes.py: State).
-SELECT rule, symbol, firing, episode_id, last_notified, last_changed
+SELECT rule, symbol, firing, episode_id, last_notified, last_changed, pending_since,
+       resolved_at, done
 FROM alert_state
 WHERE symbol = ANY(%(symbols)s::text[]);
 
 -- name: save_alert_states
--- Written only when an alert opens, repeats or resolves: last_changed is that tick's time.
-INSERT INTO alert_state (rule, symbol, firing, episode_id, last_notified, last_changed)
+-- Written only when a state changes (an alert opens, repeats or resolves, a `for` period
+-- starts or breaks): last_changed is that tick's time.
+INSERT INTO alert_state (rule, symbol, firing, episode_id, last_notified, last_changed,
+                         pending_since, resolved_at, done)
 SELECT * FROM unnest(%(rules)s::text[], %(symbols)s::text[], %(firing)s::boolean[],
                      %(episodes)s::uuid[], %(notified)s::timestamptz[],
-                     %(changed)s::timestamptz[])
+                     %(changed)s::timestamptz[], %(pending)s::timestamptz[],
+                     %(resolved)s::timestamptz[], %(done)s::boolean[])
 ON CONFLICT (rule, symbol) DO UPDATE SET
     firing = EXCLUDED.firing,
     episode_id = EXCLUDED.episode_id,
     last_notified = EXCLUDED.last_notified,
-    last_changed = EXCLUDED.last_changed;
+    last_changed = EXCLUDED.last_changed,
+    pending_since = EXCLUDED.pending_since,
+    resolved_at = EXCLUDED.resolved_at,
+    done = EXCLUDED.done;
 
 -- name: insert_alerts
 INSERT INTO alerts (alert_id, event, time, rule, symbol, metric, value, window_avg,
-                    window_samples, window_seconds, condition, threshold, episode_id)
-SELECT * FROM unnest(
+                    window_samples, window_seconds, condition, threshold, episode_id,
+                    severity, figures)
+SELECT a, e, t, r, s, m, v, wa, ws, wl, c, x, ep, sev, f::jsonb FROM unnest(
     %(alert_id)s::uuid[], %(event)s::text[], %(time)s::timestamptz[], %(rule)s::text[],
     %(symbol)s::text[], %(metric)s::text[], %(value)s::float8[], %(window_avg)s::float8[],
     %(window_samples)s::integer[], %(window_seconds)s::float8[], %(condition)s::text[],
-    %(threshold)s::float8[], %(episode_id)s::uuid[])
+    %(threshold)s::float8[], %(episode_id)s::uuid[], %(severity)s::text[],
+    %(figures)s::text[]) AS u(a, e, t, r, s, m, v, wa, ws, wl, c, x, ep, sev, f)
 ON CONFLICT (alert_id) DO NOTHING;
 
 -- name: listen_ticks_changed

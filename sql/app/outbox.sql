@@ -4,7 +4,7 @@
 
 -- name: unwritten_alerts
 SELECT alert_id, event, time, rule, symbol, metric, value, window_avg, window_samples,
-       window_seconds, condition, threshold, episode_id
+       window_seconds, condition, threshold, episode_id, severity, figures
 FROM alerts
 WHERE written_at IS NULL
 ORDER BY seq

@@ -25,11 +25,44 @@ from tests.support.procs import cli, env
 
 
 @pytest.mark.parametrize(
-    "command", [[], ["migrate"], ["run"], ["replay"], ["backfill"], ["demo"], ["api"]]
+    "command",
+    [[], ["migrate"], ["run"], ["replay"], ["backfill"], ["demo"], ["api"], ["rules"]],
 )
 def test_help(command: list[str]) -> None:
     result = cli(*command, "--help")
     assert result.returncode == 0 and "usage: cryptomonitor" in result.stdout
+
+
+def test_rules_check_prints_each_rule_as_a_sentence(tmp_path: pathlib.Path) -> None:
+    good = tmp_path / "rules.toml"
+    good.write_text(
+        '[[rule]]\nname = "btc_100k"\ncondition = "above"\nsymbols = ["bitcoin"]\n'
+        'threshold = 100000\nrecover = 99500\n\n[[rule]]\nname = "off"\ncondition = "below"\n'
+        "threshold = 1\nenabled = false\n"
+    )
+    # No database is needed (none is configured here, and none is started).
+    result = cli("rules", "check", str(good), DATABASE_URL="postgresql://nobody@127.0.0.1:1/x")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        f"{good}: 1 rule(s) enabled, 1 disabled",
+        "  btc_100k: ALERT when bitcoin's price rises above 100,000; RESOLVED when it falls "
+        "to 99,500 or below; severity warning",
+        "  off (disabled): ALERT when a symbol's price falls below 1; RESOLVED when it rises "
+        "to 1 or above; severity warning",
+    ]
+    defaults = cli("rules", "check")
+    assert defaults.returncode == 0 and "the built-in rules: 4 rule(s)" in defaults.stdout
+
+
+def test_rules_check_names_file_line_rule_and_key_of_a_bad_rule(tmp_path: pathlib.Path) -> None:
+    bad = tmp_path / "rules.toml"
+    bad.write_text('[[rule]]\nname = "dump"\ncondition = "move"\nlookback = "soon"\n')
+    result = cli("rules", "check", str(bad))
+    assert result.returncode == 2
+    assert f"{bad}:4: rule 'dump', key 'lookback': 'soon' is not a duration" in result.stderr
+    # `run` refuses it the same way, before it polls anything.
+    started = cli("run", "--once", CRYPTOMONITOR_RULES_FILE=str(bad), timeout=120)
+    assert started.returncode == 2 and "key 'lookback'" in started.stderr
 
 
 def test_bad_setting_exits_2_naming_it() -> None:

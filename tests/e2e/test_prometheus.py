@@ -157,6 +157,7 @@ def test_alertmanager_gets_the_alert_then_its_resolution(
         "rule": "price_3x_1h",
         "symbol": "btc",
         "metric": "price",
+        "severity": "warning",
         "source": "cryptomonitor",
     }
     assert firing["status"]["state"] == "active"

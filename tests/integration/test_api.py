@@ -313,7 +313,7 @@ def test_openapi_describes_every_body(client: TestClient) -> None:
     for path, item in spec["paths"].items():
         answers = item["get"]["responses"]
         assert answers["200"]["content"]["application/json"]["schema"], path
-        if path not in ("/health/live", "/metrics", "/health", "/rank"):
+        if path not in ("/health/live", "/metrics", "/health", "/rank", "/rules"):
             assert {"404", "422", "503"} <= set(answers), path
     assert spec["components"]["schemas"]["SymbolDetail"]["properties"]["from"]
     params = {p["name"]: p for p in spec["paths"]["/alerts"]["get"]["parameters"]}
@@ -539,3 +539,23 @@ def test_prometheus_metrics_of_the_api(client: TestClient, data: dict) -> None:
     assert 'route="/metrics/{symbol}",status="404"' in text  # the template, not the symbol
     assert 'method="other"' in text and "BREW" not in text
     assert "cryptomonitor_leader" not in text  # the fetcher's series are not the API's
+
+
+def test_rules_lists_the_rules_in_force_with_their_sentences(
+    db_url: str, tmp_path: pathlib.Path
+) -> None:
+    path = tmp_path / "rules.toml"
+    path.write_text(
+        '[[rule]]\nname = "btc_100k"\ncondition = "above"\nsymbols = ["bitcoin"]\n'
+        'threshold = 100000\nseverity = "critical"\nonce = true\n\n[[rule]]\nname = "off"\n'
+        'condition = "below"\nthreshold = 1\nenabled = false\n'
+    )
+    with TestClient(application.create_app(db_url, rules_file=path)) as c:
+        body = c.get("/rules").json()
+    assert body["origin"] == str(path)
+    (rule,) = body["rules"]  # the disabled one is not in force
+    assert rule["sentence"].startswith("ALERT when bitcoin's price rises above 100,000;")
+    assert (rule["severity"], rule["once"], rule["symbols"]) == ("critical", True, ["bitcoin"])
+    with TestClient(application.create_app(db_url)) as c:
+        names = [r["name"] for r in c.get("/rules").json()["rules"]]
+    assert names == ["price_3x_1h", "volume_3x_1h", "price_2pct_5m", "volume_2pct_5m"]

@@ -33,6 +33,7 @@ REQUIRED = {
     "replay": ["x.csv", "--symbol", "x"],
     "backfill": ["--from", "2025-06-01T00:00Z"],
     "db": ["status"],
+    "rules": ["check"],
 }
 
 

@@ -52,6 +52,7 @@ class Alertmanager:
             "rule": event.rule,
             "symbol": event.symbol,
             "metric": event.metric,
+            "severity": event.severity,
             "source": "cryptomonitor",
             **self.labels,
         }

@@ -55,6 +55,8 @@ def event_fields(event: episodes.Event) -> dict[str, Any]:
             value = str(value)
         elif field.name == "time":
             value = times.format_time(value)
+        elif field.name == "figures":
+            value = dict(value)
         out[field.name] = value
     out["line"] = lineformat.format_line(event)
     out["summary"] = lineformat.describe(event)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import fastapi
 
-from cryptomonitor.api.routes import alerts, gaps, health, metrics, pages, rank
+from cryptomonitor.api.routes import alerts, gaps, health, metrics, pages, rank, rules
 
 __all__ = ["router"]
 
@@ -15,6 +15,7 @@ router = fastapi.APIRouter()
 router.include_router(metrics.router)
 router.include_router(rank.router)
 router.include_router(alerts.router)
+router.include_router(rules.router)
 router.include_router(gaps.router)
 router.include_router(health.router)
 router.include_router(pages.router)

@@ -9,7 +9,7 @@ from typing import Annotated
 import fastapi
 from psycopg.rows import class_row
 
-from cryptomonitor.alerting import episodes
+from cryptomonitor.alerting import episodes, lineformat
 from cryptomonitor.api import deps, params, schemas
 from cryptomonitor.util import times
 
@@ -58,6 +58,8 @@ def _alert(event: episodes.Event) -> schemas.Alert:
     return schemas.Alert(
         **{
             **dataclasses.asdict(event),
+            "figures": dict(event.figures),
+            "summary": lineformat.describe(event),
             "time": times.format_time(event.time),
             "alert_id": str(event.alert_id),
             "episode_id": str(event.episode_id),

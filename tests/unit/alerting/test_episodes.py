@@ -19,10 +19,20 @@ def at(minutes: float) -> dt.datetime:
     return T + dt.timedelta(minutes=minutes)
 
 
+def reading(rule: Rule, value: float, avg: float | None, n: int) -> episodes.Reading | None:
+    """What the engine reads from a trailing window of `n` values averaging `avg`: nothing
+    with too few samples or no positive average."""
+    if avg is None or n < rule.min_samples or not avg > 0:
+        return None
+    delta = value if rule.condition == "ratio_above" else value - avg
+    return episodes.Reading(value, delta, avg, avg, n)
+
+
 def run(rule: Rule, points: list[tuple[float, float, float, int]], repeat: float = 3600):
     state, out = None, []
     for minute, value, avg, n in points:
-        state, event = episodes.step(rule, "bitcoin", at(minute), value, avg, n, state, repeat)
+        got = reading(rule, value, avg, n)
+        state, event = episodes.step(rule, "bitcoin", at(minute), got, state, repeat)
         if event:
             out.append(event)
     return state, out
@@ -73,9 +83,10 @@ def test_old_tick_is_ignored() -> None:
 def test_only_an_event_changes_the_state() -> None:
     state, _ = run(RULE, [(1, 999, 100, 5)])
     assert state is not None and (state.rule, state.symbol) == ("price_3x_1h", "bitcoin")
-    still = episodes.step(RULE, "bitcoin", at(2), 999, 100, 5, state, 3600)
+    still = episodes.step(RULE, "bitcoin", at(2), reading(RULE, 999, 100, 5), state, 3600)
     assert still == (state, None) and still[0] is state  # firing, no repeat due yet
-    assert episodes.step(RULE, "bitcoin", at(2), 100, 100, 5, None, 3600) == (None, None)
+    quiet = reading(RULE, 100, 100, 5)
+    assert episodes.step(RULE, "bitcoin", at(2), quiet, None, 3600) == (None, None)
 
 
 def test_ids_are_deterministic() -> None:
@@ -94,7 +105,7 @@ def test_line_format_round_trips() -> None:
     assert line == (
         "2026-01-01T00:01:00Z ALERT bitcoin price 301.20 is 3.01x its 1h average "
         "100.10 | rule=price_3x_1h value=301.2 avg=100.1 change_pct=+200.90 "
-        f"samples=60 id={short} episode={short} v=2"
+        f"samples=60 severity=warning id={short} episode={short} v=3"
     )
     fields = lineformat.parse_line(line)
     assert (fields["event"], fields["symbol"], fields["metric"]) == ("ALERT", "bitcoin", "price")

@@ -110,7 +110,7 @@ function alertMarker(a, size) {
   if (a.event === "RESOLVED") {
     return { time, position: "aboveBar", shape: "circle", color: "#5b6275", text, id: a.alert_id };
   }
-  const above = a.value >= a.window_avg;
+  const above = format.rising(a);
   return { time, position: above ? "aboveBar" : "belowBar",
            shape: above ? "arrowUp" : "arrowDown", color: above ? UP : DOWN, text,
            id: a.alert_id };

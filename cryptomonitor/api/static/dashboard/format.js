@@ -110,8 +110,16 @@ export function human(x) {
   return fourDigits.format(x);
 }
 
-const thresholdText = (a) => (a.condition === "ratio_above" ? `${a.threshold}x`
-  : `${+(a.threshold * 100).toPrecision(6)}%`);
+const LEVELS = new Set(["above", "below"]);
+
+// A threshold (`x`, default the rule's) as a marker says it: "3x", "2%", "100,000", "3σ".
+function thresholdText(a, x = a.threshold) {
+  if (a.condition === "ratio_above") return `${x}x`;
+  if (LEVELS.has(a.condition)) return human(x);
+  if (a.condition === "zscore") return `${x}σ`;
+  if (a.condition === "move" && (a.figures || {}).unit === "absolute") return human(x);
+  return `${+(x * 100).toPrecision(6)}%`;
+}
 
 const FIGURE_DECIMALS = 2;
 
@@ -134,33 +142,50 @@ export function figureText(x, threshold, beyond, plus) {
   return text;
 }
 
-// How far an alert's value is from its average: "+2.52" (percent) or "3.20x" (a ratio rule).
+// The threshold an event is read against: a RESOLVED's recovery level where the rule has one.
+function limitOf(a) {
+  const recover = (a.figures || {}).recover;
+  return a.event === "RESOLVED" && typeof recover === "number" ? recover : a.threshold;
+}
+
+// How far an alert's value is from what it is judged against: "+2.52" (percent), "3.20x" (a
+// ratio rule), "z+3.41" (a z-score), a move's change, a level's value.
 function moved(a) {
   const beyond = a.event !== "RESOLVED";
+  const f = a.figures || {};
+  const limit = limitOf(a);
+  if (LEVELS.has(a.condition)) return human(a.value);
+  if (a.condition === "zscore") return `z${figureText(f.zscore, limit, beyond, true)}`;
+  if (a.condition === "move") {
+    if (f.unit === "absolute") {
+      const change = a.value - f.reference;
+      return `${change < 0 ? "-" : "+"}${human(Math.abs(change))}`;
+    }
+    return `${figureText(f.change_pct, limit * 100, beyond, true)}%`;
+  }
   if (a.condition === "ratio_above") {
-    return `${figureText(a.value / a.window_avg, a.threshold, beyond, false)}x`;
+    return `${figureText(a.value / a.window_avg, limit, beyond, false)}x`;
   }
   const p = ((a.value - a.window_avg) / a.window_avg) * 100;
-  return figureText(p, a.threshold * 100, beyond, true);
+  return `${figureText(p, limit * 100, beyond, true)}%`;
+}
+
+/** Whether an alert is about a rise (its marker points up) or a fall. */
+export function rising(a) {
+  const f = a.figures || {};
+  if (a.condition === "above") return true;
+  if (a.condition === "below") return false;
+  if (a.condition === "move") return a.value >= f.reference;
+  return a.value >= a.window_avg;
 }
 
 /**
- * An alert event as a sentence, worded as in the alerts file. A RESOLVED one says that the
- * condition no longer holds and where the value is now: "demo-eth price 2,305.27 no longer
- * 2% above its 5m average 2,260.33 (now +1.99%)".
+ * An alert event as a sentence, as the alerts file words it: the API's `summary` (the
+ * server writes the file's sentence, cryptomonitor/alerting/lineformat.py), e.g.
+ * "demo-eth price 2,305.27 no longer 2% above its 5m average 2,260.33 (now +1.40%)".
  */
 export function sentence(a) {
-  const average = `its ${duration(a.window_seconds)} average ${human(a.window_avg)}`;
-  const head = `${a.symbol} ${a.metric} ${human(a.value)}`;
-  const now = moved(a);
-  if (a.condition === "ratio_above") {
-    return a.event === "RESOLVED" ? `${head} no longer above ${thresholdText(a)} ${average} (now ${now})`
-      : `${head} is ${now} ${average}`;
-  }
-  const side = now.startsWith("-") ? "below" : "above";
-  return a.event === "RESOLVED"
-    ? `${head} no longer ${thresholdText(a)} ${side} ${average} (now ${now}%)`
-    : `${head} is ${now.slice(1)}% ${side} ${average}`;
+  return a.summary;
 }
 
 /** The short text of an alert's marker: "+2.52%", "✓ back within 2%", "+3.10% vol". */
@@ -169,8 +194,11 @@ export function markerText(a) {
   // labels of neighbouring candles overlap), any other metric its name.
   const metric = a.metric === "price" ? "" : ` ${a.metric === "volume_24h" ? "vol" : a.metric}`;
   if (a.event === "RESOLVED") {
-    return a.condition === "ratio_above" ? `✓ back under ${thresholdText(a)}${metric}`
-      : `✓ back within ${thresholdText(a)}${metric}`;
+    // Where it cleared: the recovery level, where the rule has one.
+    const at = thresholdText(a, limitOf(a));
+    if (a.condition === "ratio_above") return `✓ back under ${at}${metric}`;
+    if (LEVELS.has(a.condition)) return `✓ no longer ${a.condition} ${thresholdText(a)}${metric}`;
+    return `✓ back within ${at}${metric}`;
   }
-  return a.condition === "ratio_above" ? `${moved(a)}${metric}` : `${moved(a)}%${metric}`;
+  return `${moved(a)}${metric}`;
 }

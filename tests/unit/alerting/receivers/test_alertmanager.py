@@ -41,6 +41,7 @@ def test_a_firing_alert_ends_after_the_hold_and_a_resolved_one_at_its_time() -> 
         "rule": "spike",
         "symbol": "bitcoin",
         "metric": "price",
+        "severity": "warning",
         "source": "cryptomonitor",
         "team": "markets",
     }

@@ -1,0 +1,102 @@
+"""A rule as a sentence for people: what `cryptomonitor rules check` prints and ``GET /rules``
+serves ("ALERT when bitcoin's price rises above 100,000; RESOLVED when it falls to 99,500 or
+below"). Pure."""
+
+from __future__ import annotations
+
+from cryptomonitor.alerting.lineformat import human_duration, level_number
+from cryptomonitor.alerting.rules import Rule
+
+_METRIC = {"price": "price", "volume_24h": "rolling 24-hour volume"}
+
+
+def _whose(rule: Rule) -> str:
+    """Whose value the rule watches: "a symbol's price", "bitcoin or eth*'s price"."""
+    names = " or ".join(rule.symbols) if rule.symbols else "a symbol"
+    return f"{names}'s {_METRIC[rule.metric]}"
+
+
+def _amount(rule: Rule, x: float) -> str:
+    c = rule.condition
+    if c in ("above", "below") or (c == "move" and rule.unit == "absolute"):
+        return level_number(x)
+    if c == "ratio_above":
+        return f"{x:g}x"
+    if c == "zscore":
+        return f"{x:g} standard deviations"
+    return f"{x * 100:g}%"
+
+
+def _threshold(rule: Rule) -> float:
+    x = rule.threshold
+    if x is None:  # only per-symbol thresholds: the sentence shows the first
+        x = next(iter(rule.thresholds.values()))
+    return x
+
+
+def _holds(rule: Rule, x: float) -> str:
+    """The condition at threshold `x`, after "ALERT when ...'s price"."""
+    c, amount = rule.condition, _amount(rule, x)
+    span = human_duration(rule.window or rule.lookback)
+    if c == "above":
+        return f"rises above {amount}"
+    if c == "below":
+        return f"falls below {amount}"
+    if c == "ratio_above":
+        return f"is over {amount} its {span} average"
+    if c == "move":
+        verb = {"up": "rises", "down": "falls", "either": "moves"}[rule.direction]
+        return f"{verb} more than {amount} in {span}"
+    against = f"its {span} {'mean' if c == 'zscore' else 'average'}"
+    side = {"up": "above", "down": "below", "either": "away from"}[rule.direction]
+    return f"is more than {amount} {side} {against}"
+
+
+def _clears(rule: Rule, y: float) -> str:
+    """When an episode clears at threshold `y` (the recover level, or the threshold)."""
+    c, amount = rule.condition, _amount(rule, y)
+    span = human_duration(rule.window or rule.lookback)
+    if c == "above":
+        return f"it falls to {amount} or below"
+    if c == "below":
+        return f"it rises to {amount} or above"
+    if c == "ratio_above":
+        return f"it is {amount} its {span} average or less"
+    if c == "move":
+        verb = {"up": "risen", "down": "fallen", "either": "moved"}[rule.direction]
+        return f"it has {verb} no more than {amount} in {span}"
+    against = f"its {span} {'mean' if c == 'zscore' else 'average'}"
+    side = {"up": "above", "down": "below", "either": "from"}[rule.direction]
+    return f"it is no more than {amount} {side} {against}"
+
+
+def sentence(rule: Rule) -> str:
+    """What the rule does, as one sentence."""
+    x = _threshold(rule)
+    head = f"ALERT when {_whose(rule)} {_holds(rule, x)}"
+    if rule.pending:
+        head += f", holding for {human_duration(rule.pending)}"
+    y = rule.recover if rule.recover is not None else None
+    if y is None and rule.recover_thresholds:
+        y = next(iter(rule.recover_thresholds.values()))
+    clears = f"RESOLVED when {_clears(rule, x if y is None else y)}"
+    parts = [head, clears]
+    if rule.thresholds:
+        per = ", ".join(f"{s} {_amount(rule, v)}" for s, v in rule.thresholds.items())
+        parts.append(f"thresholds per symbol: {per}")
+    if rule.once:
+        parts.append("once per symbol")
+    elif rule.repeat == 0:
+        parts.append("never repeated")
+    elif rule.repeat is not None:
+        parts.append(f"repeated every {human_duration(rule.repeat)} while it holds")
+    if rule.cooldown:
+        parts.append(f"no new ALERT within {human_duration(rule.cooldown)} of a RESOLVED")
+    if rule.expires is not None:
+        parts.append(f"no new ALERT from {rule.expires.isoformat().replace('+00:00', 'Z')}")
+    if rule.sources:
+        parts.append(f"ticks of {', '.join(rule.sources)} only")
+    if rule.condition in ("ratio_above", "deviation_above", "zscore") and rule.samples_needed > 1:
+        parts.append(f"once its window holds {rule.samples_needed} values")
+    parts.append(f"severity {rule.severity}")
+    return "; ".join(parts)

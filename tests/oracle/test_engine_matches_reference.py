@@ -1,0 +1,246 @@
+"""Every ALERT and RESOLVED of the engine, for every condition and modifier of the rule
+language, against the independent, exact, slow computation of `tests.oracle.reference`, on
+real recorded market data (Bybit 1-minute bars, four ticks a bar as `replay` makes them).
+
+The engine runs as `run` and `replay` run it: batches of ticks through `AlertEngine.judge`
+over the alert cache, and once more with a restart in the middle, where a new engine loads
+the windows and the alert states from what the first one left (what the database holds).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import pathlib
+import tomllib
+from collections.abc import Iterable, Sequence
+
+import pytest
+
+from cryptomonitor.alerting import cache, episodes, rules
+from cryptomonitor.alerting.engine import AlertEngine
+from cryptomonitor.models import Tick
+from cryptomonitor.sources import barfiles
+from cryptomonitor.util.times import micros
+from tests.oracle.reference import reference_events
+
+FIXTURES = pathlib.Path(__file__).parent.parent / "fixtures"
+SHARED = pathlib.Path(__file__).parents[3] / "shared" / "data" / "market" / "bybit_1m"
+REPEAT = 3600.0
+
+#: One or more rules of every condition, with every modifier, at thresholds that fire on
+#: 2025-06-22 (BTC's dip at 20:18, DOGE's swings).
+RULES = """
+[[rule]]
+name = "btc_below_100k"
+condition = "below"
+symbols = ["bitcoin"]
+threshold = 100000
+recover = 100250
+
+[[rule]]
+name = "above_levels"
+condition = "above"
+thresholds = { bitcoin = 102500, dogecoin = 0.162 }
+recover_thresholds = { bitcoin = 102400 }
+repeat = "30m"
+
+[[rule]]
+name = "btc_once_100500"
+condition = "below"
+symbols = ["bit*"]
+threshold = 100500
+once = true
+
+[[rule]]
+name = "expiring"
+condition = "below"
+threshold = 101000
+symbols = ["bitcoin"]
+expires = 2025-06-22T20:10:00Z
+
+[[rule]]
+name = "dump_20m"
+condition = "move"
+lookback = "20m"
+direction = "down"
+threshold = 0.008
+for = "1m"
+
+[[rule]]
+name = "pump_10m"
+condition = "move"
+lookback = "10m"
+direction = "up"
+threshold = 0.006
+cooldown = "30m"
+severity = "critical"
+
+[[rule]]
+name = "btc_move_abs"
+condition = "move"
+lookback = "5m"
+unit = "absolute"
+symbols = ["bitcoin"]
+threshold = 300
+recover = 150
+repeat = 0
+
+[[rule]]
+name = "ratio"
+condition = "ratio_above"
+window = "1h"
+threshold = 1.01
+recover = 1.005
+min_samples = 10
+
+[[rule]]
+name = "dev_up"
+condition = "deviation_above"
+window = "5m"
+direction = "up"
+threshold = 0.004
+recover = 0.002
+min_samples = 3
+
+[[rule]]
+name = "dev_either"
+condition = "deviation_above"
+window = "15m"
+threshold = 0.006
+for = "2m"
+cooldown = "10m"
+
+[[rule]]
+name = "zscore_1h"
+condition = "zscore"
+window = "1h"
+threshold = 3.5
+recover = 2
+min_samples = 30
+
+[[rule]]
+name = "zscore_down"
+condition = "zscore"
+window = "30m"
+direction = "down"
+threshold = 3
+for = "30s"
+repeat = "10m"
+
+[[rule]]
+name = "vol24_dev"
+condition = "deviation_above"
+metric = "volume_24h"
+window = "10m"
+threshold = 0.01
+min_samples = 3
+
+[[rule]]
+name = "vol24_move"
+condition = "move"
+metric = "volume_24h"
+lookback = "1h"
+threshold = 0.05
+
+[[rule]]
+name = "only_demo_source"
+condition = "above"
+threshold = 0
+sources = ["demo"]
+"""
+
+
+def day_ticks(symbol: str, path: pathlib.Path) -> list[Tick]:
+    return list(barfiles.ticks(barfiles.read_bars(path), symbol))
+
+
+def merged(*streams: Sequence[Tick]) -> list[Tick]:
+    """Ticks of several symbols in time order (a poll's order: time, then symbol)."""
+    return sorted((t for s in streams for t in s), key=lambda t: (t.time, t.symbol))
+
+
+def engine_events(
+    active: Sequence[rules.Rule], ticks: Sequence[Tick], restart_at: int | None = None
+) -> list[tuple[str, str, str, dt.datetime, float]]:
+    """The engine's events over `ticks`, in batches of 97; with `restart_at`, a new engine
+    and cache take over at that tick, loaded as from the database."""
+    engine = AlertEngine(active, REPEAT)
+    known = cache.AlertCache(engine.lengths, engine.squares)
+    symbols = sorted({t.symbol for t in ticks})
+    known.load(cache.Missing(symbols, ticks[0].time), [], [])
+    out: list[episodes.Event] = []
+    held: list[Tick] = []
+    for start in range(0, len(ticks), 97):
+        batch = ticks[start : start + 97]
+        if restart_at is not None and start >= restart_at:
+            engine, known = restarted(active, known, held)
+            restart_at = None
+        out += engine.judge(known, batch).events
+        held += batch
+    return [(e.event, e.rule, e.symbol, e.time, e.value) for e in out]
+
+
+def restarted(
+    active: Sequence[rules.Rule], before: cache.AlertCache, stored: Sequence[Tick]
+) -> tuple[AlertEngine, cache.AlertCache]:
+    """A new engine whose cache loads the stored ticks of its longest window and the alert
+    states, as `run` does after a crash."""
+    engine = AlertEngine(active, REPEAT)
+    known = cache.AlertCache(engine.lengths, engine.squares)
+    symbols = sorted(before.series)
+    since = micros(stored[-1].time) - engine.lengths[-1]
+    recent = []
+    for symbol in symbols:
+        mine = [t for t in stored if t.symbol == symbol and micros(t.time) >= since]
+        recent.append(
+            cache.Recent(
+                symbol,
+                [micros(t.time) for t in mine],
+                [t.price for t in mine],
+                [math.nan if t.volume_24h is None else t.volume_24h for t in mine],
+            )
+        )
+    states = [s for by_rule in before.states.values() for s in by_rule.values()]
+    known.load(cache.Missing(symbols, stored[-1].time), recent, states)
+    return engine, known
+
+
+def compare(text: str, ticks: list[Tick]) -> dict[str, int]:
+    tables = tomllib.loads(text)["rule"]
+    active = rules.loads(text)
+    expected = reference_events(tables, ticks, REPEAT)
+    got = engine_events(active, ticks)
+    assert got == expected, first_difference(got, expected)
+    again = engine_events(active, ticks, restart_at=len(ticks) // 2 // 97 * 97 + 97 * 3)
+    assert again == expected, first_difference(again, expected)
+    return {r.name: sum(1 for e in got if e[1] == r.name and e[0] == "ALERT") for r in active}
+
+
+def first_difference(a: Iterable[object], b: Iterable[object]) -> str:
+    for i, (x, y) in enumerate(zip(a, b, strict=False)):
+        if x != y:
+            return f"event #{i}: engine {x} vs reference {y}"
+    return f"lengths differ: {len(list(a))} vs {len(list(b))}"
+
+
+def test_every_condition_and_modifier_matches_the_oracle_on_a_real_day() -> None:
+    ticks = merged(
+        day_ticks("bitcoin", FIXTURES / "BTCUSDT_1m_2025-06-22.csv"),
+        day_ticks("dogecoin", FIXTURES / "DOGEUSDT_1m_2025-06-22.csv"),
+    )
+    alerts = compare(RULES, ticks)
+    # The comparison means something: each rule fired (but the one scoped to another source,
+    # and the volume ones: volume_24h is unknown for a file's first day).
+    quiet = {name for name, n in alerts.items() if n == 0}
+    assert quiet == {"only_demo_source", "vol24_dev", "vol24_move"}, alerts
+
+
+def test_the_rolling_volume_rules_match_the_oracle_over_real_weeks() -> None:
+    path = SHARED / "BTCUSDT_1m.csv"
+    if not path.exists():
+        pytest.skip(f"{path} is absent (shared/ data is not in this checkout): month not checked")
+    bars = list(barfiles.read_bars(path))[: 1440 * 4]  # four days: volume_24h known from day 2
+    ticks = list(barfiles.ticks(bars, "bitcoin"))
+    alerts = compare(RULES, ticks)
+    assert alerts["vol24_dev"] > 0 and alerts["vol24_move"] > 0, alerts
