@@ -28,6 +28,7 @@ next sight. Without windows (no rule) it caches nothing: ``active`` is False.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
@@ -50,6 +51,7 @@ class Recent(NamedTuple):
     times: Sequence[int]  # integer microseconds since the epoch
     prices: Sequence[float]
     volumes: Sequence[float]  # NaN for a tick without volume
+    traded: Sequence[float] = ()  # the traded volumes (NaN: none), for a surge rule
 
 
 class Missing(NamedTuple):
@@ -68,11 +70,13 @@ class AlertCache:
     class. `unverified` is a subset of them.
     """
 
-    def __init__(self, lengths: Sequence[int], squares: bool = False) -> None:
+    def __init__(self, lengths: Sequence[int], squares: bool = False, traded: bool = False) -> None:
         """`lengths`: the window lengths the rules use, in microseconds (`engine.lengths`);
-        `squares`: whether the windows keep sums of squares (`engine.squares`)."""
+        `squares`: whether the windows keep sums of squares (`engine.squares`); `traded`:
+        whether they keep the traded volumes (`engine.traded`)."""
         self.lengths = sorted(set(lengths))
         self.squares = squares
+        self.traded = traded
         self.series: dict[str, Series] = {}
         self.states: dict[str, dict[str, episodes.State]] = {}  # symbol -> rule name -> state
         self.unverified: set[str] = set()  # cached symbols another session may have written
@@ -182,11 +186,16 @@ class AlertCache:
         """Cache the `missing` symbols from the database: their ticks since `missing.since`
         (a symbol without any is cached empty) and their alert states."""
         for symbol in missing.symbols:
-            self.series[symbol] = Series(self.lengths, self.squares)
+            self.series[symbol] = Series(self.lengths, self.squares, self.traded)
             self.states[symbol] = {}
         for recent in windows:
             self.series[recent.symbol] = Series.loaded(
-                self.lengths, recent.times, recent.prices, recent.volumes, self.squares
+                self.lengths,
+                recent.times,
+                recent.prices,
+                recent.volumes,
+                self.squares,
+                (recent.traded or [math.nan] * len(recent.times)) if self.traded else None,
             )
         for state in states:
             self.states[state.symbol][state.rule] = state
@@ -207,4 +216,4 @@ class AlertCache:
         for tick in ticks:
             series = self.series.get(tick.symbol)
             if series is not None:
-                series.add(micros(tick.time), tick.price, tick.volume_24h)
+                series.add(micros(tick.time), tick.price, tick.volume_24h, tick.volume)

@@ -25,9 +25,10 @@ from collections.abc import Sequence
 
 from cryptomonitor.alerting import cache, episodes
 from cryptomonitor.alerting.episodes import Reading
-from cryptomonitor.alerting.rules import Rule
+from cryptomonitor.alerting.rules import Rule, evaluation_order
 from cryptomonitor.alerting.windows import Series
 from cryptomonitor.models import Tick
+from cryptomonitor.util import exact
 from cryptomonitor.util.times import MICROS_PER_SECOND, micros
 
 
@@ -44,7 +45,7 @@ NOTHING = Judgement([], {})
 
 
 # The kinds of condition, as the per-tick loop tells them apart.
-_LEVEL, _RATIO, _DEVIATION, _ZSCORE, _MOVE = range(5)
+_LEVEL, _RATIO, _DEVIATION, _ZSCORE, _MOVE, _SURGE, _COMBINED = range(7)
 _KINDS = {
     "above": _LEVEL,
     "below": _LEVEL,
@@ -52,33 +53,47 @@ _KINDS = {
     "deviation_above": _DEVIATION,
     "zscore": _ZSCORE,
     "move": _MOVE,
+    "surge": _SURGE,
+    "all": _COMBINED,
+    "any": _COMBINED,
 }
 
 # Per rule, what the per-tick loop needs, looked up once: the rule, its name, whether it reads
 # the price, its kind, the index of its window, the samples it needs, and for a move its
-# lookback and reference span in microseconds and whether it is relative.
-_Plan = tuple[Rule, str, bool, int, int, int, int, int, bool]
+# lookback and reference span in microseconds and whether it is relative (a surge: its
+# baseline and window in microseconds, and the index of its baseline's window).
+_Plan = tuple[Rule, str, bool, int, int, int, int, int, bool | int]
 # A plan scoped to one symbol and source: the same, and the threshold for the symbol.
-_Scoped = tuple[Rule, str, bool, int, int, int, int, int, bool, float]
+_Scoped = tuple[Rule, str, bool, int, int, int, int, int, bool | int, float]
 
 
 class AlertEngine:
     """The rules, compiled once for the per-tick loop."""
 
     def __init__(self, rules: Sequence[Rule], repeat_interval: float) -> None:
-        self.rules = tuple(rules)
+        # Every combination after its members: it reads their states at the same tick.
+        self.rules = evaluation_order(tuple(rules))
         self.repeat_interval = repeat_interval
         #: The window lengths the rules use, in microseconds, shortest first: the cache's.
         self.lengths = sorted(
             {round(length * MICROS_PER_SECOND) for r in self.rules for length in r.lengths}
         )
+        if self.rules and not self.lengths:  # levels only: no history needed, but the cache
+            self.lengths = [1]  # keeps each symbol's newest tick (1 us), and is active
         #: Whether the windows keep sums of squares (a z-score rule needs them).
         self.squares = any(r.condition == "zscore" for r in self.rules)
+        #: Whether they keep the traded volumes (a surge rule needs them).
+        self.traded = any(r.condition == "surge" for r in self.rules)
         index = {length: i for i, length in enumerate(self.lengths)}
         self._plan: list[_Plan] = []
         for rule in self.rules:
             lengths = [round(length * MICROS_PER_SECOND) for length in rule.lengths]
             lookback = round(rule.lookback * MICROS_PER_SECOND)
+            if rule.condition == "surge":  # coverage from B, the span W, the baseline's window
+                far, near = round(rule.baseline * MICROS_PER_SECOND), round(rule.window * 1e6)
+                extra: tuple[int, int, bool | int] = (far, near, index[lengths[1]])
+            else:
+                extra = (lookback, 2 * lookback, rule.unit == "relative")
             self._plan.append(
                 (
                     rule,
@@ -87,12 +102,14 @@ class AlertEngine:
                     _KINDS[rule.condition],
                     index[lengths[0]] if lengths else -1,
                     rule.samples_needed,
-                    lookback,
-                    2 * lookback,
-                    rule.unit == "relative",
+                    *extra,
                 )
             )
         self._scoped: dict[tuple[str, str], list[_Scoped]] = {}
+
+    def new_cache(self) -> cache.AlertCache:
+        """An empty alert cache with the windows this engine's rules read."""
+        return cache.AlertCache(self.lengths, self.squares, self.traded)
 
     def _plans(self, symbol: str, source: str) -> list[_Scoped]:
         """The rules that judge `symbol`'s ticks from `source` (scoped by symbols, sources and
@@ -115,6 +132,8 @@ class AlertEngine:
         """
         if not self.rules:
             return NOTHING
+        if (self.squares and not known.squares) or (self.traded and not known.traded):
+            raise ValueError("the alert cache lacks windows these rules read: use new_cache()")
         events: list[episodes.Event] = []
         changed: dict[cache.Key, episodes.State] = {}
         repeat, step, scoped = self.repeat_interval, episodes.step, self._scoped
@@ -133,15 +152,25 @@ class AlertEngine:
             plans = scoped.get((symbol, tick.source))
             if plans is None:
                 plans = self._plans(symbol, tick.source)
-            stats = series.advance(t, price, volume)
+            stats = series.advance(t, price, volume, tick.volume)
             states = all_states[symbol]
             value: float | None
             for rule, name, is_price, kind, w, min_samples, lookback, span, relative, x in plans:
                 value = price if is_price else volume
-                if value is None:
-                    continue  # no value: this tick decides nothing for the rule
                 reading: Reading | None = None
-                if kind == _LEVEL:
+                if kind == _SURGE:
+                    reading = _surge(series, tick.volume, t, w, int(relative), lookback, span)
+                    if reading is None or reading.samples is None or reading.samples < min_samples:
+                        continue
+                    value, delta, scale = reading.value, reading.delta, reading.scale
+                elif kind == _COMBINED:
+                    firing = [m for m in rule.of if (st := states.get(m)) and st.firing]
+                    value = delta = float(len(firing))
+                    scale = 1.0
+                    reading = Reading(value, delta, scale, detail=",".join(firing))
+                elif value is None:
+                    continue  # no value: this tick decides nothing for the rule
+                elif kind == _LEVEL:
                     delta, scale = value, 1.0
                 elif kind == _MOVE:
                     ref = _reference(series, t - lookback, t - span, is_price)
@@ -177,9 +206,33 @@ class AlertEngine:
                     continue  # no change (firing, not yet due to repeat): nothing to store
                 # The batch's last change of a state is what is stored.
                 states[name] = changed[(name, symbol)] = after
-                if event is not None:
+                if event is not None and not rule.silent:
                     events.append(event)
         return Judgement(events, changed)
+
+
+def _surge(
+    series: Series, traded: float | None, t: int, w: int, w_full: int, far: int, near: int
+) -> Reading | None:
+    """A surge's reading at `t`: the traded volume of (t - near, t] (this tick's included)
+    against its average per `near` over (t - far, t - near], exactly; None without this
+    tick's traded volume, a history reaching back `far`, or a positive baseline."""
+    if traded is None:
+        return None
+    times = series.times
+    i = bisect.bisect_right(times, t - far) - 1  # a tick at or before t - B ...
+    if i < 0 or times[i] < t - far - near:  # ... and not before t - B - W
+        return None
+    (recent, _), (full, n_full) = series.traded_sums[w], series.traded_sums[w_full]
+    n_rest = n_full - series.traded_sums[w][1]
+    k = series.traded_k_at_stats
+    rest = full - recent  # exact: the same units
+    if not rest > 0:
+        return None
+    k2 = max(k, exact.bits_needed(traded))
+    total = ((recent << (k2 - k)) + exact.units(traded, k2)) / (1 << k2)
+    baseline = rest / (1 << k) * near / (far - near)
+    return Reading(total, total, baseline, baseline, n_rest)
 
 
 def _reference(series: Series, at: int, oldest: int, is_price: bool) -> float | None:

@@ -101,6 +101,7 @@ class Reading:
     reference: float | None = None
     samples: int | None = None
     spread: float | None = None
+    detail: str | None = None  # a combination: its members firing, by name
 
 
 def step(
@@ -201,6 +202,10 @@ def figures(rule: Rule, symbol: str, reading: Reading) -> dict[str, float | str]
     ``alerts.figures`` column); see docs/alerts.md for each."""
     out: dict[str, float | str] = {}
     condition, value, ref = rule.condition, reading.value, reading.reference
+    if condition in ("all", "any"):
+        out["firing"] = reading.detail or ""
+        out["of"] = ",".join(rule.of)
+        return out
     if condition == "move":
         assert ref is not None
         out["reference"] = ref
@@ -213,11 +218,16 @@ def figures(rule: Rule, symbol: str, reading: Reading) -> dict[str, float | str]
         assert reading.spread is not None
         out["zscore"] = (value - ref) / reading.spread
         out["stddev"] = reading.spread
+    elif condition == "surge":
+        assert ref is not None
+        out["baseline"] = ref
+        out["baseline_seconds"] = rule.baseline
+        out["ratio"] = value / ref
     elif condition in ("ratio_above", "deviation_above") and ref:
         out["ratio" if condition == "ratio_above" else "change_pct"] = (
             value / ref if condition == "ratio_above" else (value - ref) / ref * 100
         )
-    if condition not in ("above", "below", "ratio_above"):
+    if condition not in ("above", "below", "ratio_above", "surge"):
         out["direction"] = rule.direction
     if condition == "move":
         out["unit"] = rule.unit

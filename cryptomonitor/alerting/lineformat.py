@@ -133,44 +133,86 @@ def _side(text: str) -> str:
 def describe(e: episodes.Event) -> str:
     """The human part of a line: what moved, by how much, against what; a RESOLVED says that
     the condition no longer holds and where the value is now. docs/alerts.md lists them."""
-    head = f"{e.symbol} {e.metric} {human_number(e.value)}"
-    resolved = e.event == episodes.RESOLVED
     condition = e.condition
+    if condition in ("all", "any"):
+        return _combined(e)
     if condition in ("above", "below"):
-        level = level_number(e.threshold)
-        if resolved:
-            recover = e.figures.get("recover")
-            if isinstance(recover, int | float):
-                back = "below" if condition == "above" else "above"
-                again = level_number(recover)
-                return f"{head} no longer {condition} {level} (back {back} {again})"
-            return f"{head} no longer {condition} {level}"
-        return f"{head} crossed {condition} {level}"
+        return _level(e)
     if condition == "move":
-        lookback = e.figures.get("lookback_seconds")
-        assert isinstance(lookback, int | float)
-        span = human_duration(float(lookback))
-        absolute = e.figures.get("unit") == "absolute"
-        amount = level_number(e.threshold) if absolute else f"{e.threshold * 100:g}%"
-        now = _move_text(e)
-        if resolved:
-            way = {"up": "up", "down": "down"}.get(str(e.figures.get("direction")), "moved")
-            return f"{head} no longer {way} {amount} in {span} (now {now})"
-        verb = "fell" if now.startswith("-") else "rose"
-        ref = e.figures.get("reference")
-        assert isinstance(ref, int | float)
-        return f"{head} {verb} {now[1:]} in {span} (from {human_number(ref)})"
+        return _move(e)
+    if condition == "surge":
+        return _surge(e)
+    return _trailing(e)
+
+
+def _head(e: episodes.Event) -> str:
+    return f"{e.symbol} {e.metric} {human_number(e.value)}"
+
+
+def _combined(e: episodes.Event) -> str:
+    members = str(e.figures.get("of", "")).replace(",", ", ")
+    firing = str(e.figures.get("firing", "")).replace(",", ", ") or "none"
+    count = f"{e.value:g} of {len(members.split(', '))}"
+    if e.event == episodes.RESOLVED:
+        now = f"now {count}: {firing}"
+        return f"{e.symbol} rules no longer {e.condition} of {members} firing ({now})"
+    return f"{e.symbol} rules {count} firing: {firing}"
+
+
+def _level(e: episodes.Event) -> str:
+    head, condition, level = _head(e), e.condition, level_number(e.threshold)
+    if e.event != episodes.RESOLVED:
+        return f"{head} crossed {condition} {level}"
+    recover = e.figures.get("recover")
+    if isinstance(recover, int | float):
+        back = "below" if condition == "above" else "above"
+        return f"{head} no longer {condition} {level} (back {back} {level_number(recover)})"
+    return f"{head} no longer {condition} {level}"
+
+
+def _move(e: episodes.Event) -> str:
+    lookback = e.figures.get("lookback_seconds")
+    assert isinstance(lookback, int | float)
+    span = human_duration(float(lookback))
+    absolute = e.figures.get("unit") == "absolute"
+    amount = level_number(e.threshold) if absolute else f"{e.threshold * 100:g}%"
+    now = _move_text(e)
+    if e.event == episodes.RESOLVED:
+        way = {"up": "up", "down": "down"}.get(str(e.figures.get("direction")), "moved")
+        return f"{_head(e)} no longer {way} {amount} in {span} (now {now})"
+    verb = "fell" if now.startswith("-") else "rose"
+    ref = e.figures.get("reference")
+    assert isinstance(ref, int | float)
+    return f"{_head(e)} {verb} {now[1:]} in {span} (from {human_number(ref)})"
+
+
+def _surge(e: episodes.Event) -> str:
     assert e.window_avg is not None
     assert e.window_seconds is not None
     span = human_duration(e.window_seconds)
-    if condition == "zscore":
+    ratio = figure(e.value / e.window_avg, _clearing(e), _beyond(e), sign="") + "x"
+    base = e.figures.get("baseline_seconds")
+    assert isinstance(base, int | float)
+    usual = f"the {human_duration(float(base))} average per {span}, {human_number(e.window_avg)}"
+    traded = f"{e.symbol} volume {human_number(e.value)} traded in {span}"
+    if e.event == episodes.RESOLVED:
+        return f"{traded} no longer above {e.threshold:g}x {usual} (now {ratio})"
+    return f"{traded} is {ratio} {usual}"
+
+
+def _trailing(e: episodes.Event) -> str:
+    """A z-score, a ratio or a deviation against a trailing window's mean."""
+    assert e.window_avg is not None
+    assert e.window_seconds is not None
+    head, span, resolved = _head(e), human_duration(e.window_seconds), _beyond(e) is False
+    if e.condition == "zscore":
         z = _z_text(e)
         mean = f"its {span} mean {human_number(e.window_avg)}"
         if resolved:
             return f"{head} no longer {e.threshold:g} standard deviations from {mean} (now z={z})"
         return f"{head} is {z[1:]} standard deviations {_side(z)} {mean}"
     average = f"its {span} average {human_number(e.window_avg)}"
-    if condition == "ratio_above":
+    if e.condition == "ratio_above":
         ratio = figure(e.value / e.window_avg, _clearing(e), _beyond(e), sign="") + "x"
         if resolved:
             return f"{head} no longer above {e.threshold:g}x {average} (now {ratio})"
@@ -186,7 +228,9 @@ def line_fields(e: episodes.Event) -> list[tuple[str, str]]:
     the ids. docs/alerts.md lists them."""
     fields = [("rule", e.rule), ("value", format_number(e.value))]
     condition = e.condition
-    if condition in ("above", "below"):
+    if condition in ("all", "any"):
+        fields.append(("firing", str(e.figures.get("firing", "")) or "-"))
+    elif condition in ("above", "below"):
         fields.append(("level", format_number(e.threshold)))
     elif condition == "move":
         ref = e.figures.get("reference")
@@ -202,6 +246,9 @@ def line_fields(e: episodes.Event) -> list[tuple[str, str]]:
         fields.append(("avg", format_number(e.window_avg, AVG_DIGITS)))
         if condition == "zscore":
             fields.append(("z", _z_text(e)))
+        elif condition == "surge":
+            ratio = figure(e.value / e.window_avg, _clearing(e), _beyond(e), sign="")
+            fields.append(("ratio", ratio))
         else:
             fields.append(("change_pct", change_text(e)))
         fields.append(("samples", str(e.window_samples)))

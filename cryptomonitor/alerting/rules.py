@@ -9,7 +9,10 @@ A rule judges every new tick of a symbol (in tick-time order) by one condition o
   not older than ``t - 2 x lookback``), relative or absolute, up, down or either;
 - ``ratio_above``: value > threshold x the average of the trailing window ``[t - window, t)``;
 - ``deviation_above``: (value - average) / average beyond the threshold, up, down or either;
-- ``zscore``: (value - mean) / sample standard deviation of the trailing window beyond it.
+- ``zscore``: (value - mean) / sample standard deviation of the trailing window beyond it;
+- ``all`` / ``any``: the named rules (``of``) all / any firing for the symbol at this tick;
+- ``surge``: the TRADED volume of ``(t - window, t]`` over threshold x its average per window
+  over the rest of a longer ``baseline`` (``(t - baseline, t - window]``).
 
 Modifiers shape the episodes (`cryptomonitor.alerting.episodes`): ``for`` (a pending period),
 ``recover`` (hysteresis), ``cooldown``, ``repeat``, ``once`` and ``expires``, ``severity``;
@@ -37,7 +40,12 @@ from cryptomonitor.exceptions import ConfigError, RuleKeyError
 METRICS = ("price", "volume_24h")
 LEVELS = ("above", "below")
 TRAILING = ("ratio_above", "deviation_above", "zscore")
-CONDITIONS = (*LEVELS, "move", *TRAILING)
+COMBINED = ("all", "any")
+CONDITIONS = (*LEVELS, "move", *TRAILING, "surge", *COMBINED)
+#: The metric of a surge: the volume traded in each tick's interval (``ticks.volume``).
+TRADED = "volume"
+#: The metric word of a combination's lines: it judges rules, not a value.
+RULES_METRIC = "rules"
 DIRECTIONS = ("up", "down", "either")
 UNITS = ("relative", "absolute")
 SEVERITIES = ("info", "warning", "critical")
@@ -70,6 +78,9 @@ class Rule:
     severity: str = "warning"
     symbols: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
+    baseline: float = 0.0  # seconds, for `surge`
+    of: tuple[str, ...] = ()  # the members of `all` / `any`
+    silent: bool = False  # judged (its state kept, for combinations), but raises no event
 
     def __hash__(self) -> int:
         return hash(self.name)
@@ -87,6 +98,8 @@ class Rule:
             return (self.window,)
         if self.condition == "move":
             return (2 * self.lookback,)
+        if self.condition == "surge":  # (t - W, t), (t - B, t), and B's coverage
+            return (self.window - 1e-6, self.baseline - 1e-6, self.baseline + self.window)
         return ()
 
     def threshold_for(self, symbol: str) -> float | None:
@@ -112,8 +125,10 @@ class Rule:
             return delta > x
         if condition == "below":
             return delta < x
-        if condition == "ratio_above":
+        if condition in ("ratio_above", "surge"):
             return delta > x * scale
+        if condition in COMBINED:  # delta: the members firing; x: how many must be
+            return delta >= x
         if self.direction == "up":
             return delta > x * scale
         if self.direction == "down":
@@ -150,6 +165,9 @@ _KEYS = {
     "severity",
     "symbols",
     "sources",
+    "baseline",
+    "of",
+    "silent",
 }
 
 
@@ -183,6 +201,7 @@ def loads(text: str, origin: str = "<rules>") -> tuple[Rule, ...]:
         raise ConfigError(f"{origin}: 'rule' must be an array of tables ([[rule]])")
     rules = tuple(_parse_rule(origin, text, i, table) for i, table in enumerate(tables))
     _check_unique(origin, text, rules)
+    _check_members(origin, text, rules)
     return rules
 
 
@@ -270,6 +289,10 @@ def _build(table: dict[str, Any]) -> Rule:
         raise RuleKeyError("name", f"{name!r} must be lower-case letters, digits and _")
     if condition not in CONDITIONS:
         raise RuleKeyError("condition", f"{condition!r} is not one of {', '.join(CONDITIONS)}")
+    if condition in COMBINED:
+        return _combined(table, name, condition)
+    if "of" in table:
+        raise RuleKeyError("of", "applies only to the conditions 'all' and 'any'")
     window, lookback = _span(table, condition)
     threshold, thresholds, recover, recovers = _levels(table, condition)
     min_samples = table.get("min_samples", 1)
@@ -286,7 +309,7 @@ def _build(table: dict[str, Any]) -> Rule:
         raise RuleKeyError("repeat", "a rule with once = true never repeats")
     return Rule(
         name=name,
-        metric=_choice(table, "metric", METRICS, "price"),
+        metric=TRADED if condition == "surge" else _choice(table, "metric", METRICS, "price"),
         window=window,
         condition=condition,
         threshold=threshold,
@@ -306,7 +329,103 @@ def _build(table: dict[str, Any]) -> Rule:
         severity=_choice(table, "severity", SEVERITIES, "warning"),
         symbols=_names(table, "symbols", _SYMBOL_PATTERN),
         sources=_names(table, "sources", _SYMBOL_PATTERN),
+        baseline=_duration(table, "baseline") or 0.0,
+        silent=_flag(table, "silent", False),
     )
+
+
+#: The keys a combination takes (the others judge a value, which it has not).
+_COMBINED_KEYS = {"name", "condition", "of", "for", "cooldown", "repeat", "once", "expires"}
+_COMBINED_KEYS |= {"severity", "symbols", "sources", "enabled", "silent"}
+
+
+def _combined(table: dict[str, Any], name: str, condition: str) -> Rule:
+    for key in sorted(set(table) - _COMBINED_KEYS):
+        raise RuleKeyError(key, f"does not apply to condition {condition!r}")
+    members = table.get("of")
+    if (
+        not isinstance(members, list)
+        or len(members) < 2
+        or not all(isinstance(m, str) and _RULE_NAME.match(m) for m in members)
+        or len(set(members)) != len(members)
+    ):
+        raise RuleKeyError("of", 'must name two or more other rules, e.g. ["a", "b"]')
+    once = _flag(table, "once", False)
+    repeat = _duration(table, "repeat", zero=True)
+    if once and repeat:
+        raise RuleKeyError("repeat", "a rule with once = true never repeats")
+    expires = table.get("expires")
+    if expires is not None and (not isinstance(expires, dt.datetime) or expires.tzinfo is None):
+        raise RuleKeyError(
+            "expires", f"{expires!r} must be a date-time with an offset: 2027-01-01T00:00:00Z"
+        )
+    return Rule(
+        name=name,
+        metric=RULES_METRIC,
+        window=0.0,
+        condition=condition,
+        threshold=float(len(members) if condition == "all" else 1),
+        enabled=_flag(table, "enabled", True),
+        pending=_duration(table, "for", zero=True) or 0.0,
+        cooldown=_duration(table, "cooldown", zero=True) or 0.0,
+        repeat=repeat,
+        once=once,
+        expires=expires.astimezone(dt.UTC) if expires is not None else None,
+        severity=_choice(table, "severity", SEVERITIES, "warning"),
+        symbols=_names(table, "symbols", _SYMBOL_PATTERN),
+        sources=_names(table, "sources", _SYMBOL_PATTERN),
+        of=tuple(members),
+        silent=_flag(table, "silent", False),
+    )
+
+
+def _check_members(origin: str, text: str, rules: tuple[Rule, ...]) -> None:
+    """Every member of a combination is a rule of the file, enabled with it, and no rule
+    reaches itself through them (a cycle)."""
+    by_name = {r.name: r for r in rules}
+    for index, rule in enumerate(rules):
+        problem = None
+        for member in rule.of:
+            if member not in by_name:
+                problem = f"no rule is named {member!r}"
+            elif rule.enabled and not by_name[member].enabled:
+                problem = f"rule {member!r} is disabled"
+            if problem:
+                break
+        problem = problem or _cycle(by_name, rule.name, [])
+        if problem:
+            line = _line_of(text, index, "of")
+            at = f"{origin}:{line}" if line else origin
+            raise ConfigError(f"{at}: rule {rule.name!r}, key 'of': {problem}")
+
+
+def _cycle(by_name: Mapping[str, Rule], name: str, path: list[str]) -> str | None:
+    """A cycle through `of` from `name` (its description), or None."""
+    if name in path:
+        return "a cycle: " + " -> ".join([*path[path.index(name) :], name])
+    for member in by_name[name].of if name in by_name else ():
+        found = _cycle(by_name, member, [*path, name])
+        if found:
+            return found
+    return None
+
+
+def evaluation_order(rules: tuple[Rule, ...]) -> tuple[Rule, ...]:
+    """`rules` with every combination after its members (the file's order otherwise)."""
+    done: dict[str, Rule] = {}
+    by_name = {r.name: r for r in rules}
+
+    def place(rule: Rule) -> None:
+        if rule.name in done:
+            return
+        for member in rule.of:
+            if member in by_name:
+                place(by_name[member])
+        done[rule.name] = rule
+
+    for rule in rules:
+        place(rule)
+    return tuple(done.values())
 
 
 def _flag(table: Mapping[str, Any], key: str, default: bool) -> bool:
@@ -326,6 +445,10 @@ def _span(table: Mapping[str, Any], condition: str) -> tuple[float, float]:
                 raise RuleKeyError(key, f"does not apply to condition {condition!r}")
 
     window, lookback = 0.0, 0.0
+    if condition == "surge":
+        refused("lookback", "unit", "direction", "metric")
+        return _surge_span(table), lookback
+    refused("baseline")
     if condition in TRAILING:
         if "window" not in table:
             raise RuleKeyError("window", f"is required by condition {condition!r}")
@@ -341,6 +464,18 @@ def _span(table: Mapping[str, Any], condition: str) -> tuple[float, float]:
     if condition == "ratio_above":
         refused("direction")
     return window, lookback
+
+
+def _surge_span(table: Mapping[str, Any]) -> float:
+    """A surge's window, checked with its baseline."""
+    for key in ("window", "baseline"):
+        if key not in table:
+            raise RuleKeyError(key, "is required by condition 'surge'")
+    window = _duration(table, "window") or 0.0
+    baseline = _duration(table, "baseline") or 0.0
+    if baseline < 2 * window:
+        raise RuleKeyError("baseline", "must be at least twice the window")
+    return window
 
 
 def _levels(

@@ -7,7 +7,7 @@ from __future__ import annotations
 from cryptomonitor.alerting.lineformat import human_duration, level_number
 from cryptomonitor.alerting.rules import Rule
 
-_METRIC = {"price": "price", "volume_24h": "rolling 24-hour volume"}
+_METRIC = {"price": "price", "volume_24h": "rolling 24-hour volume", "volume": "traded volume"}
 
 
 def _whose(rule: Rule) -> str:
@@ -20,7 +20,7 @@ def _amount(rule: Rule, x: float) -> str:
     c = rule.condition
     if c in ("above", "below") or (c == "move" and rule.unit == "absolute"):
         return level_number(x)
-    if c == "ratio_above":
+    if c in ("ratio_above", "surge"):
         return f"{x:g}x"
     if c == "zscore":
         return f"{x:g} standard deviations"
@@ -44,6 +44,9 @@ def _holds(rule: Rule, x: float) -> str:
         return f"falls below {amount}"
     if c == "ratio_above":
         return f"is over {amount} its {span} average"
+    if c == "surge":
+        base = human_duration(rule.baseline)
+        return f"over {span} is more than {amount} its average per {span} over {base}"
     if c == "move":
         verb = {"up": "rises", "down": "falls", "either": "moves"}[rule.direction]
         return f"{verb} more than {amount} in {span}"
@@ -62,6 +65,8 @@ def _clears(rule: Rule, y: float) -> str:
         return f"it rises to {amount} or above"
     if c == "ratio_above":
         return f"it is {amount} its {span} average or less"
+    if c == "surge":
+        return f"it is {amount} that average or less"
     if c == "move":
         verb = {"up": "risen", "down": "fallen", "either": "moved"}[rule.direction]
         return f"it has {verb} no more than {amount} in {span}"
@@ -70,8 +75,23 @@ def _clears(rule: Rule, y: float) -> str:
     return f"it is no more than {amount} {side} {against}"
 
 
+def _combined(rule: Rule) -> tuple[str, str]:
+    scope = " or ".join(rule.symbols) if rule.symbols else "a symbol"
+    members = ", ".join(rule.of)
+    word = "all" if rule.condition == "all" else "any"
+    return (
+        f"ALERT when {word} of {members} {'are' if word == 'all' else 'is'} firing for {scope}",
+        f"RESOLVED when {'not all are' if word == 'all' else 'none is'}",
+    )
+
+
 def sentence(rule: Rule) -> str:
     """What the rule does, as one sentence."""
+    if rule.condition in ("all", "any"):
+        head, clears = _combined(rule)
+        if rule.pending:
+            head += f", holding for {human_duration(rule.pending)}"
+        return "; ".join([head, clears, *_modifiers(rule)])
     x = _threshold(rule)
     head = f"ALERT when {_whose(rule)} {_holds(rule, x)}"
     if rule.pending:
@@ -80,7 +100,12 @@ def sentence(rule: Rule) -> str:
     if y is None and rule.recover_thresholds:
         y = next(iter(rule.recover_thresholds.values()))
     clears = f"RESOLVED when {_clears(rule, x if y is None else y)}"
-    parts = [head, clears]
+    parts = [head, clears, *_modifiers(rule)]
+    return "; ".join(parts)
+
+
+def _modifiers(rule: Rule) -> list[str]:
+    parts = []
     if rule.thresholds:
         per = ", ".join(f"{s} {_amount(rule, v)}" for s, v in rule.thresholds.items())
         parts.append(f"thresholds per symbol: {per}")
@@ -96,7 +121,12 @@ def sentence(rule: Rule) -> str:
         parts.append(f"no new ALERT from {rule.expires.isoformat().replace('+00:00', 'Z')}")
     if rule.sources:
         parts.append(f"ticks of {', '.join(rule.sources)} only")
-    if rule.condition in ("ratio_above", "deviation_above", "zscore") and rule.samples_needed > 1:
-        parts.append(f"once its window holds {rule.samples_needed} values")
+    if rule.condition in ("ratio_above", "deviation_above", "zscore", "surge") and (
+        rule.samples_needed > 1
+    ):
+        span = "baseline" if rule.condition == "surge" else "window"
+        parts.append(f"once its {span} holds {rule.samples_needed} values")
+    if rule.silent:
+        parts.append("silent (for combinations: writes no line)")
     parts.append(f"severity {rule.severity}")
-    return "; ".join(parts)
+    return parts

@@ -3,7 +3,9 @@
 Each symbol keeps the ticks of its longest window in compact arrays (integer microseconds, so
 the window edges are exact) with running sums per window: a new tick in time order costs O(1)
 amortized, whatever the window holds. A series built with ``squares`` also keeps exact sums
-of the squares, for the sample variance of each window (`Series.spreads`: the z-score). The sums
+of the squares, for the sample variance of each window (`Series.spreads`: the z-score); one
+built with ``traded`` also keeps each tick's traded volume and its sums (`Series.traded_sums`:
+the volume surge). The sums
 are EXACT (every double is a whole multiple of
 2**-k for some k: they are summed as Python ints) and the average is the correctly rounded
 quotient, so it depends only on the ticks in the window, never on the order they came in or on
@@ -36,6 +38,8 @@ class _Window:
     volume_n: int = 0
     price_sq: int = 0  # exact sum of squares, in units of 2**-(2 x Series.price_k) (squares only)
     volume_sq: int = 0
+    traded_sum: int = 0  # exact, in units of 2**-Series.traded_k (traded only)
+    traded_n: int = 0
     valid: bool = True  # False after an out-of-order insert: recompute before the next use
 
 
@@ -65,12 +69,17 @@ class Series:
         "spreads",
         "squares",
         "times",
+        "traded",
+        "traded_k",
+        "traded_k_at_stats",
+        "traded_sums",
+        "traded_volumes",
         "volume_k",
         "volumes",
         "windows",
     )
 
-    def __init__(self, lengths: Iterable[int], squares: bool = False) -> None:
+    def __init__(self, lengths: Iterable[int], squares: bool = False, traded: bool = False) -> None:
         self.times = array("q")
         self.prices = array("d")
         self.volumes = array("d")  # NaN where the tick has no volume
@@ -80,6 +89,13 @@ class Series:
         self.squares = squares
         #: With `squares`: per window, the variances of the last `stats` call's windows.
         self.spreads: list[Spread] = []
+        self.traded = traded
+        self.traded_volumes = array("d")  # with `traded`: NaN where the tick has none
+        self.traded_k = 0
+        #: With `traded`: per window, the sum of the traded volumes and how many ticks had
+        #: one, at the last `stats` call.
+        self.traded_sums: list[tuple[int, int]] = []
+        self.traded_k_at_stats = 0
 
     @classmethod
     def loaded(
@@ -89,12 +105,16 @@ class Series:
         prices: Sequence[float],
         volumes: Sequence[float],
         squares: bool = False,
+        traded: Sequence[float] | None = None,
     ) -> Series:
-        """A series from stored ticks (oldest first; NaN volume for NULL)."""
-        series = cls(lengths, squares)
+        """A series from stored ticks (oldest first; NaN volume for NULL); `traded`: their
+        traded volumes, for a series that keeps them."""
+        series = cls(lengths, squares, traded is not None)
         series.times.extend(times)
         series.prices.extend(prices)
         series.volumes.extend(volumes)
+        if traded is not None:
+            series.traded_volumes.extend(traded)
         for w in series.windows:
             w.valid = False  # summed on first use, from the window's start only
         return series
@@ -115,6 +135,12 @@ class Series:
                 w.volume_sq <<= 2 * (volume_k - self.volume_k)
             self.volume_k = volume_k
 
+    def _grow_traded(self, traded_k: int) -> None:
+        if traded_k > self.traded_k:
+            for w in self.windows:
+                w.traded_sum <<= traded_k - self.traded_k
+            self.traded_k = traded_k
+
     def stats(self, t: int) -> list[Stats]:
         """Per window (shortest first): price avg, samples, volume avg, samples in [t-W, t).
 
@@ -123,7 +149,8 @@ class Series:
         out = []
         times, prices, volumes = self.times, self.prices, self.volumes
         n = len(times)
-        squares = self.squares
+        squares, traded = self.squares, self.traded
+        traded_volumes, tk = self.traded_volumes, self.traded_k
         for w in self.windows:
             cut = t - w.length
             if not w.valid:
@@ -145,6 +172,11 @@ class Series:
                                 w.volume_sq -= q * q
                         if squares:
                             w.price_sq -= p * p
+                        if traded:
+                            x = traded_volumes[lo]
+                            if x == x:
+                                w.traded_sum -= int(_ldexp(x, tk))
+                                w.traded_n -= 1
                         lo += 1
                     w.lo = lo
                 except OverflowError:  # units too fine for a float: the slow exact way
@@ -158,7 +190,13 @@ class Series:
                     vn,
                 )
             )
-        if squares:
+        if squares or traded:
+            self._keep_extras()
+        return out
+
+    def _keep_extras(self) -> None:
+        """After `stats`: the windows' variances (`squares`) and traded sums (`traded`)."""
+        if self.squares:
             self.spreads = [
                 (
                     variance(w.price_sum, w.price_sq, w.price_n, self.price_k),
@@ -166,7 +204,11 @@ class Series:
                 )
                 for w in self.windows
             ]
-        return out
+        if self.traded:
+            # exact, in units of 2**-traded_k_at_stats (the tick `advance` holds next may grow
+            # the series' units)
+            self.traded_sums = [(w.traded_sum, w.traded_n) for w in self.windows]
+            self.traded_k_at_stats = self.traded_k
 
     def stats_at(self, t: int) -> list[Stats]:
         """Like `stats`, for any `t`, computed from scratch (for out-of-order ticks)."""
@@ -190,24 +232,37 @@ class Series:
             pk, vk = self.price_k, self.volume_k
             w.price_sq = sum(exact.units(x, pk) ** 2 for x in self.prices[lo:])
             w.volume_sq = sum(exact.units(x, vk) ** 2 for x in self.volumes[lo:] if x == x)
+        if self.traded:
+            present = [x for x in self.traded_volumes[lo:] if x == x]
+            total, k = exact.exact_sum(present, 0)
+            self._grow_traded(k)
+            w.traded_sum = total << (self.traded_k - k)
+            w.traded_n = len(present)
         w.valid = True
 
-    def add(self, t: int, price: float, volume: float | None) -> None:
+    def add(self, t: int, price: float, volume: float | None, traded: float | None = None) -> None:
         """Hold one more tick (any time: an older one is inserted in place)."""
         if self.times and t <= self.times[-1]:  # out of order: insert, recompute lazily
             i = bisect.bisect_left(self.times, t)
             self.times.insert(i, t)
             self.prices.insert(i, price)
             self.volumes.insert(i, math.nan if volume is None else volume)
+            if self.traded:
+                self.traded_volumes.insert(i, math.nan if traded is None else traded)
             for w in self.windows:
                 w.valid = False
             return
-        self.advance(t, price, volume)
+        self.advance(t, price, volume, traded)
 
-    def advance(self, t: int, price: float, volume: float | None) -> list[Stats]:
+    def advance(
+        self, t: int, price: float, volume: float | None, traded: float | None = None
+    ) -> list[Stats]:
         """`stats(t)`, then hold the tick, which must be newer than every held one (the
-        common case, written out for speed: this runs for every tick)."""
+        common case, written out for speed: this runs for every tick). `traded`: its traded
+        volume, held by a series that keeps them."""
         out = self.stats(t)
+        if self.traded:
+            self._hold_traded(traded)
         times, prices, volumes = self.times, self.prices, self.volumes
         pk, vk = self.price_k, self.volume_k
         times.append(t)
@@ -242,9 +297,26 @@ class Series:
                 first = w.lo
         if first >= _TRIM_AT and first * 2 >= len(times):
             del times[:first], prices[:first], volumes[:first]
+            if self.traded:
+                del self.traded_volumes[:first]
             for w in self.windows:
                 w.lo -= first
         return out
+
+    def _hold_traded(self, traded: float | None) -> None:
+        """Append a tick's traded volume and add it to every window's sum (before the tick's
+        time and price are appended: `advance`)."""
+        if traded is None or traded != traded:
+            self.traded_volumes.append(math.nan)
+            return
+        need = exact.bits_needed(traded)
+        if need > self.traded_k:
+            self._grow_traded(need)
+        q = exact.units(traded, self.traded_k)
+        self.traded_volumes.append(traded)
+        for w in self.windows:
+            w.traded_sum += q
+            w.traded_n += 1
 
     def holds(self, t: int) -> bool:
         i = bisect.bisect_left(self.times, t)

@@ -170,6 +170,8 @@ class RuleInfo(BaseModel):
     severity: str
     symbols: list[str]
     sources: list[str]
+    of: list[str] = Field(description="a combination's (all, any) member rules")
+    silent: bool = Field(description="judged, for combinations, but writes no line")
 
 
 class Rules(BaseModel):

@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import dataclasses
 import datetime as dt
+import signal
 import threading
 import time
 from collections.abc import Sequence
@@ -20,7 +21,7 @@ import psycopg
 import structlog
 
 from cryptomonitor import metrics, models
-from cryptomonitor.alerting import delivery
+from cryptomonitor.alerting import delivery, rules
 from cryptomonitor.commands import arguments, backfill, startup
 from cryptomonitor.config import Settings, values
 from cryptomonitor.db import leader
@@ -144,15 +145,21 @@ class Poller:
         self.leading = False  # as of the last turn
         self.gap_filled = False
         self.next_at = time.monotonic()  # the next poll's slot
+        self.reload = threading.Event()  # set by SIGHUP: reload the rules file between polls
 
     def run(self) -> RunSummary:
         self._log_start()
         self.deliveries = delivery.start(
             self.receivers, self.settings.conninfo, self.deliveries_stop
         )
+        previous = None
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.signal(signal.SIGHUP, self._hang_up)
         try:
             self._loop()
         finally:
+            if previous is not None:
+                signal.signal(signal.SIGHUP, previous)
             unstored = self._shut_down()
         return RunSummary(
             self.polls,
@@ -164,8 +171,36 @@ class Poller:
             self.last_error,
         )
 
+    def _hang_up(self, _signum: int, _frame: object) -> None:
+        log.info("rules_reload_requested", signal="SIGHUP")
+        self.reload.set()  # applied before the next poll
+
+    def _reload_rules(self) -> None:
+        """Between polls: the rules file again. A file with an error keeps the rules in force
+        (and says so); a database error tries again at the next turn."""
+        path = self.settings.rules_file
+        if path is None:
+            self.reload.clear()
+            log.warning("rules_not_reloaded", reason="no CRYPTOMONITOR_RULES_FILE: the defaults")
+            return
+        try:
+            new = rules.load(path)
+        except ConfigError as exc:
+            self.reload.clear()
+            log.error("rules_not_reloaded", error=str(exc), kept="the rules in force")
+            return
+        try:
+            reset = self.pipeline.writer.reload(self.pipeline.db.connection(), new)
+        except DatabaseError as exc:
+            log.warning("rules_reload_deferred", error=str(exc), retry="at the next poll")
+            return
+        self.reload.clear()
+        log.info("rules_reloaded", path=str(path), rules=len(new), started_afresh=reset)
+
     def _loop(self) -> None:
         while not self.stop.is_set():
+            if self.reload.is_set():
+                self._reload_rules()
             started = time.monotonic()
             leading = self.leadership.poll_allowed()
             metrics.LEADER.set(leading)

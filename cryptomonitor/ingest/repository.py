@@ -102,6 +102,10 @@ class IngestRepository:
         rows = self.conn.execute(queries.get("insert_tick_batch")).fetchall()
         return {(str(symbol), time) for symbol, time in rows}
 
+    def reset_alert_states(self, rules: list[str]) -> None:
+        """Start the alert states of `rules` afresh (a reload of the rules file changed them)."""
+        self.conn.execute(queries.get("reset_alert_states"), {"rules": rules})
+
     def save(self, states: Collection[episodes.State], events: Sequence[episodes.Event]) -> None:
         """Store the alert states that changed and the events raised."""
         if states:

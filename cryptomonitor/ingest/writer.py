@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 import psycopg
 
-from cryptomonitor.alerting import cache, engine
+from cryptomonitor.alerting import engine
 from cryptomonitor.alerting.rules import Rule
 from cryptomonitor.db.database import Connection, translate
 from cryptomonitor.exceptions import AlreadyStored, DatabaseUnavailable
@@ -61,8 +61,26 @@ class BatchWriter:
 
     def __init__(self, rules: Sequence[Rule], repeat_interval: float) -> None:
         self.engine = engine.AlertEngine(rules, repeat_interval)
-        self.cache = cache.AlertCache(self.engine.lengths, self.engine.squares)
+        self.cache = self.engine.new_cache()
         self.hearing = coherence.Hearing()
+
+    def reload(self, conn: Connection, rules: Sequence[Rule]) -> list[str]:
+        """Judge with `rules` from the next batch on (a SIGHUP's reload). The rules whose
+        definition changed, and those gone, start afresh: their stored states are reset in
+        one transaction; unchanged rules go on where they stood. Returns the names reset.
+        A database error raises (translated), and the old rules stay in force."""
+        old = {r.name: r for r in self.engine.rules}
+        new = {r.name: r for r in rules}
+        reset = sorted(n for n, r in old.items() if new.get(n) != r)
+        if reset:
+            try:
+                with conn.transaction():
+                    IngestRepository(conn).reset_alert_states(reset)
+            except psycopg.Error as exc:
+                raise translate(exc) from exc
+        self.engine = engine.AlertEngine(rules, self.engine.repeat_interval)
+        self.cache = self.engine.new_cache()  # reloaded from the database, batch by batch
+        return reset
 
     def write(
         self,

@@ -40,7 +40,8 @@ RETURNING symbol, time;
 SELECT symbol,
        array_agg((extract(epoch FROM time) * 1000000)::bigint ORDER BY time) AS times,
        array_agg(price ORDER BY time) AS prices,
-       array_agg(coalesce(volume_24h, 'NaN') ORDER BY time) AS volumes
+       array_agg(coalesce(volume_24h, 'NaN') ORDER BY time) AS volumes,
+       array_agg(coalesce(volume, 'NaN') ORDER BY time) AS traded
 FROM ticks
 WHERE symbol = ANY(%(symbols)s::text[]) AND time >= %(since)s
 GROUP BY symbol;
@@ -81,6 +82,15 @@ ON CONFLICT (rule, symbol) DO UPDATE SET
     pending_since = EXCLUDED.pending_since,
     resolved_at = EXCLUDED.resolved_at,
     done = EXCLUDED.done;
+
+-- name: reset_alert_states
+-- A reload of the rules file (SIGHUP): the rules whose definition changed, or that are gone,
+-- start afresh (an open episode of theirs ends without a RESOLVED line). last_changed stays:
+-- no tick already judged is judged again.
+UPDATE alert_state
+SET firing = false, episode_id = NULL, last_notified = NULL, pending_since = NULL,
+    resolved_at = NULL, done = false
+WHERE rule = ANY(%(rules)s::text[]);
 
 -- name: insert_alerts
 INSERT INTO alerts (alert_id, event, time, rule, symbol, metric, value, window_avg,

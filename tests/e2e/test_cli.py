@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from typing import Any
 
 import psycopg
 import pytest
@@ -509,3 +510,76 @@ def test_a_metrics_address_in_use_is_exit_2_naming_it(db_url: str, tmp_path: pat
     events = {json.loads(x)["event"] for x in result.stderr.splitlines() if x.startswith("{")}
     assert not events & {"run_start", "poll", "migration_start"}, events
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_sighup_reloads_the_rules_file_keeping_unchanged_rules(
+    db_url: str, tmp_path: pathlib.Path, fake_api: FakeCoinGecko
+) -> None:
+    """`run` reloads the rules file on SIGHUP: an unchanged rule keeps its open episode, a
+    changed one starts afresh, a file with an error keeps the rules in force."""
+    rules_file = tmp_path / "rules.toml"
+    above = '[[rule]]\nname = "above_{x}"\ncondition = "above"\nthreshold = {x}\n'
+    rules_file.write_text(above.format(x=50) + above.format(x=60))
+    now = int(time.time())
+    fake_api.set_price("bitcoin", 100.0, 5e9, now - 30)
+    alerts_file = tmp_path / "alerts.txt"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cryptomonitor", "run"],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env(
+            DATABASE_URL=db_url,
+            CRYPTOMONITOR_COINGECKO_URL=fake_api.url,
+            CRYPTOMONITOR_COINS="bitcoin",
+            CRYPTOMONITOR_POLL_INTERVAL="0.2",
+            CRYPTOMONITOR_ALERTS_FILE=str(alerts_file),
+            CRYPTOMONITOR_RULES_FILE=str(rules_file),
+            CRYPTOMONITOR_LOG_FORMAT="json",
+        ),
+    )
+
+    def states() -> dict[str, bool]:
+        with psycopg.connect(db_url) as conn:
+            rows = conn.execute("SELECT rule, firing FROM alert_state").fetchall()
+        return {str(r): bool(f) for r, f in rows}
+
+    def wait(predicate: Any) -> None:
+        deadline = time.monotonic() + 30
+        while not predicate():
+            if proc.poll() is not None:
+                raise AssertionError(f"run ended: {proc.communicate()[1][-3000:]}")
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+
+    try:
+        wait(lambda: len(lines(alerts_file)) == 2)  # both fire on the first tick
+        rules_file.write_text(above.format(x=50) + above.format(x=60).replace("60\n", "70\n"))
+        proc.send_signal(signal.SIGHUP)
+        wait(lambda: states().get("above_60") is False)  # changed: reset
+        assert states()["above_50"] is True  # unchanged: still firing, no new line
+        rules_file.write_text('[[rule]]\nname = "x"\ncondition = "sideways"\n')
+        proc.send_signal(signal.SIGHUP)
+        fake_api.set_price("bitcoin", 100.0, 5e9, now - 20)  # one more tick, judged
+        time.sleep(1.5)
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=15)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, stderr
+    events = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+    reloaded = [e for e in events if e["event"] == "rules_reloaded"]
+    assert [e["started_afresh"] for e in reloaded] == [["above_60"]]
+    refused = [e for e in events if e["event"] == "rules_not_reloaded"]
+    assert refused and "'sideways' is not one of" in refused[0]["error"]
+    got = [lineformat.parse_line(line) for line in lines(alerts_file)]
+    # above_50 fired once and goes on firing (no repeat within the hour); above_60, changed to
+    # 70 and reset, opened a new episode on the next tick (the rules in force after the bad
+    # reload are the good file's).
+    assert [(f["rule"], f["event"]) for f in got] == [
+        ("above_50", "ALERT"),
+        ("above_60", "ALERT"),
+        ("above_60", "ALERT"),
+    ], got
+    assert got[1]["level"] == "60" and got[2]["level"] == "70"

@@ -1,8 +1,9 @@
 """The independent, slow, exact test oracle for the alert-rule semantics of docs/alerts.md
-(version 2 of the rules): written from the specification alone, without reading or importing
-``cryptomonitor.alerting``, it recomputes every trailing window and every lookback reference by
-scanning the symbol's earlier ticks, and decides every comparison (means, ratios, deviations,
-moves, z-scores, durations) in exact rational arithmetic on the floats' exact values, so that a
+(version 2 of the rules, with the addendum's `surge` on the traded volume): written from the
+specification alone, without reading or importing ``cryptomonitor.alerting``, it recomputes every
+trailing window, every surge window and baseline, and every lookback reference by scanning the
+symbol's earlier ticks, and decides every comparison (means, ratios, deviations, moves, z-scores,
+volume sums, durations) in exact rational arithmetic on the floats' exact values, so that a
 difference between it and the engine points at one of the two rather than at rounding.
 """
 
@@ -19,7 +20,8 @@ from typing import Any
 
 from cryptomonitor.models import Tick
 
-#: (event, rule name, symbol, tick time, metric value): event is "ALERT" or "RESOLVED".
+#: (event, rule name, symbol, tick time, value): event is "ALERT" or "RESOLVED"; the value is the
+#: tick's metric value, except for a surge: the summed traded volume `recent` of its window.
 Event = tuple[str, str, str, dt.datetime, float]
 #: holds(x) at one tick: whether the condition holds against the level x.
 Predicate = Callable[[Fraction], bool]
@@ -30,8 +32,13 @@ RESOLVED = "RESOLVED"
 LEVEL_CONDITIONS = frozenset({"above", "below"})
 WINDOW_CONDITIONS = frozenset({"ratio_above", "deviation_above", "zscore"})
 DIRECTION_CONDITIONS = frozenset({"move", "deviation_above", "zscore"})
-CONDITIONS = LEVEL_CONDITIONS | WINDOW_CONDITIONS | {"move"}
+SURGE = "surge"
+CONDITIONS = LEVEL_CONDITIONS | WINDOW_CONDITIONS | {"move", SURGE}
 METRICS = ("price", "volume_24h")
+#: The series a surge reads: the tick's traded volume, `Tick.volume` (never a `metric` value).
+TRADED = "volume"
+#: Keys a surge refuses (present at all, even with their default value).
+SURGE_REFUSED = ("metric", "direction", "lookback", "unit")
 DIRECTIONS = frozenset({"up", "down", "either"})
 UNITS = frozenset({"relative", "absolute"})
 SEVERITIES = frozenset({"info", "warning", "critical"})
@@ -43,6 +50,7 @@ KEYS = frozenset(
         "threshold",
         "thresholds",
         "window",
+        "baseline",
         "lookback",
         "unit",
         "direction",
@@ -138,10 +146,11 @@ class Rule:
 
     name: str
     condition: str
-    metric: str
+    metric: str  # "price", "volume_24h", or TRADED for a surge
     threshold: Fraction | None
     thresholds: dict[str, Fraction]
     window: Fraction | None
+    baseline: Fraction | None  # a surge's B
     lookback: Fraction | None
     unit: str
     direction: str
@@ -229,13 +238,19 @@ def parse_rule(table: Mapping[str, Any]) -> Rule:
         raise ValueError(f"rule {name}: expires must be a TOML datetime with an offset")
     symbols, sources = table.get("symbols"), table.get("sources")
     recover = table.get("recover")
+    metric = (
+        TRADED
+        if condition == SURGE
+        else _choice(table.get("metric", "price"), frozenset(METRICS), f"rule {name}: metric")
+    )
     rule = Rule(
         name=name,
         condition=condition,
-        metric=_choice(table.get("metric", "price"), frozenset(METRICS), f"rule {name}: metric"),
+        metric=metric,
         threshold=None if threshold is None else _number(threshold, f"rule {name}: threshold"),
         thresholds=_table(table.get("thresholds", {}), f"rule {name}: thresholds"),
         window=duration("window", False),
+        baseline=duration("baseline", False),
         lookback=duration("lookback", False),
         unit=_choice(table.get("unit", "relative"), UNITS, f"rule {name}: unit"),
         direction=_choice(table.get("direction", "either"), DIRECTIONS, f"rule {name}: direction"),
@@ -254,16 +269,28 @@ def parse_rule(table: Mapping[str, Any]) -> Rule:
     )
     if rule.threshold is None and "thresholds" not in table:
         raise ValueError(f"rule {name}: threshold (or thresholds) is required")
+    if rule.condition == SURGE:
+        assert rule.window is not None and rule.baseline is not None
+        if rule.baseline < 2 * rule.window:
+            raise ValueError(f"rule {name}: baseline must be at least 2 x window")
     _check_levels(rule)
     return rule
 
 
 def _check_applicable_keys(table: Mapping[str, Any], name: str, condition: str) -> None:
-    """window for the windowed conditions only, lookback for move only (both required there)."""
-    if (condition in WINDOW_CONDITIONS) != ("window" in table):
+    """window for the windowed conditions and surge only, lookback for move only, baseline for
+    surge only (each required there); a surge refuses metric, direction, lookback and unit."""
+    windowed = condition in WINDOW_CONDITIONS or condition == SURGE
+    if windowed != ("window" in table):
         raise ValueError(f"rule {name}: window is required for, and only for, {condition!r}")
     if (condition == "move") != ("lookback" in table):
         raise ValueError(f"rule {name}: lookback is required for, and only for, move")
+    if (condition == SURGE) != ("baseline" in table):
+        raise ValueError(f"rule {name}: baseline is required for, and only for, surge")
+    if condition == SURGE:
+        refused = [key for key in SURGE_REFUSED if key in table]
+        if refused:
+            raise ValueError(f"rule {name}: {refused} are refused for surge")
 
 
 def parse_rules(tables: Iterable[Mapping[str, Any]]) -> list[Rule]:
@@ -412,8 +439,65 @@ def predicate(rule: Rule, v: Fraction, history: list[Sample], now: int) -> Predi
         return lambda x: v < x
     if rule.condition == "move":
         return _move_predicate(rule, v, history, now)
-    assert rule.window is not None
+    assert rule.condition in WINDOW_CONDITIONS and rule.window is not None  # surge: its own
     return _window_predicate(rule, v, trailing_window(history, now, rule.window))
+
+
+def exact_sum(values: list[Fraction]) -> Fraction:
+    """The exact sum of `values` (0 for none)."""
+    if not values:
+        return Fraction(0)
+    scaled, d = _common_denominator(values)
+    return Fraction(sum(scaled), d)
+
+
+def surge_spans(
+    volumes: list[Sample], now: int, window: Fraction, baseline: Fraction
+) -> tuple[list[Fraction], list[Fraction]]:
+    """The earlier traded volumes with time in (now - W, now) and in (now - B, now - W], found by
+    scanning back from the newest (every sample is older than `now`); W and B in seconds."""
+    w, b = window * _PER_SECOND, baseline * _PER_SECOND  # exact microseconds
+    recent: list[Fraction] = []
+    rest: list[Fraction] = []
+    for sample in reversed(volumes):
+        age = now - sample.micros  # > 0
+        if age >= b:
+            break
+        (recent if age < w else rest).append(sample.value)
+    return recent, rest
+
+
+def baseline_covered(times: list[int], now: int, window: Fraction, baseline: Fraction) -> bool:
+    """Whether one of the symbol's earlier ticks (any, its volume None or not) has its time in
+    [now - B - W, now - B]: the history reaches back a whole baseline."""
+    w, b = window * _PER_SECOND, baseline * _PER_SECOND
+    for earlier in reversed(times):
+        age = now - earlier
+        if age > b + w:
+            return False
+        if age >= b:
+            return True
+    return False
+
+
+def surge_predicate(
+    rule: Rule, v: Fraction, volumes: list[Sample], times: list[int], now: int
+) -> tuple[Predicate, Fraction] | None:
+    """holds(x) for a surge at `now` with traded volume `v`, and the event value `recent`; or
+    None for no decision. `volumes` are the symbol's earlier non-None traded volumes and `times`
+    the times of all its earlier ticks, oldest first."""
+    assert rule.window is not None and rule.baseline is not None
+    w, b = rule.window, rule.baseline
+    if not baseline_covered(times, now, w, b):
+        return None
+    in_window, in_rest = surge_spans(volumes, now, w, b)
+    rest = exact_sum(in_rest)
+    if len(in_rest) < rule.min_samples or rest <= 0:
+        return None
+    recent = v + exact_sum(in_window)
+    # recent > x * baseline, baseline = rest * W / (B - W), with B - W >= W > 0:
+    # recent * (B - W) > x * rest * W
+    return (lambda x: recent * (b - w) > x * rest * w), recent
 
 
 # --- episodes ----------------------------------------------------------------------------------
@@ -474,6 +558,8 @@ def _firing_step(
 
 
 def _metric(tick: Tick, metric: str) -> float | None:
+    if metric == TRADED:
+        return tick.volume
     return tick.price if metric == "price" else tick.volume_24h
 
 
@@ -481,12 +567,14 @@ def reference_events(
     rules: list[dict[str, Any]], ticks: Iterable[Tick], repeat_interval: float
 ) -> list[Event]:
     """Every ALERT and RESOLVED the `rules` (raw `[[rule]]` tables) give on `ticks`, as (event,
-    rule name, symbol, tick time, value), in tick order and, within a tick, in rule order.
+    rule name, symbol, tick time, value), in tick order and, within a tick, in rule order; the
+    value is the tick's metric value, or for a surge the correctly rounded exact `recent`.
     `repeat_interval` is the global repeat interval in seconds (0: never repeat)."""
     enabled = parse_rules(rules)
     global_repeat = parse_duration(repeat_interval, "repeat_interval", True)
     newest: dict[str, int] = {}
     histories: dict[tuple[str, str], list[Sample]] = {}
+    times: dict[str, list[int]] = {}  # every judged tick of a symbol, for a surge's coverage
     states: dict[tuple[str, str], Episode] = {}
     events: list[Event] = []
     for tick in ticks:
@@ -500,9 +588,19 @@ def reference_events(
             if not rule.applies(tick) or value is None or level is None:
                 continue
             history = histories.get((tick.symbol, rule.metric), [])
-            holds = predicate(rule, Fraction(value), history, now)
-            if holds is None:
-                continue  # no decision: nothing changes
+            shown: float = value
+            if rule.condition == SURGE:
+                earlier = times.get(tick.symbol, [])
+                judged = surge_predicate(rule, Fraction(value), history, earlier, now)
+                if judged is None:
+                    continue  # no decision: nothing changes
+                holds, recent = judged
+                shown = float(recent)  # Fraction -> float: correctly rounded
+            else:
+                decided = predicate(rule, Fraction(value), history, now)
+                if decided is None:
+                    continue  # no decision: nothing changes
+                holds = decided
             state = states.setdefault((rule.name, tick.symbol), Episode())
             event: str | None
             if state.firing:
@@ -512,8 +610,9 @@ def reference_events(
             else:
                 event = ALERT if _quiet_step(rule, state, now, tick.time, holds, level) else None
             if event is not None:
-                events.append((event, rule.name, tick.symbol, tick.time, value))
-        for metric in METRICS:  # after judging: a tick is never in its own window
+                events.append((event, rule.name, tick.symbol, tick.time, shown))
+        times.setdefault(tick.symbol, []).append(now)
+        for metric in (*METRICS, TRADED):  # after judging: a tick is never in its own window
             value = _metric(tick, metric)
             if value is not None:
                 histories.setdefault((tick.symbol, metric), []).append(Sample(now, Fraction(value)))

@@ -144,6 +144,25 @@ lookback = "1h"
 threshold = 0.05
 
 [[rule]]
+name = "surge_5m"
+condition = "surge"
+window = "5m"
+baseline = "1h"
+threshold = 3
+recover = 2
+min_samples = 30
+
+[[rule]]
+name = "surge_1m_held"
+condition = "surge"
+window = "1m"
+baseline = "30m"
+threshold = 4
+for = "1m"
+cooldown = "15m"
+symbols = ["dogecoin"]
+
+[[rule]]
 name = "only_demo_source"
 condition = "above"
 threshold = 0
@@ -166,7 +185,7 @@ def engine_events(
     """The engine's events over `ticks`, in batches of 97; with `restart_at`, a new engine
     and cache take over at that tick, loaded as from the database."""
     engine = AlertEngine(active, REPEAT)
-    known = cache.AlertCache(engine.lengths, engine.squares)
+    known = engine.new_cache()
     symbols = sorted({t.symbol for t in ticks})
     known.load(cache.Missing(symbols, ticks[0].time), [], [])
     out: list[episodes.Event] = []
@@ -187,7 +206,7 @@ def restarted(
     """A new engine whose cache loads the stored ticks of its longest window and the alert
     states, as `run` does after a crash."""
     engine = AlertEngine(active, REPEAT)
-    known = cache.AlertCache(engine.lengths, engine.squares)
+    known = engine.new_cache()
     symbols = sorted(before.series)
     since = micros(stored[-1].time) - engine.lengths[-1]
     recent = []
@@ -199,6 +218,7 @@ def restarted(
                 [micros(t.time) for t in mine],
                 [t.price for t in mine],
                 [math.nan if t.volume_24h is None else t.volume_24h for t in mine],
+                [math.nan if t.volume is None else t.volume for t in mine],
             )
         )
     states = [s for by_rule in before.states.values() for s in by_rule.values()]

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from cryptomonitor.models import Tick
+from cryptomonitor.sources import barfiles
 from tests.oracle.reference import parse_duration, reference_events
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -40,6 +41,11 @@ def prices(*pairs: tuple[float, float], symbol: str = "BTC") -> list[Tick]:
 def volumes(*pairs: tuple[float, float | None]) -> list[Tick]:
     """Ticks from (seconds, volume_24h) pairs, the price fixed at 1."""
     return [tick(seconds, 1.0, volume) for seconds, volume in pairs]
+
+
+def trades(*pairs: tuple[float, float | None], symbol: str = "BTC") -> list[Tick]:
+    """Ticks from (seconds, traded volume) pairs, the price fixed at 1, volume_24h unknown."""
+    return [Tick(at(seconds), symbol, 1.0, None, "test", volume) for seconds, volume in pairs]
 
 
 def run(rules: list[dict[str, Any]], ticks: list[Tick], repeat: float = 3600) -> list[Short]:
@@ -523,3 +529,188 @@ def test_interleaved_symbols_have_their_own_windows() -> None:
         tick(10, 1500, symbol="ETH"),
     ]
     assert run(rules, ticks) == [("ALERT", "r", "BTC", 10, 25)]
+
+
+# --- surge (traded volume) ------------------------------------------------------------------------
+#
+# recent = v + volumes in (t - W, t); rest = volumes in (t - B, t - W], n of them; decided only
+# with a tick of the symbol in [t - B - W, t - B], n >= min_samples and rest > 0;
+# holds(x) = recent > x * rest * W / (B - W); the event's value is recent.
+
+
+def surge(name: str = "r", /, **keys: Any) -> dict[str, Any]:
+    return rule(name, condition="surge", **keys)
+
+
+def merged_by_time(*streams: list[Tick]) -> list[Tick]:
+    return sorted((t for s in streams for t in s), key=lambda t: (t.time, t.symbol))
+
+
+def test_surge_windows_at_exact_multiples() -> None:
+    # W 60, B 180: baseline = rest * 60 / 120 = rest / 2; x = 2: holds iff recent > rest.
+    # t180 25: covered by t0 (exactly t - B). recent = 25 + (120, 180): nothing = 25 (t120 is
+    # exactly t - W: in rest, not recent). rest = (0, 120] = 10 + 10 = 20 (t0's 50 is exactly
+    # t - B: out). 25 > 20: ALERT, value 25. (With t0 in rest, 25 > 70 would not hold.)
+    # t240 36: rest = (60, 240 - 60] = t120 10 + t180 25 = 35 (t60 out); 36 > 35: still firing
+    # (with t60 in rest, 45, it would resolve). t300 61: rest = (120, 240] = 25 + 36 = 61
+    # (t120 out); 61 > 61 no: RESOLVED, value 61.
+    rules = [surge(window="1m", baseline="3m", threshold=2)]
+    ticks = trades((0, 50), (60, 10), (120, 10), (180, 25), (240, 36), (300, 61))
+    assert run(rules, ticks) == [
+        ("ALERT", "r", "BTC", 180, 25),
+        ("RESOLVED", "r", "BTC", 300, 61),
+    ]
+
+
+def test_surge_event_value_is_recent_not_the_ticks_volume() -> None:
+    # W 60, B 180, x 2 (recent > rest). t179: the coverage span [-61, -1] holds no tick: no
+    # decision (recent 110 against rest 20 would fire). t180 1: covered by t0; recent = 1 +
+    # t179's 100 = 101 (t120 is exactly t - W: rest); rest = (0, 120] = 20: ALERT, value 101.
+    rules = [surge(window=60, baseline=180, threshold=2)]
+    ticks = trades((0, 10), (60, 10), (120, 10), (179, 100), (180, 1))
+    assert run(rules, ticks) == [("ALERT", "r", "BTC", 180, 101)]
+
+
+def test_surge_value_is_the_exact_sum_correctly_rounded() -> None:
+    # W 60, B 120: baseline = rest; x 1. t120 1: rest = (0, 60] = t60's 1; recent = 1 + 1e16 + 1
+    # exactly 1e16 + 2 (a double; summed in time order in floats it would be 1e16): ALERT.
+    rules = [surge(window=60, baseline=120, threshold=1)]
+    ticks = trades((0, 1), (60, 1), (100, 1e16), (110, 1), (120, 1))
+    assert run(rules, ticks) == [("ALERT", "r", "BTC", 120, 1e16 + 2)]
+
+
+def test_surge_coverage_needs_a_tick_a_whole_baseline_back() -> None:
+    # W 60, B 180: the span [t - 240, t - 180]. t240 100: t0 is exactly t - B - W: covered.
+    # rest = (60, 180] = t100's 10 (n = 1); baseline 5; recent = 100 > 10: ALERT.
+    rules = [surge(window=60, baseline=180, threshold=2)]
+    assert run(rules, trades((0, 10), (100, 10), (240, 100))) == [("ALERT", "r", "BTC", 240, 100)]
+    # at 240.5 the span [0.5, 60.5] holds nothing (t0 too old, t100 too young): no decision
+    assert run(rules, trades((0, 10), (100, 10), (240.5, 100))) == []
+    # a tick with volume None covers: t0 None; at t180 rest = (0, 120] = 10 + 5 = 15 and
+    # recent = 100: ALERT. Without t0 nothing covers [-60, 0].
+    ticks = trades((0, None), (60, 10), (100, 5), (180, 100))
+    assert run(rules, ticks) == [("ALERT", "r", "BTC", 180, 100)]
+    assert run(rules, ticks[1:]) == []
+    # another symbol's tick does not cover; an ignored tick (not newer) does not either
+    assert run(rules, trades((0, None), symbol="ETH") + ticks[1:]) == []
+    assert run(rules, [*trades((70, 1)), *ticks]) == []
+
+
+def test_surge_min_samples_counts_only_volumes_in_the_rest() -> None:
+    # W 60, B 180, x 2. t180 100: rest = (0, 120] = t60 10 + t100 5 (t120's None not counted):
+    # n = 2. min_samples 2: ALERT; min_samples 3: no decision.
+    ticks = trades((0, None), (60, 10), (100, 5), (120, None), (180, 100))
+    two = [surge(window=60, baseline=180, threshold=2, min_samples=2)]
+    three = [surge(window=60, baseline=180, threshold=2, min_samples=3)]
+    assert run(two, ticks) == [("ALERT", "r", "BTC", 180, 100)]
+    assert run(three, ticks) == []
+
+
+def test_surge_rest_zero_decides_nothing() -> None:
+    # W 60, B 120 (B = 2W: baseline = rest), x 2: holds iff recent > 2 rest.
+    # t120 11: covered by t0; rest = (0, 60] = 5 + 0 = 5; recent 11 > 10: ALERT.
+    # t150 None: no decision. t170 1000: rest = (50, 110] = t60's 0: rest 0, no decision (not
+    # resolved). t180 0: rest = (60, 120] = 11; recent = 0 + 1000 (t150 None): firing.
+    # t240 0: rest = (120, 180] = 1000 + 0 = 1000; recent = 0: RESOLVED, value 0.
+    rules = [surge(window=60, baseline=120, threshold=2)]
+    ticks = trades((0, 0), (30, 5), (60, 0), (120, 11), (150, None), (170, 1000), (180, 0))
+    assert run(rules, [*ticks, *trades((240, 0))]) == [
+        ("ALERT", "r", "BTC", 120, 11),
+        ("RESOLVED", "r", "BTC", 240, 0),
+    ]
+    # all zero before: rest 0 at every tick, however large the surge
+    assert run(rules, trades((0, 0), (30, 0), (60, 0), (120, 1e9), (200, 1e9))) == []
+
+
+def test_surge_recover_hysteresis_and_a_ratio_baseline() -> None:
+    # W 60, B 240: baseline = rest * 60 / 180 = rest / 3. Ticks every 60 s: recent = v,
+    # rest = the three previous volumes. x 3, recover 2.
+    # t240 31: rest = 10 + 10 + 10 = 30 (t0 out), baseline 10: 31 > 30: ALERT.
+    # t300 35: rest = 10 + 10 + 31 = 51, baseline 17: 35 > 2 x 17 = 34: still firing (without
+    # recover, 35 > 51 fails: RESOLVED). t360 50: rest = 10 + 31 + 35 = 76, baseline 76/3:
+    # 50 > 152/3 = 50.67 no: RESOLVED.
+    ticks = trades((0, 10), (60, 10), (120, 10), (180, 10), (240, 31), (300, 35), (360, 50))
+    hysteresis = [surge(window=60, baseline=240, threshold=3, recover=2)]
+    assert run(hysteresis, ticks) == [
+        ("ALERT", "r", "BTC", 240, 31),
+        ("RESOLVED", "r", "BTC", 360, 50),
+    ]
+    plain = [surge(window=60, baseline=240, threshold=3)]
+    assert run(plain, ticks) == [
+        ("ALERT", "r", "BTC", 240, 31),
+        ("RESOLVED", "r", "BTC", 300, 35),
+    ]
+
+
+def test_surge_on_replayed_bars_reads_only_the_close_ticks_volume() -> None:
+    # barfiles: a bar's ticks at +0, +15, +30 s (volume None) and +45 s (the bar's volume).
+    # W 2m, B 4m (baseline = rest), x 1. At bar m's close t = 60m + 45: recent = V(m) + V(m-1)
+    # (bar m-2's close is exactly t - W: rest); rest = V(m-2) + V(m-3) (bar m-4's close is
+    # exactly t - B: out); covered from m = 4 ([t - 360, t - 240] reaches bar 0's ticks).
+    # V = 1, 2, 3, 4, 1, 9, 1, 1. m3: not covered (7 > 3 unjudged). m4: 5 > 5 no.
+    # m5: 10 > 7: ALERT, value 10 (not the tick's 9). m6: 10 > 5: firing. m7: 2 > 10 no:
+    # RESOLVED, value 2.
+    volumes = [1, 2, 3, 4, 1, 9, 1, 1]
+    bars = [barfiles.Bar(at(60 * m), 1.0, 1.0, 1.0, 1.0, float(v)) for m, v in enumerate(volumes)]
+    ticks = list(barfiles.ticks(bars, "BTC"))
+    assert [t.volume for t in ticks[:4]] == [None, None, None, 1.0]
+    rules = [surge(window="2m", baseline="4m", threshold=1)]
+    assert run(rules, ticks) == [
+        ("ALERT", "r", "BTC", 345, 10),
+        ("RESOLVED", "r", "BTC", 465, 2),
+    ]
+
+
+def test_surge_modifiers_and_thresholds_per_symbol() -> None:
+    # for 60 s on the stream of test_surge_recover_hysteresis_and_a_ratio_baseline, but x 1:
+    # t240 31 > 10: pending since 240; t300 35 > 17: 60 s: ALERT; t360 50 > 76/3: firing.
+    # ETH's own threshold 4 (t240: 31 > 40 no) and BTC's 1 only apply to their symbol.
+    btc = trades((0, 10), (60, 10), (120, 10), (180, 10), (240, 31), (300, 35), (360, 50))
+    eth = trades((0, 10), (60, 10), (120, 10), (180, 10), (240, 31), symbol="ETH")
+    rules = [surge(window=60, baseline=240, threshold=1, thresholds={"ETH": 4}, **{"for": 60})]
+    assert run(rules, merged_by_time(btc, eth)) == [("ALERT", "r", "BTC", 300, 35)]
+
+
+@pytest.mark.parametrize(
+    ("keys", "message"),
+    [
+        ({"baseline": 120}, "window is required"),
+        ({"window": 60}, "baseline is required"),
+        ({"window": 60, "baseline": 119.999999}, "at least 2 x window"),
+        ({"window": "1m", "baseline": "119s"}, "at least 2 x window"),
+        ({"window": 60, "baseline": 120, "metric": "price"}, "refused for surge"),
+        ({"window": 60, "baseline": 120, "metric": "volume_24h"}, "refused for surge"),
+        ({"window": 60, "baseline": 120, "direction": "either"}, "refused for surge"),
+        ({"window": 60, "baseline": 120, "unit": "relative"}, "refused for surge"),
+        ({"window": 60, "baseline": 120, "lookback": 60}, "lookback is required for, and only"),
+        ({"window": 60, "baseline": 120, "recover": 3}, "clearing side"),
+        ({"window": 60, "baseline": 120, "recover": 0}, "clearing side"),
+        ({"window": 60, "baseline": 120, "recover": 4}, "clearing side"),
+        ({"window": 60, "baseline": 120, "recover_thresholds": {"BTC": -1}}, "clearing side"),
+        ({"window": 60, "baseline": 0}, "must be > 0"),
+        ({"window": 60, "baseline": 120, "min_samples": 0}, "min_samples"),
+    ],
+)
+def test_surge_keys_refused(keys: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        run([surge(threshold=3, **keys)], [])
+
+
+def test_surge_threshold_must_be_positive_and_baseline_only_for_surge() -> None:
+    with pytest.raises(ValueError, match="thresholds must be > 0"):
+        run([surge(window=60, baseline=120, threshold=0)], [])
+    with pytest.raises(ValueError, match="baseline is required for, and only for, surge"):
+        run([rule(condition="ratio_above", window=60, baseline=120, threshold=2)], [])
+    with pytest.raises(ValueError, match="baseline is required for, and only for, surge"):
+        run([rule(condition="above", threshold=2, baseline=120)], [])
+    # B = 2W exactly is accepted, and recover 0 < y < x
+    assert run([surge(window=60, baseline=120, threshold=3, recover=2.999)], []) == []
+
+
+def test_surge_ignores_metric_values_and_other_rules_ignore_traded_volume() -> None:
+    # volume_24h / price do not feed a surge: ticks with volume None decide nothing; and a
+    # volume_24h rule does not read Tick.volume (volume_24h None: nothing).
+    ticks = [Tick(at(s), "BTC", 100.0 * (s + 1), 1e6 * (s + 1), "test") for s in range(0, 400, 60)]
+    assert run([surge(window=60, baseline=120, threshold=1)], ticks) == []
+    level = [rule(condition="above", metric="volume_24h", threshold=0)]
+    assert run(level, trades((0, 5), (60, 50))) == []

@@ -37,4 +37,6 @@ def _info(rule: Rule) -> schemas.RuleInfo:
         severity=rule.severity,
         symbols=list(rule.symbols),
         sources=list(rule.sources),
+        of=list(rule.of),
+        silent=rule.silent,
     )

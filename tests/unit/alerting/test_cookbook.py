@@ -39,7 +39,7 @@ def lines_by_rule(snippets: list[str]) -> dict[str, list[str]]:
         key=lambda t: (t.time, t.symbol),
     )
     engine = AlertEngine(active, 3600.0)
-    known = cache.AlertCache(engine.lengths, engine.squares)
+    known = engine.new_cache()
     known.load(cache.Missing(["bitcoin", "dogecoin"], ticks[0].time), [], [])
     out: dict[str, list[str]] = defaultdict(list)
     for i in range(0, len(ticks), 400):

@@ -156,3 +156,77 @@ def test_the_example_file_holds_the_defaults_and_checks() -> None:
 
     assert rules.load(ROOT / "rules.example.toml") == rules.DEFAULT_RULES
     assert len(rules.loads((ROOT / "rules.example.toml").read_text())) == 6  # two switched off
+
+
+COMBINED = """
+[[rule]]
+name = "a"
+condition = "above"
+threshold = 1
+silent = true
+
+[[rule]]
+name = "b"
+condition = "any"
+of = ["a", "c"]
+
+[[rule]]
+name = "c"
+condition = "below"
+threshold = 0
+"""
+
+
+def test_a_combination_comes_after_its_members() -> None:
+    order = [r.name for r in rules.evaluation_order(rules.loads(COMBINED))]
+    assert order == ["a", "c", "b"]
+    b = rules.loads(COMBINED)[1]
+    assert (b.metric, b.threshold, b.of) == ("rules", 1.0, ("a", "c"))
+    assert ruletext.sentence(b).startswith("ALERT when any of a, c is firing for a symbol;")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            COMBINED.replace('of = ["a", "c"]', 'of = ["a", "x"]'),
+            "r.toml:11: rule 'b', key 'of': no rule",
+        ),
+        (
+            COMBINED + '\n[[rule]]\nname = "d"\ncondition = "all"\nof = ["b", "d"]\n',
+            "a cycle: d -> d",
+        ),
+        (
+            COMBINED.replace("threshold = 0\n", "threshold = 0\nenabled = false\n"),
+            "key 'of': rule 'c' is disabled",
+        ),
+        (COMBINED.replace('of = ["a", "c"]', 'of = ["a"]'), "two or more other rules"),
+        (COMBINED.replace('of = ["a", "c"]', 'of = ["a", "c"]\nthreshold = 2'), "'threshold'"),
+        (COMBINED.replace("silent = true", 'of = ["c", "b"]'), "only to the conditions"),
+    ],
+)
+def test_a_bad_combination_is_refused(text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        rules.loads(text, "r.toml")
+    assert message in str(caught.value), caught.value
+
+
+def test_a_cycle_through_two_combinations_is_refused() -> None:
+    text = COMBINED.replace('of = ["a", "c"]', 'of = ["a", "e"]')
+    text += '\n[[rule]]\nname = "e"\ncondition = "all"\nof = ["b", "c"]\n'
+    with pytest.raises(ConfigError, match=r"a cycle: b -> e -> b"):
+        rules.loads(text, "r.toml")
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('window = "5m"\nbaseline = "8m"\nthreshold = 3', "at least twice the window"),
+        ('window = "5m"\nthreshold = 3', "key 'baseline': is required"),
+        ('window = "5m"\nbaseline = "1h"\nthreshold = 3\nmetric = "price"', "key 'metric'"),
+        ('window = "5m"\nbaseline = "1h"\nthreshold = 3\nrecover = 4', "between 0 and"),
+    ],
+)
+def test_a_bad_surge_is_refused(body: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        rules.loads(f'[[rule]]\nname = "s"\ncondition = "surge"\n{body}\n', "r.toml")

@@ -111,10 +111,11 @@ export function human(x) {
 }
 
 const LEVELS = new Set(["above", "below"]);
+const COMBINED = new Set(["all", "any"]);
 
 // A threshold (`x`, default the rule's) as a marker says it: "3x", "2%", "100,000", "3σ".
 function thresholdText(a, x = a.threshold) {
-  if (a.condition === "ratio_above") return `${x}x`;
+  if (a.condition === "ratio_above" || a.condition === "surge") return `${x}x`;
   if (LEVELS.has(a.condition)) return human(x);
   if (a.condition === "zscore") return `${x}σ`;
   if (a.condition === "move" && (a.figures || {}).unit === "absolute") return human(x);
@@ -155,6 +156,7 @@ function moved(a) {
   const f = a.figures || {};
   const limit = limitOf(a);
   if (LEVELS.has(a.condition)) return human(a.value);
+  if (COMBINED.has(a.condition)) return `${a.value}/${String(f.of || "").split(",").length} rules`;
   if (a.condition === "zscore") return `z${figureText(f.zscore, limit, beyond, true)}`;
   if (a.condition === "move") {
     if (f.unit === "absolute") {
@@ -163,7 +165,7 @@ function moved(a) {
     }
     return `${figureText(f.change_pct, limit * 100, beyond, true)}%`;
   }
-  if (a.condition === "ratio_above") {
+  if (a.condition === "ratio_above" || a.condition === "surge") {
     return `${figureText(a.value / a.window_avg, limit, beyond, false)}x`;
   }
   const p = ((a.value - a.window_avg) / a.window_avg) * 100;
@@ -173,7 +175,7 @@ function moved(a) {
 /** Whether an alert is about a rise (its marker points up) or a fall. */
 export function rising(a) {
   const f = a.figures || {};
-  if (a.condition === "above") return true;
+  if (a.condition === "above" || COMBINED.has(a.condition)) return true;
   if (a.condition === "below") return false;
   if (a.condition === "move") return a.value >= f.reference;
   return a.value >= a.window_avg;
@@ -192,12 +194,16 @@ export function sentence(a) {
 export function markerText(a) {
   // The candles are prices: an alert on the rolling 24-hour volume says "vol" (short: the
   // labels of neighbouring candles overlap), any other metric its name.
-  const metric = a.metric === "price" ? "" : ` ${a.metric === "volume_24h" ? "vol" : a.metric}`;
+  const metric = a.metric === "price" || a.metric === "rules" ? ""
+    : ` ${a.metric === "volume_24h" ? "vol" : a.metric}`;
   if (a.event === "RESOLVED") {
     // Where it cleared: the recovery level, where the rule has one.
     const at = thresholdText(a, limitOf(a));
-    if (a.condition === "ratio_above") return `✓ back under ${at}${metric}`;
+    if (a.condition === "ratio_above" || a.condition === "surge") {
+      return `✓ back under ${at}${metric}`;
+    }
     if (LEVELS.has(a.condition)) return `✓ no longer ${a.condition} ${thresholdText(a)}${metric}`;
+    if (COMBINED.has(a.condition)) return `✓ no longer ${a.condition} (${a.rule})`;
     return `✓ back within ${at}${metric}`;
   }
   return `${moved(a)}${metric}`;
