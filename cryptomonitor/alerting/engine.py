@@ -147,7 +147,7 @@ class AlertEngine:
                 t = time_us[time] = micros(time)
             times = series.times
             if times and t <= times[-1]:
-                series.add(t, price, volume)
+                series.add(t, price, volume, tick.volume)
                 continue  # stored, but it raises nothing: its successors were judged without it
             plans = scoped.get((symbol, tick.source))
             if plans is None:
