@@ -298,7 +298,27 @@ def _build(table: dict[str, Any]) -> Rule:
     min_samples = table.get("min_samples", 1)
     if isinstance(min_samples, bool) or not isinstance(min_samples, int) or min_samples < 1:
         raise RuleKeyError("min_samples", f"{min_samples!r} must be a whole number >= 1")
-    enabled, once = _flag(table, "enabled", True), _flag(table, "once", False)
+    return Rule(
+        name=name,
+        metric=TRADED if condition == "surge" else _choice(table, "metric", METRICS, "price"),
+        window=window,
+        condition=condition,
+        threshold=threshold,
+        min_samples=min_samples,
+        direction=_choice(table, "direction", DIRECTIONS, "either"),
+        lookback=lookback,
+        unit=_choice(table, "unit", UNITS, "relative"),
+        recover=recover,
+        thresholds=thresholds,
+        recover_thresholds=recovers,
+        baseline=_duration(table, "baseline") or 0.0,
+        **_episode_keys(table),
+    )
+
+
+def _episode_keys(table: Mapping[str, Any]) -> dict[str, Any]:
+    """The keys every rule takes, a combination too: its episodes' modifiers and scope."""
+    once = _flag(table, "once", False)
     expires = table.get("expires")
     if expires is not None and (not isinstance(expires, dt.datetime) or expires.tzinfo is None):
         raise RuleKeyError(
@@ -307,31 +327,18 @@ def _build(table: dict[str, Any]) -> Rule:
     repeat = _duration(table, "repeat", zero=True)
     if once and repeat:
         raise RuleKeyError("repeat", "a rule with once = true never repeats")
-    return Rule(
-        name=name,
-        metric=TRADED if condition == "surge" else _choice(table, "metric", METRICS, "price"),
-        window=window,
-        condition=condition,
-        threshold=threshold,
-        min_samples=min_samples,
-        enabled=enabled,
-        direction=_choice(table, "direction", DIRECTIONS, "either"),
-        lookback=lookback,
-        unit=_choice(table, "unit", UNITS, "relative"),
-        recover=recover,
-        thresholds=thresholds,
-        recover_thresholds=recovers,
-        pending=_duration(table, "for", zero=True) or 0.0,
-        cooldown=_duration(table, "cooldown", zero=True) or 0.0,
-        repeat=repeat,
-        once=once,
-        expires=expires.astimezone(dt.UTC) if expires is not None else None,
-        severity=_choice(table, "severity", SEVERITIES, "warning"),
-        symbols=_names(table, "symbols", _SYMBOL_PATTERN),
-        sources=_names(table, "sources", _SYMBOL_PATTERN),
-        baseline=_duration(table, "baseline") or 0.0,
-        silent=_flag(table, "silent", False),
-    )
+    return {
+        "enabled": _flag(table, "enabled", True),
+        "pending": _duration(table, "for", zero=True) or 0.0,
+        "cooldown": _duration(table, "cooldown", zero=True) or 0.0,
+        "repeat": repeat,
+        "once": once,
+        "expires": expires.astimezone(dt.UTC) if expires is not None else None,
+        "severity": _choice(table, "severity", SEVERITIES, "warning"),
+        "symbols": _names(table, "symbols", _SYMBOL_PATTERN),
+        "sources": _names(table, "sources", _SYMBOL_PATTERN),
+        "silent": _flag(table, "silent", False),
+    }
 
 
 #: The keys a combination takes (the others judge a value, which it has not).
@@ -350,32 +357,14 @@ def _combined(table: dict[str, Any], name: str, condition: str) -> Rule:
         or len(set(members)) != len(members)
     ):
         raise RuleKeyError("of", 'must name two or more other rules, e.g. ["a", "b"]')
-    once = _flag(table, "once", False)
-    repeat = _duration(table, "repeat", zero=True)
-    if once and repeat:
-        raise RuleKeyError("repeat", "a rule with once = true never repeats")
-    expires = table.get("expires")
-    if expires is not None and (not isinstance(expires, dt.datetime) or expires.tzinfo is None):
-        raise RuleKeyError(
-            "expires", f"{expires!r} must be a date-time with an offset: 2027-01-01T00:00:00Z"
-        )
     return Rule(
         name=name,
         metric=RULES_METRIC,
         window=0.0,
         condition=condition,
         threshold=float(len(members) if condition == "all" else 1),
-        enabled=_flag(table, "enabled", True),
-        pending=_duration(table, "for", zero=True) or 0.0,
-        cooldown=_duration(table, "cooldown", zero=True) or 0.0,
-        repeat=repeat,
-        once=once,
-        expires=expires.astimezone(dt.UTC) if expires is not None else None,
-        severity=_choice(table, "severity", SEVERITIES, "warning"),
-        symbols=_names(table, "symbols", _SYMBOL_PATTERN),
-        sources=_names(table, "sources", _SYMBOL_PATTERN),
         of=tuple(members),
-        silent=_flag(table, "silent", False),
+        **_episode_keys(table),
     )
 
 
