@@ -35,6 +35,7 @@ from typing import NamedTuple
 import structlog
 
 from cryptomonitor.alerting import episodes
+from cryptomonitor.alerting.candles import Candles
 from cryptomonitor.alerting.windows import Series
 from cryptomonitor.models import Tick
 from cryptomonitor.util.times import from_micros, micros
@@ -54,12 +55,25 @@ class Recent(NamedTuple):
     traded: Sequence[float] = ()  # the traded volumes (NaN: none), for a surge rule
 
 
+class Closes(NamedTuple):
+    """The stored closes of one symbol's candles of one interval since some time, oldest
+    first: per bucket, the time and price of its latest tick (`candles.Candles`)."""
+
+    symbol: str
+    interval: int  # microseconds
+    buckets: Sequence[int]
+    times: Sequence[int]
+    closes: Sequence[float]
+
+
 class Missing(NamedTuple):
     """What the cache must load before a batch is judged: `symbols`, their ticks from `since`
-    (the longest window before the batch's first tick of them) and their alert states."""
+    (the longest window before the batch's first tick of them), their alert states, and for
+    each candle interval (microseconds) the closes from the time paired with it."""
 
     symbols: list[str]
     since: dt.datetime
+    closes: tuple[tuple[int, dt.datetime], ...] = ()
 
 
 class AlertCache:
@@ -70,13 +84,21 @@ class AlertCache:
     class. `unverified` is a subset of them.
     """
 
-    def __init__(self, lengths: Sequence[int], squares: bool = False, traded: bool = False) -> None:
+    def __init__(
+        self,
+        lengths: Sequence[int],
+        squares: bool = False,
+        traded: bool = False,
+        intervals: Sequence[tuple[int, int]] = (),
+    ) -> None:
         """`lengths`: the window lengths the rules use, in microseconds (`engine.lengths`);
         `squares`: whether the windows keep sums of squares (`engine.squares`); `traded`:
-        whether they keep the traded volumes (`engine.traded`)."""
+        whether they keep the traded volumes (`engine.traded`); `intervals`: the candles the
+        indicator rules read, as (interval in microseconds, closed candles kept)."""
         self.lengths = sorted(set(lengths))
         self.squares = squares
         self.traded = traded
+        self.intervals = list(intervals)
         self.series: dict[str, Series] = {}
         self.states: dict[str, dict[str, episodes.State]] = {}  # symbol -> rule name -> state
         self.unverified: set[str] = set()  # cached symbols another session may have written
@@ -175,16 +197,23 @@ class AlertCache:
                     first[tick.symbol] = t
         if not first:
             return None
-        return Missing(sorted(first), from_micros(min(first.values()) - self.lengths[-1]))
+        start = min(first.values())
+        closes = tuple(
+            (interval, from_micros(start - start % interval - (keep + 1) * interval))
+            for interval, keep in self.intervals
+        )
+        return Missing(sorted(first), from_micros(start - self.lengths[-1]), closes)
 
     def load(
         self,
         missing: Missing,
         windows: Iterable[Recent],
         states: Iterable[episodes.State],
+        closes: Iterable[Closes] = (),
     ) -> None:
         """Cache the `missing` symbols from the database: their ticks since `missing.since`
-        (a symbol without any is cached empty) and their alert states."""
+        (a symbol without any is cached empty), their alert states and their candles' closes
+        (`missing.closes`)."""
         for symbol in missing.symbols:
             self.series[symbol] = Series(self.lengths, self.squares, self.traded)
             self.states[symbol] = {}
@@ -199,6 +228,21 @@ class AlertCache:
             )
         for state in states:
             self.states[state.symbol][state.rule] = state
+        if self.intervals:
+            self._load_candles(missing.symbols, closes)
+
+    def _load_candles(self, symbols: Iterable[str], closes: Iterable[Closes]) -> None:
+        stored = {(c.symbol, c.interval): c for c in closes}
+        for symbol in symbols:
+            candles = []
+            for interval, keep in self.intervals:
+                c = stored.get((symbol, interval))
+                candles.append(
+                    Candles.loaded(interval, keep, c.buckets, c.times, c.closes)
+                    if c is not None
+                    else Candles(interval, keep)
+                )
+            self.series[symbol].candles = candles
 
     def stale(self, already: Sequence[Tick]) -> set[str]:
         """Symbols of which a tick found already stored is unknown to the cache: another

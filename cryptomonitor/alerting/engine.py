@@ -23,13 +23,14 @@ import datetime as dt
 import math
 from collections.abc import Sequence
 
-from cryptomonitor.alerting import cache, episodes
+from cryptomonitor.alerting import cache, episodes, indicators
+from cryptomonitor.alerting.candles import Candles
 from cryptomonitor.alerting.episodes import Reading
 from cryptomonitor.alerting.rules import Rule, evaluation_order
 from cryptomonitor.alerting.windows import Series
 from cryptomonitor.models import Tick
 from cryptomonitor.util import exact
-from cryptomonitor.util.times import MICROS_PER_SECOND, micros
+from cryptomonitor.util.times import MICROS_PER_SECOND, from_micros, micros
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,7 +46,7 @@ NOTHING = Judgement([], {})
 
 
 # The kinds of condition, as the per-tick loop tells them apart.
-_LEVEL, _RATIO, _DEVIATION, _ZSCORE, _MOVE, _SURGE, _COMBINED = range(7)
+_LEVEL, _RATIO, _DEVIATION, _ZSCORE, _MOVE, _SURGE, _COMBINED, _BAND, _CANDLE = range(9)
 _KINDS = {
     "above": _LEVEL,
     "below": _LEVEL,
@@ -56,12 +57,25 @@ _KINDS = {
     "surge": _SURGE,
     "all": _COMBINED,
     "any": _COMBINED,
+    "inside": _ZSCORE,  # a Bollinger band: a z-score's figures; a band of levels: _BAND
+    "outside": _ZSCORE,
 }
+
+
+def _kind(rule: Rule) -> int:
+    if rule.interval:
+        return _CANDLE
+    if rule.band is not None:
+        return _BAND
+    return _KINDS[rule.condition]
+
 
 # Per rule, what the per-tick loop needs, looked up once: the rule, its name, whether it reads
 # the price, its kind, the index of its window, the samples it needs, and for a move its
 # lookback and reference span in microseconds and whether it is relative (a surge: its
-# baseline and window in microseconds, and the index of its baseline's window).
+# baseline and window in microseconds, and the index of its baseline's window; an indicator
+# rule: the index of its interval's candles, the candles its fast and slow indicators read,
+# and the interval in microseconds).
 _Plan = tuple[Rule, str, bool, int, int, int, int, int, bool | int]
 # A plan scoped to one symbol and source: the same, and the threshold for the symbol.
 _Scoped = tuple[Rule, str, bool, int, int, int, int, int, bool | int, float]
@@ -80,8 +94,22 @@ class AlertEngine:
         )
         if self.rules and not self.lengths:  # levels only: no history needed, but the cache
             self.lengths = [1]  # keeps each symbol's newest tick (1 us), and is active
-        #: Whether the windows keep sums of squares (a z-score rule needs them).
-        self.squares = any(r.condition == "zscore" for r in self.rules)
+        #: Whether the windows keep sums of squares (a z-score or a Bollinger band needs them).
+        self.squares = any(r.spread for r in self.rules)
+        #: The candles the indicator rules read: (interval, closed candles kept), in us.
+        keep: dict[int, int] = {}
+        for r in self.rules:
+            if r.interval:
+                interval = round(r.interval * MICROS_PER_SECOND)
+                keep[interval] = max(keep.get(interval, 0), *r.spans)
+        self.intervals = sorted(keep.items())
+        candle_index = {interval: i for i, (interval, _) in enumerate(self.intervals)}
+        #: Per indicator rule: its fast and slow indicators as (kind, length).
+        self._specs: dict[str, tuple[tuple[str, int], tuple[str, int] | None]] = {
+            r.name: (indicators.parse(r.fast), indicators.parse(r.slow) if r.slow else None)
+            for r in self.rules
+            if r.interval
+        }
         #: Whether they keep the traded volumes (a surge rule needs them).
         self.traded = any(r.condition == "surge" for r in self.rules)
         index = {length: i for i, length in enumerate(self.lengths)}
@@ -89,9 +117,14 @@ class AlertEngine:
         for rule in self.rules:
             lengths = [round(length * MICROS_PER_SECOND) for length in rule.lengths]
             lookback = round(rule.lookback * MICROS_PER_SECOND)
+            window = index[lengths[0]] if lengths else -1
             if rule.condition == "surge":  # coverage from B, the span W, the baseline's window
                 far, near = round(rule.baseline * MICROS_PER_SECOND), round(rule.window * 1e6)
                 extra: tuple[int, int, bool | int] = (far, near, index[lengths[1]])
+            elif rule.interval:
+                interval = round(rule.interval * MICROS_PER_SECOND)
+                window = candle_index[interval]
+                extra = (*rule.spans, interval)
             else:
                 extra = (lookback, 2 * lookback, rule.unit == "relative")
             self._plan.append(
@@ -99,8 +132,8 @@ class AlertEngine:
                     rule,
                     rule.name,
                     rule.metric == "price",
-                    _KINDS[rule.condition],
-                    index[lengths[0]] if lengths else -1,
+                    _kind(rule),
+                    window,
                     rule.samples_needed,
                     *extra,
                 )
@@ -109,7 +142,7 @@ class AlertEngine:
 
     def new_cache(self) -> cache.AlertCache:
         """An empty alert cache with the windows this engine's rules read."""
-        return cache.AlertCache(self.lengths, self.squares, self.traded)
+        return cache.AlertCache(self.lengths, self.squares, self.traded, self.intervals)
 
     def _plans(self, symbol: str, source: str) -> list[_Scoped]:
         """The rules that judge `symbol`'s ticks from `source` (scoped by symbols, sources and
@@ -132,8 +165,13 @@ class AlertEngine:
         """
         if not self.rules:
             return NOTHING
-        if (self.squares and not known.squares) or (self.traded and not known.traded):
+        if (
+            (self.squares and not known.squares)
+            or (self.traded and not known.traded)
+            or known.intervals != self.intervals
+        ):
             raise ValueError("the alert cache lacks windows these rules read: use new_cache()")
+        candled = bool(self.intervals)
         events: list[episodes.Event] = []
         changed: dict[cache.Key, episodes.State] = {}
         repeat, step, scoped = self.repeat_interval, episodes.step, self._scoped
@@ -153,12 +191,26 @@ class AlertEngine:
             if plans is None:
                 plans = self._plans(symbol, tick.source)
             stats = series.advance(t, price, volume, tick.volume)
+            closed = [c.roll(t, price) for c in series.candles] if candled else None
             states = all_states[symbol]
             value: float | None
             for rule, name, is_price, kind, w, min_samples, lookback, span, relative, x in plans:
                 value = price if is_price else volume
                 reading: Reading | None = None
-                if kind == _SURGE:
+                at = time
+                if kind == _CANDLE:  # judged when a candle closes, at its close time
+                    if closed is None or (bucket := closed[w]) is None:
+                        continue
+                    reading = self._indicator(rule, series.candles[w], bucket, lookback, span, x)
+                    if reading is None:
+                        continue
+                    if reading.detail in ("no", ""):  # a cross that is not one opens nothing
+                        state = states.get(name)  # (an open episode goes on)
+                        if state is None or not (state.firing or state.pending_since):
+                            continue
+                    value, delta, scale = reading.value, reading.delta, reading.scale
+                    at = from_micros(bucket + int(relative))
+                elif kind == _SURGE:
                     reading = _surge(series, tick.volume, t, w, int(relative), lookback, span)
                     if reading is None or reading.samples is None or reading.samples < min_samples:
                         continue
@@ -170,7 +222,7 @@ class AlertEngine:
                     reading = Reading(value, delta, scale, detail=",".join(firing))
                 elif value is None:
                     continue  # no value: this tick decides nothing for the rule
-                elif kind == _LEVEL:
+                elif kind in (_LEVEL, _BAND):
                     delta, scale = value, 1.0
                 elif kind == _MOVE:
                     ref = _reference(series, t - lookback, t - span, is_price)
@@ -201,7 +253,7 @@ class AlertEngine:
                     continue  # quiet, and it was: nothing to record
                 if reading is None:
                     reading = Reading(value, delta, scale)
-                after, event = step(rule, symbol, time, reading, state, repeat)
+                after, event = step(rule, symbol, at, reading, state, repeat)
                 if after is None or after is state:
                     continue  # no change (firing, not yet due to repeat): nothing to store
                 # The batch's last change of a state is what is stored.
@@ -209,6 +261,36 @@ class AlertEngine:
                 if event is not None and not rule.silent:
                     events.append(event)
         return Judgement(events, changed)
+
+    def _indicator(
+        self, rule: Rule, candles: Candles, bucket: int, fast_span: int, slow_span: int, x: float
+    ) -> Reading | None:
+        """An indicator rule's reading at the close of the candle starting at `bucket`: the
+        indicator (a level), or the fast one against the slow one (a cross), from the closes
+        of their warm-up spans; None while there are too few candles. A cross's `detail` says
+        whether the previous candle's pair was on the other side of the margin `x` ("yes"),
+        not ("no"), or unknown (""): only a "yes" opens an episode."""
+        fast_spec, slow_spec = self._specs[rule.name]
+        fast = indicators.value(*fast_spec, candles.closes_until(bucket, fast_span))
+        if fast is None:
+            return None
+        if slow_spec is None:
+            return Reading(fast, fast, 1.0, samples=len(candles.closes_until(bucket, fast_span)))
+        slow = indicators.value(*slow_spec, candles.closes_until(bucket, slow_span))
+        if slow is None or not slow > 0:
+            return None
+        # Whether the previous candle was on the other side: the ALERT is a cross, not a start.
+        i = bisect.bisect_left(candles.buckets, bucket) - 1
+        crossed = ""
+        if i >= 0:
+            before = candles.buckets[i]
+            fast_before = indicators.value(*fast_spec, candles.closes_until(before, fast_span))
+            slow_before = indicators.value(*slow_spec, candles.closes_until(before, slow_span))
+            if fast_before is not None and slow_before is not None:
+                other_side = not rule.holds(fast_before - slow_before, slow_before, x)
+                crossed = "yes" if other_side else "no"
+        span = len(candles.closes_until(bucket, max(fast_span, slow_span)))
+        return Reading(fast, fast - slow, slow, slow, span, detail=crossed)
 
 
 def _surge(

@@ -26,7 +26,8 @@ import datetime as dt
 import uuid
 from collections.abc import Mapping
 
-from cryptomonitor.alerting.rules import Rule
+from cryptomonitor.alerting import indicators
+from cryptomonitor.alerting.rules import Rule, human_interval
 
 ALERT = "ALERT"
 
@@ -149,7 +150,7 @@ def step(
     if firing:
         assert state is not None
         y = rule.recover_for(symbol)
-        if not rule.holds(reading.delta, reading.scale, x if y is None else y):
+        if not rule.holds(reading.delta, reading.scale, x if y is None else y, clearing=True):
             resolved = event(RESOLVED, state.episode_id)
             after = State(rule.name, symbol, False, None, None, time, None, time, rule.once)
             return after, resolved
@@ -197,6 +198,31 @@ def _window(rule: Rule, reading: Reading) -> tuple[float | None, int | None, flo
     return None, None, None
 
 
+def _band_figures(rule: Rule) -> dict[str, float | str]:
+    """A band of levels: the band, and the one that clears it."""
+    assert rule.band is not None
+    out: dict[str, float | str] = {"low": rule.band[0], "high": rule.band[1]}
+    if rule.recover_band is not None:
+        out["recover_low"], out["recover_high"] = rule.recover_band
+    return out
+
+
+def _candle_figures(rule: Rule, reading: Reading) -> dict[str, float | str]:
+    """An indicator rule's figures: its candles, and a cross's slow average."""
+    out: dict[str, float | str] = {
+        "interval_seconds": rule.interval,
+        "candles": reading.samples or 0,
+    }
+    if rule.condition == "cross":
+        slow = reading.reference
+        assert slow is not None
+        out["slow"] = slow
+        out["against"] = indicators.label(rule.slow, human_interval(rule.interval))
+        out["gap_pct"] = (reading.value - slow) / slow * 100
+        out["crossed"] = reading.detail or "unknown"
+    return out
+
+
 def figures(rule: Rule, symbol: str, reading: Reading) -> dict[str, float | str]:
     """The exact figures of a reading, by name (the line's key=value fields and the
     ``alerts.figures`` column); see docs/alerts.md for each."""
@@ -213,11 +239,13 @@ def figures(rule: Rule, symbol: str, reading: Reading) -> dict[str, float | str]
         out["change"] = value - ref
         if ref:
             out["change_pct"] = (value - ref) / ref * 100
-    elif condition == "zscore":
+    elif rule.spread:  # a z-score, a Bollinger band
         assert ref is not None
         assert reading.spread is not None
         out["zscore"] = (value - ref) / reading.spread
         out["stddev"] = reading.spread
+    elif rule.band is not None or rule.interval:
+        out.update(_candle_figures(rule, reading) if rule.interval else _band_figures(rule))
     elif condition == "surge":
         assert ref is not None
         out["baseline"] = ref
@@ -227,7 +255,7 @@ def figures(rule: Rule, symbol: str, reading: Reading) -> dict[str, float | str]
         out["ratio" if condition == "ratio_above" else "change_pct"] = (
             value / ref if condition == "ratio_above" else (value - ref) / ref * 100
         )
-    if condition not in ("above", "below", "ratio_above", "surge"):
+    if condition not in ("above", "below", "ratio_above", "surge", "inside"):
         out["direction"] = rule.direction
     if condition == "move":
         out["unit"] = rule.unit

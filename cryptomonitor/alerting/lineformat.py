@@ -142,6 +142,10 @@ def describe(e: episodes.Event) -> str:
         return _move(e)
     if condition == "surge":
         return _surge(e)
+    if condition == "cross":
+        return _cross(e)
+    if condition in ("inside", "outside"):
+        return _channel(e) if "low" in e.figures else _bollinger(e)
     return _trailing(e)
 
 
@@ -162,7 +166,13 @@ def _combined(e: episodes.Event) -> str:
 def _level(e: episodes.Event) -> str:
     head, condition, level = _head(e), e.condition, level_number(e.threshold)
     if e.event != episodes.RESOLVED:
-        return f"{head} crossed {condition} {level}"
+        if e.alert_id == e.episode_id:
+            return f"{head} crossed {condition} {level}"
+        beyond = e.value > e.threshold if condition == "above" else e.value < e.threshold
+        recover = e.figures.get("recover")
+        if beyond or not isinstance(recover, int | float):  # a repeat: where it stands now
+            return f"{head} still {condition} {level}"
+        return f"{head} still {condition} {level_number(recover)}, the recovery level of {level}"
     recover = e.figures.get("recover")
     if isinstance(recover, int | float):
         back = "below" if condition == "above" else "above"
@@ -200,6 +210,60 @@ def _surge(e: episodes.Event) -> str:
     return f"{traded} is {ratio} {usual}"
 
 
+def _cross(e: episodes.Event) -> str:
+    """A fast average (or the close) against a slow one, at a candle's close."""
+    slow, against = e.figures.get("slow"), e.figures.get("against")
+    assert isinstance(slow, int | float)
+    side = "above" if e.figures.get("direction") == "up" else "below"
+    other = f"{against} {human_number(slow)}"
+    if e.event == episodes.RESOLVED:
+        return f"{_head(e)} no longer {side} {other}"
+    verb = "crossed" if e.figures.get("crossed") == "yes" else "is"
+    margin = f" by {abs(_gap(e)):.2f}%" if e.threshold else ""
+    return f"{_head(e)} {verb} {side} {other}{margin}"
+
+
+def _gap(e: episodes.Event) -> float:
+    gap = e.figures.get("gap_pct")
+    assert isinstance(gap, int | float)
+    return float(gap)
+
+
+def _band_text(low: object, high: object) -> str:
+    assert isinstance(low, int | float)
+    assert isinstance(high, int | float)
+    return f"{level_number(low)}-{level_number(high)}"
+
+
+def _channel(e: episodes.Event) -> str:
+    """A band of two levels: entered (inside) or left (outside)."""
+    f = e.figures
+    band = _band_text(f.get("low"), f.get("high"))
+    back = _band_text(f.get("recover_low"), f.get("recover_high")) if "recover_low" in f else band
+    resolved = e.event == episodes.RESOLVED
+    if e.condition == "outside":
+        if resolved:
+            return f"{_head(e)} back inside {back}"
+        low = f.get("low")
+        assert isinstance(low, int | float)
+        return f"{_head(e)} left the band {band} ({'below' if e.value < low else 'above'})"
+    if resolved:
+        return f"{_head(e)} left {'the band ' + band if back == band else back}"
+    return f"{_head(e)} entered the band {band}"
+
+
+def _bollinger(e: episodes.Event) -> str:
+    """The trailing mean +/- threshold standard deviations: left (outside) or entered."""
+    assert e.window_avg is not None
+    assert e.window_seconds is not None
+    z = _z_text(e)
+    band = f"its {human_duration(e.window_seconds)} mean {human_number(e.window_avg)}"
+    k = f"{_clearing(e):g} standard deviations"
+    if (e.condition == "outside") == (e.event != episodes.RESOLVED):
+        return f"{_head(e)} is more than {k} from {band} (z={z})"
+    return f"{_head(e)} is within {k} of {band} (z={z})"
+
+
 def _trailing(e: episodes.Event) -> str:
     """A z-score, a ratio or a deviation against a trailing window's mean."""
     assert e.window_avg is not None
@@ -232,6 +296,12 @@ def line_fields(e: episodes.Event) -> list[tuple[str, str]]:
         fields.append(("firing", str(e.figures.get("firing", "")) or "-"))
     elif condition in ("above", "below"):
         fields.append(("level", format_number(e.threshold)))
+    elif condition == "cross":
+        slow = e.figures.get("slow")
+        assert isinstance(slow, int | float)
+        fields += [("slow", format_number(float(slow))), ("gap_pct", f"{_gap(e):+.4f}")]
+    elif "low" in e.figures:  # a band of levels
+        fields.append(("band", _band_text(e.figures.get("low"), e.figures.get("high"))))
     elif condition == "move":
         ref = e.figures.get("reference")
         assert isinstance(ref, int | float)
@@ -244,7 +314,7 @@ def line_fields(e: episodes.Event) -> list[tuple[str, str]]:
         assert e.window_avg is not None
         assert e.window_samples is not None
         fields.append(("avg", format_number(e.window_avg, AVG_DIGITS)))
-        if condition == "zscore":
+        if "zscore" in e.figures:  # a z-score, a Bollinger band
             fields.append(("z", _z_text(e)))
         elif condition == "surge":
             ratio = figure(e.value / e.window_avg, _clearing(e), _beyond(e), sign="")

@@ -12,7 +12,13 @@ A rule judges every new tick of a symbol (in tick-time order) by one condition o
 - ``zscore``: (value - mean) / sample standard deviation of the trailing window beyond it;
 - ``all`` / ``any``: the named rules (``of``) all / any firing for the symbol at this tick;
 - ``surge``: the TRADED volume of ``(t - window, t]`` over threshold x its average per window
-  over the rest of a longer ``baseline`` (``(t - baseline, t - window]``).
+  over the rest of a longer ``baseline`` (``(t - baseline, t - window]``);
+- ``inside`` / ``outside``: the value within / beyond a ``band`` of two levels, or of the
+  trailing window's mean +/- threshold x its standard deviation (Bollinger-style);
+- ``above`` / ``below`` on an indicator (``metric = "rsi:14"``, ``"ema:20"``, ``"sma:50"``) and
+  ``cross`` (a ``fast`` average or the close against a ``slow`` one): judged on the closes of
+  closed candles of an ``interval`` when a candle closes (`cryptomonitor.alerting.candles`,
+  `cryptomonitor.alerting.indicators`).
 
 Modifiers shape the episodes (`cryptomonitor.alerting.episodes`): ``for`` (a pending period),
 ``recover`` (hysteresis), ``cooldown``, ``repeat``, ``once`` and ``expires``, ``severity``;
@@ -34,6 +40,7 @@ import tomllib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from cryptomonitor.alerting import indicators
 from cryptomonitor.config import values
 from cryptomonitor.exceptions import ConfigError, RuleKeyError
 
@@ -41,7 +48,9 @@ METRICS = ("price", "volume_24h")
 LEVELS = ("above", "below")
 TRAILING = ("ratio_above", "deviation_above", "zscore")
 COMBINED = ("all", "any")
-CONDITIONS = (*LEVELS, "move", *TRAILING, "surge", *COMBINED)
+CHANNEL = ("inside", "outside")
+CROSS = "cross"
+CONDITIONS = (*LEVELS, "move", *TRAILING, "surge", *CHANNEL, CROSS, *COMBINED)
 #: The metric of a surge: the volume traded in each tick's interval (``ticks.volume``).
 TRADED = "volume"
 #: The metric word of a combination's lines: it judges rules, not a value.
@@ -81,6 +90,11 @@ class Rule:
     baseline: float = 0.0  # seconds, for `surge`
     of: tuple[str, ...] = ()  # the members of `all` / `any`
     silent: bool = False  # judged (its state kept, for combinations), but raises no event
+    interval: float = 0.0  # seconds: the candles of an indicator rule (0: judged per tick)
+    fast: str = ""  # an indicator rule's indicator (``rsi:14``), a cross's fast one (``close``)
+    slow: str = ""  # a cross's slow average (``ema:21``)
+    band: tuple[float, float] | None = None  # inside / outside: the two levels
+    recover_band: tuple[float, float] | None = None  # ... and the band that clears them
 
     def __hash__(self) -> int:
         return hash(self.name)
@@ -88,13 +102,27 @@ class Rule:
     @property
     def samples_needed(self) -> int:
         """The fewest window values that decide: a standard deviation needs two."""
-        return max(self.min_samples, 2) if self.condition == "zscore" else self.min_samples
+        return max(self.min_samples, 2) if self.spread else self.min_samples
+
+    @property
+    def spread(self) -> bool:
+        """Whether the rule reads its window's standard deviation (a z-score, a Bollinger band)."""
+        return self.condition == "zscore" or (self.condition in CHANNEL and self.band is None)
+
+    @property
+    def spans(self) -> tuple[int, int]:
+        """An indicator rule's candles read, fast and slow (0: none), its warm-up."""
+        if not self.interval:
+            return 0, 0
+        fast = indicators.warmup(*indicators.parse(self.fast))
+        slow = indicators.warmup(*indicators.parse(self.slow)) if self.slow else 0
+        return fast, slow
 
     @property
     def lengths(self) -> tuple[float, ...]:
         """The trailing windows (seconds) the rule reads: its window, or for a move the
         span its reference may come from (twice the lookback)."""
-        if self.condition in TRAILING:
+        if self.condition in TRAILING or (self.condition in CHANNEL and self.band is None):
             return (self.window,)
         if self.condition == "move":
             return (2 * self.lookback,)
@@ -116,10 +144,12 @@ class Rule:
             return False
         return self.threshold_for(symbol) is not None
 
-    def holds(self, delta: float, scale: float, x: float) -> bool:
+    def holds(self, delta: float, scale: float, x: float, clearing: bool = False) -> bool:
         """The condition at threshold `x`, from the engine's figures: for a level, `delta` is
         the value; otherwise the signed distance (value - reference) and `scale` what the
-        threshold is a multiple of (the average, the standard deviation, the reference, 1)."""
+        threshold is a multiple of (the average, the standard deviation, the reference, 1).
+        A band of levels (inside / outside) reads the value as `delta`, and its own band, or
+        when `clearing` a firing episode its recovery band, instead of `x`."""
         condition = self.condition
         if condition == "above":
             return delta > x
@@ -129,11 +159,28 @@ class Rule:
             return delta > x * scale
         if condition in COMBINED:  # delta: the members firing; x: how many must be
             return delta >= x
+        if condition in CHANNEL:
+            return self._in_channel(delta, scale, x, clearing)
         if self.direction == "up":
             return delta > x * scale
         if self.direction == "down":
             return -delta > x * scale
         return abs(delta) > x * scale
+
+    def _in_channel(self, delta: float, scale: float, x: float, clearing: bool) -> bool:
+        band = self.recover_band if clearing and self.recover_band else self.band
+        if band is not None:  # delta: the value
+            above, below = delta > band[1], delta < band[0]
+        else:  # delta: value - mean; scale: the standard deviation
+            above, below = delta > x * scale, -delta > x * scale
+        outside = (
+            above
+            if self.direction == "up"
+            else below
+            if self.direction == "down"
+            else (above or below)
+        )
+        return outside if self.condition == "outside" else not outside
 
 
 DEFAULT_RULES: tuple[Rule, ...] = (
@@ -168,6 +215,11 @@ _KEYS = {
     "baseline",
     "of",
     "silent",
+    "interval",
+    "fast",
+    "slow",
+    "band",
+    "recover_band",
 }
 
 
@@ -293,8 +345,14 @@ def _build(table: dict[str, Any]) -> Rule:
         return _combined(table, name, condition)
     if "of" in table:
         raise RuleKeyError("of", "applies only to the conditions 'all' and 'any'")
-    window, lookback = _span(table, condition)
-    threshold, thresholds, recover, recovers = _levels(table, condition)
+    candle = _candle_keys(table, condition)
+    if candle:
+        return _indicator_rule(table, name, condition, candle)
+    band, recover_band = _band(table, condition)
+    window, lookback = _span(table, condition, band is not None)
+    threshold, thresholds, recover, recovers = (
+        _levels(table, condition) if band is None else (0.0, {}, None, {})
+    )
     min_samples = table.get("min_samples", 1)
     if isinstance(min_samples, bool) or not isinstance(min_samples, int) or min_samples < 1:
         raise RuleKeyError("min_samples", f"{min_samples!r} must be a whole number >= 1")
@@ -312,8 +370,183 @@ def _build(table: dict[str, Any]) -> Rule:
         thresholds=thresholds,
         recover_thresholds=recovers,
         baseline=_duration(table, "baseline") or 0.0,
+        band=band,
+        recover_band=recover_band,
         **_episode_keys(table),
     )
+
+
+#: Candle intervals: whole minutes that divide a day (so a bucket never straddles midnight).
+_DAY = 86400
+
+
+def _candle_keys(table: Mapping[str, Any], condition: str) -> dict[str, Any]:
+    """An indicator rule's interval and indicators (empty for a rule judged per tick)."""
+    metric = table.get("metric", "price")
+    indicator = condition == CROSS or (
+        condition in LEVELS and isinstance(metric, str) and ":" in metric
+    )
+    if isinstance(metric, str) and ":" in metric and not indicator:
+        raise RuleKeyError("metric", f"{metric!r}: an indicator takes the conditions above, below")
+    if condition == CROSS and "metric" in table:
+        raise RuleKeyError("metric", "does not apply to a cross (it compares fast and slow)")
+    if not indicator:
+        for key in ("interval", "fast", "slow"):
+            if key in table:
+                raise RuleKeyError(
+                    key, "applies to a 'cross' and to levels of an indicator metric (rsi:14)"
+                )
+        return {}
+    interval = _interval(table)
+    if condition == CROSS:
+        return {"interval": interval, **_cross_specs(table)}
+    for key in ("fast", "slow"):
+        if key in table:
+            raise RuleKeyError(key, "applies to condition 'cross' (an indicator level: metric)")
+    try:
+        indicators.parse(metric)
+    except ValueError as exc:
+        raise RuleKeyError("metric", str(exc)) from None
+    return {"interval": interval, "fast": metric, "slow": ""}
+
+
+def _cross_specs(table: Mapping[str, Any]) -> dict[str, str]:
+    """A cross's fast and slow indicators, checked."""
+    fast, slow = table.get("fast"), table.get("slow")
+    for key, spec, allowed in (
+        ("fast", fast, ("close", "sma", "ema")),
+        ("slow", slow, ("sma", "ema")),
+    ):
+        if spec is None:
+            raise RuleKeyError(key, "is required by condition 'cross', e.g. \"ema:21\"")
+        try:
+            kind, _ = indicators.parse(spec)
+        except ValueError as exc:
+            raise RuleKeyError(key, str(exc)) from None
+        if kind not in allowed:
+            raise RuleKeyError(key, f"{spec!r}: a cross compares {', '.join(allowed)}")
+    if fast == slow:
+        raise RuleKeyError("slow", f"{slow!r} is the fast one too: nothing would cross")
+    return {"fast": str(fast), "slow": str(slow)}
+
+
+def _interval(table: Mapping[str, Any]) -> float:
+    if "interval" not in table:
+        raise RuleKeyError("interval", 'is required: the candles\' interval, e.g. "1h"')
+    interval = _duration(table, "interval") or 0.0
+    if interval < 60 or interval % 60 or _DAY % interval:
+        raise RuleKeyError(
+            "interval", f"{table['interval']!r} must be whole minutes that divide a day (1m ... 1d)"
+        )
+    return interval
+
+
+def _indicator_rule(
+    table: Mapping[str, Any], name: str, condition: str, candle: dict[str, Any]
+) -> Rule:
+    """A rule judged on closed candles: a level of an indicator, or a cross."""
+    for key in ("window", "lookback", "unit", "min_samples", "baseline", "band", "recover_band"):
+        if key in table:
+            raise RuleKeyError(key, f"does not apply to condition {condition!r} on candles")
+    label = indicators.label(candle["fast"], human_interval(candle["interval"]))
+    if condition == CROSS:
+        direction = table.get("direction")
+        if direction not in ("up", "down"):
+            raise RuleKeyError(
+                "direction", f'{direction!r}: a cross needs direction "up" or "down"'
+            )
+        if "thresholds" in table or "recover_thresholds" in table:
+            raise RuleKeyError("thresholds", "a cross takes one threshold (a margin), not a table")
+        threshold = _number(table, "threshold") or 0.0
+        if not 0 <= threshold < 1:
+            raise RuleKeyError("threshold", f"{threshold:g}: a cross's margin lies in [0, 1)")
+        recover = _number(table, "recover")
+        if recover is not None and not -1 < recover < threshold:
+            raise RuleKeyError(
+                "recover", f"{recover:g} must be below the margin {threshold:g} (and above -1)"
+            )
+        levels: tuple[float | None, dict[str, float], float | None, dict[str, float]] = (
+            threshold,
+            {},
+            recover,
+            {},
+        )
+    else:
+        if "direction" in table:
+            raise RuleKeyError("direction", f"does not apply to condition {condition!r}")
+        levels = _levels(table, condition)
+        direction = "either"
+    return Rule(
+        name=name,
+        metric=label,
+        window=0.0,
+        condition=condition,
+        threshold=levels[0],
+        direction=direction,
+        recover=levels[2],
+        thresholds=levels[1],
+        recover_thresholds=levels[3],
+        **candle,
+        **_episode_keys(table),
+    )
+
+
+def human_interval(seconds: float) -> str:
+    """A candle interval as rules and lines name it: 5m, 1h, 1d."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
+
+
+def _band(
+    table: Mapping[str, Any], condition: str
+) -> tuple[tuple[float, float] | None, tuple[float, float] | None]:
+    """An inside / outside rule's band of two levels and its recovery band (None: the
+    Bollinger form, from `window` and `threshold`)."""
+    if condition not in CHANNEL:
+        for key in ("band", "recover_band"):
+            if key in table:
+                raise RuleKeyError(key, "applies to the conditions 'inside' and 'outside'")
+        return None, None
+    if condition == "inside" and "direction" in table:
+        raise RuleKeyError("direction", "does not apply to condition 'inside'")
+    if "band" not in table:
+        if "recover_band" in table:
+            raise RuleKeyError("recover_band", "needs a band (the Bollinger form takes recover)")
+        return None, None
+    for key in ("threshold", "thresholds", "recover", "recover_thresholds", "window"):
+        if key in table:
+            raise RuleKeyError(key, "does not apply to a band of levels (band = [low, high])")
+    band = _pair(table, "band")
+    recover = _pair(table, "recover_band") if "recover_band" in table else None
+    if recover is not None:
+        _check_recover_band(condition, band, recover)
+    return band, recover
+
+
+def _check_recover_band(
+    condition: str, band: tuple[float, float], recover: tuple[float, float]
+) -> None:
+    narrower = band[0] <= recover[0] and recover[1] <= band[1]
+    wider = recover[0] <= band[0] and band[1] <= recover[1]
+    if condition == "outside" and not narrower:
+        raise RuleKeyError("recover_band", "must lie within the band (it clears an 'outside')")
+    if condition == "inside" and not wider:
+        raise RuleKeyError("recover_band", "must contain the band (it clears an 'inside')")
+
+
+def _pair(table: Mapping[str, Any], key: str) -> tuple[float, float]:
+    value = table.get(key)
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+        or not all(math.isfinite(v) for v in value)
+        or not value[0] < value[1]
+    ):
+        raise RuleKeyError(key, f"{value!r} must be two finite levels, low < high: [95000, 105000]")
+    return float(value[0]), float(value[1])
 
 
 def _episode_keys(table: Mapping[str, Any]) -> dict[str, Any]:
@@ -424,7 +657,7 @@ def _flag(table: Mapping[str, Any], key: str, default: bool) -> bool:
     return flag
 
 
-def _span(table: Mapping[str, Any], condition: str) -> tuple[float, float]:
+def _span(table: Mapping[str, Any], condition: str, band: bool = False) -> tuple[float, float]:
     """The window and the lookback of a condition (0 where it has none); a key that does
     not apply to the condition is refused, not ignored."""
 
@@ -438,11 +671,13 @@ def _span(table: Mapping[str, Any], condition: str) -> tuple[float, float]:
         refused("lookback", "unit", "direction", "metric")
         return _surge_span(table), lookback
     refused("baseline")
-    if condition in TRAILING:
+    if condition in TRAILING or (condition in CHANNEL and not band):
         if "window" not in table:
             raise RuleKeyError("window", f"is required by condition {condition!r}")
         window = _duration(table, "window") or 0.0
         refused("lookback", "unit")
+    elif band:
+        refused("window", "lookback", "unit", "min_samples")
     elif condition == "move":
         if "lookback" not in table:
             raise RuleKeyError("lookback", "is required by condition 'move'")
@@ -499,7 +734,10 @@ def _check_recover(condition: str, key: str, x: float, y: float) -> None:
         raise RuleKeyError(key, f"{y:g} must be below the level {x:g} (it clears an 'above')")
     if condition == "below" and not y > x:
         raise RuleKeyError(key, f"{y:g} must be above the level {x:g} (it clears a 'below')")
-    if condition not in LEVELS and not 0 < y < x:
+    if condition == "inside":
+        if not y > x:
+            raise RuleKeyError(key, f"{y:g} must be above {x:g} (it clears an 'inside')")
+    elif condition not in LEVELS and not 0 < y < x:
         raise RuleKeyError(key, f"{y:g} must be between 0 and the threshold {x:g}")
 
 

@@ -4,16 +4,62 @@ below"). Pure."""
 
 from __future__ import annotations
 
+from cryptomonitor.alerting import indicators
 from cryptomonitor.alerting.lineformat import human_duration, level_number
-from cryptomonitor.alerting.rules import Rule
+from cryptomonitor.alerting.rules import Rule, human_interval
 
 _METRIC = {"price": "price", "volume_24h": "rolling 24-hour volume", "volume": "traded volume"}
 
 
 def _whose(rule: Rule) -> str:
-    """Whose value the rule watches: "a symbol's price", "bitcoin or eth*'s price"."""
+    """Whose value the rule watches: "a symbol's price", "bitcoin or eth*'s RSI(14,1h)"."""
     names = " or ".join(rule.symbols) if rule.symbols else "a symbol"
-    return f"{names}'s {_METRIC[rule.metric]}"
+    return f"{names}'s {_METRIC.get(rule.metric, rule.metric)}"
+
+
+def _on_candles(rule: Rule, x: float, y: float) -> tuple[str, str]:
+    """An indicator rule: when it holds at a candle's close, and when it clears."""
+    close = f"at the close of a {human_interval(rule.interval)} candle"
+    if rule.condition == "cross":
+        side = "above" if rule.direction == "up" else "below"
+        slow = indicators.label(rule.slow, human_interval(rule.interval))
+        margin = f" by more than {x * 100:g}%" if x else ""
+        other = "below" if side == "above" else "above"
+        if y > 0:
+            back = f"it is no more than {y * 100:g}% {side} it"
+        elif y < 0:
+            back = f"it is {-y * 100:g}% or more {other} it"
+        else:
+            back = f"it is at or {other} it"
+        return f"crosses {side} {slow}{margin} {close}", back
+    if rule.condition == "above":
+        return f"is above {level_number(x)} {close}", f"it is {level_number(y)} or below"
+    return f"is below {level_number(x)} {close}", f"it is {level_number(y)} or above"
+
+
+def _channel(rule: Rule, x: float, y: float) -> tuple[str, str]:
+    """A band of levels or a Bollinger band: when it holds, and when it clears."""
+    if rule.band is not None:
+        low, high = (level_number(v) for v in rule.band)
+        back = rule.recover_band or rule.band
+        b_low, b_high = (level_number(v) for v in back)
+        if rule.condition == "inside":
+            return f"is inside {low}-{high}", f"it leaves {b_low}-{b_high}"
+        holds = {"up": f"rises above {high}", "down": f"falls below {low}"}.get(
+            rule.direction, f"leaves {low}-{high}"
+        )
+        return holds, f"it is back inside {b_low}-{b_high}"
+    mean = f"its {human_duration(rule.window)} mean"
+    if rule.condition == "inside":
+        return (
+            f"is within {x:g} standard deviations of {mean}",
+            f"it is more than {y:g} from it",
+        )
+    side = {"up": "above", "down": "below", "either": "away from"}[rule.direction]
+    return (
+        f"is more than {x:g} standard deviations {side} {mean}",
+        f"it is within {y:g} of it",
+    )
 
 
 def _amount(rule: Rule, x: float) -> str:
@@ -93,13 +139,19 @@ def sentence(rule: Rule) -> str:
             head += f", holding for {human_duration(rule.pending)}"
         return "; ".join([head, clears, *_modifiers(rule)])
     x = _threshold(rule)
-    head = f"ALERT when {_whose(rule)} {_holds(rule, x)}"
-    if rule.pending:
-        head += f", holding for {human_duration(rule.pending)}"
     y = rule.recover if rule.recover is not None else None
     if y is None and rule.recover_thresholds:
         y = next(iter(rule.recover_thresholds.values()))
-    clears = f"RESOLVED when {_clears(rule, x if y is None else y)}"
+    if rule.interval:
+        holds, clearing = _on_candles(rule, x, x if y is None else y)
+    elif rule.condition in ("inside", "outside"):
+        holds, clearing = _channel(rule, x, x if y is None else y)
+    else:
+        holds, clearing = _holds(rule, x), _clears(rule, x if y is None else y)
+    head = f"ALERT when {_whose(rule)} {holds}"
+    if rule.pending:
+        head += f", holding for {human_duration(rule.pending)}"
+    clears = f"RESOLVED when {clearing}"
     parts = [head, clears, *_modifiers(rule)]
     return "; ".join(parts)
 
@@ -121,9 +173,9 @@ def _modifiers(rule: Rule) -> list[str]:
         parts.append(f"no new ALERT from {rule.expires.isoformat().replace('+00:00', 'Z')}")
     if rule.sources:
         parts.append(f"ticks of {', '.join(rule.sources)} only")
-    if rule.condition in ("ratio_above", "deviation_above", "zscore", "surge") and (
-        rule.samples_needed > 1
-    ):
+    if (
+        rule.condition in ("ratio_above", "deviation_above", "zscore", "surge") or rule.spread
+    ) and (rule.samples_needed > 1):
         span = "baseline" if rule.condition == "surge" else "window"
         parts.append(f"once its {span} holds {rule.samples_needed} values")
     if rule.silent:

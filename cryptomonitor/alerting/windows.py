@@ -20,6 +20,7 @@ import math
 from array import array
 from collections.abc import Iterable, Sequence
 
+from cryptomonitor.alerting.candles import Candles
 from cryptomonitor.util import exact
 
 _TRIM_AT = 4096  # drop expired ticks from the front of the arrays in chunks at least this big
@@ -64,6 +65,7 @@ class Series:
     """
 
     __slots__ = (
+        "candles",
         "price_k",
         "prices",
         "spreads",
@@ -96,6 +98,9 @@ class Series:
         #: one, at the last `stats` call.
         self.traded_sums: list[tuple[int, int]] = []
         self.traded_k_at_stats = 0
+        #: The candles of each interval the indicator rules read (`candles.Candles`), which
+        #: `add` keeps and the engine rolls; set by the alert cache.
+        self.candles: list[Candles] = []
 
     @classmethod
     def loaded(
@@ -251,8 +256,12 @@ class Series:
                 self.traded_volumes.insert(i, math.nan if traded is None else traded)
             for w in self.windows:
                 w.valid = False
+            for c in self.candles:
+                c.insert(t, price)
             return
         self.advance(t, price, volume, traded)
+        for c in self.candles:
+            c.roll(t, price)
 
     def advance(
         self, t: int, price: float, volume: float | None, traded: float | None = None

@@ -92,6 +92,18 @@ class IngestRepository:
                 queries.get("window_ticks"), {"symbols": symbols, "since": since}, binary=True
             )
 
+    def window_closes(
+        self, symbols: list[str], interval: int, since: dt.datetime
+    ) -> Iterator[cache.Closes]:
+        """The closes of the candles of `interval` microseconds since `since` of `symbols`, a
+        row per symbol, for the indicator rules."""
+        with self.conn.cursor(row_factory=class_row(cache.Closes)) as cur:
+            yield from cur.execute(
+                queries.get("window_closes"),
+                {"symbols": symbols, "interval": interval, "since": since},
+                binary=True,
+            )
+
     def alert_states(self, symbols: list[str]) -> list[episodes.State]:
         """The stored alert states of `symbols` (those that ever fired)."""
         with self.conn.cursor(row_factory=class_row(episodes.State)) as cur:

@@ -185,6 +185,11 @@ class BatchWriter:
                     missing,
                     repo.window_ticks(missing.symbols, missing.since),
                     repo.alert_states(missing.symbols),
+                    [
+                        c
+                        for interval, since in missing.closes
+                        for c in repo.window_closes(missing.symbols, interval, since)
+                    ],
                 )
         inserted = repo.insert_staged()
         new, already = _split(ticks, inserted)

@@ -33,6 +33,25 @@ SELECT time, symbol, price, volume_24h, source, volume FROM tick_batch
 ON CONFLICT (symbol, time) DO NOTHING
 RETURNING symbol, time;
 
+-- name: window_closes
+-- The alert cache's warm-up for indicator rules: per symbol, the close of each candle of the
+-- interval (microseconds) since the time given (the price of its latest tick, with that tick's
+-- time), oldest first; buckets are multiples of the interval since the epoch, as the ohlcv_* views'
+-- (cryptomonitor/alerting/candles.py). Read by column name (cache.py: Closes).
+SELECT symbol, %(interval)s::bigint AS interval,
+       array_agg(bucket ORDER BY bucket) AS buckets,
+       array_agg(t ORDER BY bucket) AS times,
+       array_agg(price ORDER BY bucket) AS closes
+FROM (
+    SELECT DISTINCT ON (symbol, t - t %% %(interval)s::bigint)
+           symbol, t - t %% %(interval)s::bigint AS bucket, t, price
+    FROM (SELECT symbol, (extract(epoch FROM time) * 1000000)::bigint AS t, price
+          FROM ticks
+          WHERE symbol = ANY(%(symbols)s::text[]) AND time >= %(since)s) AS stored
+    ORDER BY symbol, t - t %% %(interval)s::bigint, t DESC
+) AS closes
+GROUP BY symbol;
+
 -- name: window_ticks
 -- The alert cache's warm-up: the recent ticks of the symbols it has not seen yet, one row
 -- per symbol, oldest first, times in exact integer microseconds (extract returns numeric),

@@ -9,10 +9,11 @@ import psycopg
 import pytest
 from structlog.testing import capture_logs
 
-from cryptomonitor.alerting import lineformat
-from cryptomonitor.alerting.rules import DEFAULT_RULES
+from cryptomonitor.alerting import lineformat, rules
+from cryptomonitor.alerting.rules import DEFAULT_RULES, Rule
 from cryptomonitor.alerting.windows import Series
 from cryptomonitor.models import Tick
+from cryptomonitor.sources import barfiles
 from cryptomonitor.util.times import micros
 from tests.support import pgserver
 from tests.support.helpers import growing_volume_ticks, lines, pipeline, tick
@@ -49,13 +50,18 @@ def test_windows_equal_sql_trailing_window_on_a_real_day(conn: psycopg.Connectio
 
 
 def _run(
-    url: str, path: pathlib.Path, ticks: list[Tick], batch: int, restart_every: int | None = None
+    url: str,
+    path: pathlib.Path,
+    ticks: list[Tick],
+    batch: int,
+    restart_every: int | None = None,
+    active: tuple[Rule, ...] = DEFAULT_RULES,
 ) -> list[str]:
-    p = pipeline(url, path)
+    p = pipeline(url, path, active)
     for k, i in enumerate(range(0, len(ticks), batch)):
         if restart_every and k and k % restart_every == 0:
             p.db.close()
-            p = pipeline(url, path)  # a new process: empty cache, loaded from the database
+            p = pipeline(url, path, active)  # a new process: empty cache, loaded from the database
         p.submit(ticks[i : i + batch])
         p.flush()
     return lines(path)
@@ -123,3 +129,56 @@ def test_a_failed_transaction_leaves_nothing_in_the_cache(
     assert p.flush().new == 1
     # The 1-hour window holds the 12 first ticks and the 14th, not the rejected 13th.
     assert p.writer.cache.series["bitcoin"].stats(micros(tick(14, 1).time))[1][1] == 13
+
+
+INDICATOR_RULES = """
+[[rule]]
+name = "rsi_hot"
+metric = "rsi:14"
+interval = "5m"
+condition = "above"
+threshold = 70
+recover = 60
+repeat = "30m"
+
+[[rule]]
+name = "ema_cross"
+condition = "cross"
+fast = "ema:9"
+slow = "ema:21"
+interval = "15m"
+direction = "up"
+
+[[rule]]
+name = "below_sma_1h"
+condition = "cross"
+fast = "close"
+slow = "sma:5"
+interval = "1h"
+direction = "down"
+
+[[rule]]
+name = "squeeze"
+condition = "inside"
+window = "30m"
+threshold = 0.5
+min_samples = 20
+"""
+
+
+@pytest.mark.slow
+def test_indicator_rules_give_the_same_lines_through_restarts(
+    db_url: str, pg_server: pgserver.Server, tmp_path: pathlib.Path
+) -> None:
+    """The candles' closes a restarted writer reads from the database (`window_closes`) are
+    those the running one held: every line the same, id for id."""
+    active = rules.loads(INDICATOR_RULES)
+    ticks = list(
+        barfiles.ticks(barfiles.read_bars(FIXTURES / "BTCUSDT_1m_2025-06-22.csv"), "bitcoin")
+    )
+    reference = _run(db_url, tmp_path / "a.txt", ticks, batch=97, active=active)
+    fired = {lineformat.parse_line(line)["rule"] for line in reference}
+    assert fired == {"rsi_hot", "ema_cross", "below_sma_1h", "squeeze"}, fired
+    with pgserver.database(pg_server) as url:
+        got = _run(url, tmp_path / "b.txt", ticks, batch=97, restart_every=4, active=active)
+    assert got == reference

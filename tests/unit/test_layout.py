@@ -26,6 +26,8 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"config", "models", "exceptions", "util", "logs", "metrics", "__init__"}),
 )
 PURE = (
+    "alerting.candles",
+    "alerting.indicators",
     "alerting.cache",
     "alerting.engine",
     "alerting.windows",

@@ -82,7 +82,7 @@ def test_what_other_sessions_did_decides_what_is_checked_or_dropped() -> None:
     with capture_logs() as logs:
         missing = known.checked([tick(12, 1.0)], touched={"bitcoin"})  # it did store some
     assert "bitcoin" not in known.series and logs[0]["event"] == "window_reloaded"
-    assert missing == (["bitcoin"], tick(12 - 60, 1).time)  # reloaded before it is judged
+    assert missing == (["bitcoin"], tick(12 - 60, 1).time, ())  # reloaded before it is judged
     known = loaded()
     with capture_logs() as logs:
         known.heard(set(), {"INSERT", "DELETE"})
@@ -102,7 +102,7 @@ def test_checked_names_the_uncached_symbols_and_the_longest_window_before_them()
         [tick(30, 1.0, symbol="zcash"), tick(20, 1.0, symbol="ethereum"), tick(40, 1.0)],
         touched=set(),
     )
-    assert got == (["ethereum", "zcash"], tick(20 - 60, 1).time)
+    assert got == (["ethereum", "zcash"], tick(20 - 60, 1).time, ())
     assert got is not None and (got.symbols, got.since) == (["ethereum", "zcash"], got[1])
     assert known.checked([tick(40, 1.0)], touched=set()) is None
 

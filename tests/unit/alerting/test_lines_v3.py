@@ -106,3 +106,35 @@ def test_the_parser_reads_every_format(line: str, wanted: dict[str, str]) -> Non
 
 def _id(line: str) -> str:
     return line.split(" id=")[1].split()[0]
+
+
+def test_a_cross_says_which_average_it_crossed_and_a_band_which_side() -> None:
+    r = rule(
+        'condition = "cross"\nfast = "ema:9"\nslow = "ema:21"\ninterval = "1h"\n'
+        'direction = "up"\nthreshold = 0.001'
+    )
+    crossed = Reading(101_300.0, 300.0, 101_000.0, 101_000.0, 190, detail="yes")
+    back = Reading(100_900.0, -100.0, 101_000.0, 101_000.0, 190, detail="no")
+    alert, resolved = (lineformat.parse_line(x) for x in events(r, [crossed, back]))
+    assert alert["metric"] == "EMA(9,1h)"
+    assert alert["text"] == "bitcoin EMA(9,1h) 101,300 crossed above EMA(21,1h) 101,000 by 0.30%"
+    assert (alert["slow"], alert["gap_pct"]) == ("101000", "+0.2970")
+    assert resolved["text"] == "bitcoin EMA(9,1h) 100,900 no longer above EMA(21,1h) 101,000"
+
+    b = rule('condition = "outside"\nband = [95000, 105000]\nrecover_band = [96000, 104000]')
+    lines = events(b, [level(94_000.0), level(95_500.0), level(96_500.0)])
+    alert, resolved = (lineformat.parse_line(x) for x in lines)
+    assert alert["text"] == "bitcoin price 94,000.00 left the band 95,000-105,000 (below)"
+    assert alert["band"] == "95,000-105,000"
+    assert resolved["text"] == "bitcoin price 96,500.00 back inside 96,000-104,000"
+
+
+def test_a_repeat_of_a_level_says_where_it_stands() -> None:
+    r = rule('condition = "above"\nthreshold = 100\nrecover = 90\nrepeat = "15s"')
+    lines = events(r, [level(101.0), level(102.0), level(95.0)])
+    texts = [lineformat.parse_line(x)["text"] for x in lines]
+    assert texts == [
+        "bitcoin price 101.00 crossed above 100",
+        "bitcoin price 102.00 still above 100",
+        "bitcoin price 95.00 still above 90, the recovery level of 100",
+    ]

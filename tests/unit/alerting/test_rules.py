@@ -155,7 +155,7 @@ def test_the_example_file_holds_the_defaults_and_checks() -> None:
     from tests.support.paths import ROOT
 
     assert rules.load(ROOT / "rules.example.toml") == rules.DEFAULT_RULES
-    assert len(rules.loads((ROOT / "rules.example.toml").read_text())) == 6  # two switched off
+    assert len(rules.loads((ROOT / "rules.example.toml").read_text())) == 8  # four switched off
 
 
 COMBINED = """
@@ -230,3 +230,97 @@ def test_a_cycle_through_two_combinations_is_refused() -> None:
 def test_a_bad_surge_is_refused(body: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         rules.loads(f'[[rule]]\nname = "s"\ncondition = "surge"\n{body}\n', "r.toml")
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('metric = "rsi:14"\ncondition = "above"\nthreshold = 70', "key 'interval': is required"),
+        (
+            'metric = "rsi:14"\ninterval = "7m"\ncondition = "above"\nthreshold = 70',
+            "whole minutes that divide a day",
+        ),
+        ('metric = "macd:9"\ninterval = "1h"\ncondition = "above"\nthreshold = 1', "not an ind"),
+        ('metric = "rsi:14"\ninterval = "1h"\ncondition = "zscore"\nthreshold = 1', "above, be"),
+        (
+            'metric = "rsi:14"\ninterval = "1h"\ncondition = "above"\nthreshold = 70\nrecover = 75',
+            "must be below the level",
+        ),
+        (
+            'metric = "rsi:14"\ninterval = "1h"\ncondition = "above"\nthreshold = 70\n'
+            'window = "1h"',
+            "key 'window': does not apply",
+        ),
+        ('condition = "cross"\nfast = "ema:9"\nslow = "ema:21"\ninterval = "1h"', "direction"),
+        (
+            'condition = "cross"\nfast = "ema:9"\ninterval = "1h"\ndirection = "up"',
+            "key 'slow': is required",
+        ),
+        (
+            'condition = "cross"\nfast = "rsi:9"\nslow = "ema:21"\ninterval = "1h"\n'
+            'direction = "up"',
+            "a cross compares close, sma, ema",
+        ),
+        (
+            'condition = "cross"\nfast = "ema:9"\nslow = "ema:9"\ninterval = "1h"\n'
+            'direction = "up"',
+            "nothing would cross",
+        ),
+        (
+            'condition = "cross"\nfast = "ema:9"\nslow = "ema:21"\ninterval = "1h"\n'
+            'direction = "up"\nthreshold = 0.01\nrecover = 0.02',
+            "below the margin",
+        ),
+        ('condition = "above"\nthreshold = 1\ninterval = "1h"', "key 'interval': applies to"),
+        ('condition = "outside"\nband = [105000, 95000]', "low < high"),
+        ('condition = "outside"\nband = [95000, 105000]\nthreshold = 2', "band of levels"),
+        (
+            'condition = "outside"\nband = [95000, 105000]\nrecover_band = [94000, 104000]',
+            "within the band",
+        ),
+        (
+            'condition = "inside"\nband = [95000, 105000]\nrecover_band = [96000, 104000]',
+            "contain the band",
+        ),
+        ('condition = "inside"\nband = [1, 2]\ndirection = "up"', "key 'direction'"),
+        ('condition = "outside"\nthreshold = 2', "key 'window': is required"),
+        ('condition = "inside"\nwindow = "1h"\nthreshold = 2\nrecover = 1', "must be above 2"),
+        ('condition = "above"\nthreshold = 1\nband = [1, 2]', "key 'band': applies to"),
+    ],
+)
+def test_a_bad_indicator_or_band_is_refused(body: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        rules.loads(f'[[rule]]\nname = "x"\n{body}\n', "r.toml")
+
+
+@pytest.mark.parametrize(
+    ("body", "sentence"),
+    [
+        (
+            'metric = "rsi:14"\ninterval = "1h"\ncondition = "above"\nthreshold = 70\n'
+            'recover = 65\nsymbols = ["dogecoin"]',
+            "ALERT when dogecoin's RSI(14,1h) is above 70 at the close of a 1h candle; "
+            "RESOLVED when it is 65 or below; severity warning",
+        ),
+        (
+            'condition = "cross"\nfast = "sma:50"\nslow = "sma:200"\ninterval = "1d"\n'
+            'direction = "up"',
+            "ALERT when a symbol's SMA(50,1d) crosses above SMA(200,1d) at the close of a 1d "
+            "candle; RESOLVED when it is at or below it; severity warning",
+        ),
+        (
+            'condition = "outside"\nband = [95000, 105000]\nrecover_band = [95500, 104500]',
+            "ALERT when a symbol's price leaves 95,000-105,000; RESOLVED when it is back inside "
+            "95,500-104,500; severity warning",
+        ),
+        (
+            'condition = "outside"\nwindow = "1h"\nthreshold = 2\ndirection = "up"',
+            "ALERT when a symbol's price is more than 2 standard deviations above its 1h mean; "
+            "RESOLVED when it is within 2 of it; once its window holds 2 values; "
+            "severity warning",
+        ),
+    ],
+)
+def test_indicators_and_bands_read_as_sentences(body: str, sentence: str) -> None:
+    (r,) = rules.loads(f'[[rule]]\nname = "x"\n{body}\n')
+    assert ruletext.sentence(r) == sentence
