@@ -69,11 +69,11 @@ class Closes(NamedTuple):
 class Missing(NamedTuple):
     """What the cache must load before a batch is judged: `symbols`, their ticks from `since`
     (the longest window before the batch's first tick of them), their alert states, and for
-    each candle interval (microseconds) the closes from the time paired with it."""
+    each candle interval (microseconds) the closes of the last so many candles stored."""
 
     symbols: list[str]
     since: dt.datetime
-    closes: tuple[tuple[int, dt.datetime], ...] = ()
+    closes: tuple[tuple[int, int], ...] = ()  # (interval, candles)
 
 
 class AlertCache:
@@ -198,10 +198,7 @@ class AlertCache:
         if not first:
             return None
         start = min(first.values())
-        closes = tuple(
-            (interval, from_micros(start - start % interval - (keep + 1) * interval))
-            for interval, keep in self.intervals
-        )
+        closes = tuple((interval, keep + 1) for interval, keep in self.intervals)  # + the open one
         return Missing(sorted(first), from_micros(start - self.lengths[-1]), closes)
 
     def load(

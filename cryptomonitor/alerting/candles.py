@@ -9,7 +9,8 @@ arrives (`roll`), and the rules of that interval judge it then, with the close t
 goes into its own bucket (`insert`), so that the closes held are those the ticks stored give,
 which is what a restarted engine loads (`loaded`).
 
-The candles kept are those the rules read: the last `keep` intervals before the open one.
+The candles kept are those the rules read: the last `keep` closed candles before the open
+one (a count of candles, not a span of time: a gap without ticks shortens nothing).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ class Candles:
 
     def __init__(self, interval: int, keep: int) -> None:
         self.interval = interval
-        self.keep = keep  # closed candles the rules read, at most (their warm-up)
+        self.keep = keep  # closed candles the rules read, at most (their warm-up, and one more)
         self.buckets = array("q")  # each candle's start, microseconds
         self.times = array("q")  # the time of its latest tick
         self.closes = array("d")  # the price of that tick
@@ -61,9 +62,8 @@ class Candles:
         buckets.append(bucket)
         self.times.append(t)
         self.closes.append(price)
-        horizon = bucket - (self.keep + 1) * self.interval
-        if len(buckets) > 2 * self.keep + 8 and buckets[0] <= horizon:
-            drop = bisect.bisect_right(buckets, horizon)
+        if len(buckets) > 2 * self.keep + 8:  # the open candle and `keep` closed ones stay
+            drop = len(buckets) - self.keep - 1
             del buckets[:drop], self.times[:drop], self.closes[:drop]
         return closed
 
@@ -81,10 +81,8 @@ class Candles:
         self.times.insert(i, t)
         self.closes.insert(i, price)
 
-    def closes_until(self, bucket: int, span: int) -> Sequence[float]:
-        """The closes of the candles from the `span` intervals up to the one starting at
-        `bucket`, that candle included, oldest first."""
-        buckets = self.buckets
-        hi = bisect.bisect_right(buckets, bucket)
-        lo = bisect.bisect_right(buckets, bucket - span * self.interval, 0, hi)
-        return self.closes[lo:hi]
+    def closes_until(self, bucket: int, count: int) -> Sequence[float]:
+        """The closes of the last `count` candles up to the one starting at `bucket`, that
+        candle included, oldest first (fewer where fewer are held)."""
+        hi = bisect.bisect_right(self.buckets, bucket)
+        return self.closes[max(0, hi - count) : hi]

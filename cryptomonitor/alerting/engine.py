@@ -22,6 +22,7 @@ import dataclasses
 import datetime as dt
 import math
 from collections.abc import Sequence
+from fractions import Fraction
 
 from cryptomonitor.alerting import cache, episodes, indicators
 from cryptomonitor.alerting.candles import Candles
@@ -101,7 +102,8 @@ class AlertEngine:
         for r in self.rules:
             if r.interval:
                 interval = round(r.interval * MICROS_PER_SECOND)
-                keep[interval] = max(keep.get(interval, 0), *r.spans)
+                # The longest warm-up, and one candle more: a cross reads the one before too.
+                keep[interval] = max(keep.get(interval, 0), *(span + 1 for span in r.spans))
         self.intervals = sorted(keep.items())
         candle_index = {interval: i for i, (interval, _) in enumerate(self.intervals)}
         #: Per indicator rule: its fast and slow indicators as (kind, length).
@@ -201,7 +203,8 @@ class AlertEngine:
                 if kind == _CANDLE:  # judged when a candle closes, at its close time
                     if closed is None or (bucket := closed[w]) is None:
                         continue
-                    reading = self._indicator(rule, series.candles[w], bucket, lookback, span, x)
+                    candles = series.candles[w]
+                    reading = self._indicator(rule, symbol, candles, bucket, (lookback, span), x)
                     if reading is None:
                         continue
                     if reading.detail in ("no", ""):  # a cross that is not one opens nothing
@@ -247,8 +250,10 @@ class AlertEngine:
                         delta, scale = (value if kind == _RATIO else value - avg), avg
                         reading = Reading(value, delta, scale, avg, samples)
                 state = states.get(name)
-                if (state is None or not (state.firing or state.pending_since)) and (
-                    not rule.holds(delta, scale, x)
+                if (state is None or not (state.firing or state.pending_since)) and not (
+                    rule.holds(delta, scale, x)
+                    if reading is None or reading.decided is None
+                    else reading.decided[0]
                 ):
                     continue  # quiet, and it was: nothing to record
                 if reading is None:
@@ -263,34 +268,68 @@ class AlertEngine:
         return Judgement(events, changed)
 
     def _indicator(
-        self, rule: Rule, candles: Candles, bucket: int, fast_span: int, slow_span: int, x: float
+        self,
+        rule: Rule,
+        symbol: str,
+        candles: Candles,
+        bucket: int,
+        spans: tuple[int, int],
+        x: float,
     ) -> Reading | None:
         """An indicator rule's reading at the close of the candle starting at `bucket`: the
         indicator (a level), or the fast one against the slow one (a cross), from the closes
-        of their warm-up spans; None while there are too few candles. A cross's `detail` says
+        of their warm-up spans; None while there are too few candles. The condition is decided
+        exactly (`Reading.decided`, at `x` and at the clearing level). A cross's `detail` says
         whether the previous candle's pair was on the other side of the margin `x` ("yes"),
         not ("no"), or unknown (""): only a "yes" opens an episode."""
         fast_spec, slow_spec = self._specs[rule.name]
-        fast = indicators.value(*fast_spec, candles.closes_until(bucket, fast_span))
+        fast_span, slow_span = spans
+        recover = rule.recover_for(symbol)
+        y = x if recover is None else recover
+        fast = self._line(fast_spec, candles, bucket, fast_span)
         if fast is None:
             return None
-        if slow_spec is None:
-            return Reading(fast, fast, 1.0, samples=len(candles.closes_until(bucket, fast_span)))
-        slow = indicators.value(*slow_spec, candles.closes_until(bucket, slow_span))
-        if slow is None or not slow > 0:
+        if slow_spec is None:  # a level: above / below
+            v = fast[1]
+            decided = (v > x, v > y) if rule.condition == "above" else (v < x, v < y)
+            span = len(candles.closes_until(bucket, fast_span))
+            return Reading(fast[0], fast[0], 1.0, samples=span, decided=decided)
+        slow = self._line(slow_spec, candles, bucket, slow_span)
+        if slow is None or not slow[1] > 0:
             return None
         # Whether the previous candle was on the other side: the ALERT is a cross, not a start.
         i = bisect.bisect_left(candles.buckets, bucket) - 1
         crossed = ""
         if i >= 0:
             before = candles.buckets[i]
-            fast_before = indicators.value(*fast_spec, candles.closes_until(before, fast_span))
-            slow_before = indicators.value(*slow_spec, candles.closes_until(before, slow_span))
+            fast_before = self._line(fast_spec, candles, before, fast_span)
+            slow_before = self._line(slow_spec, candles, before, slow_span)
             if fast_before is not None and slow_before is not None:
-                other_side = not rule.holds(fast_before - slow_before, slow_before, x)
+                other_side = not _crossed(rule.direction, fast_before[1], slow_before[1], x)
                 crossed = "yes" if other_side else "no"
+        decided = (
+            _crossed(rule.direction, fast[1], slow[1], x),
+            _crossed(rule.direction, fast[1], slow[1], y),
+        )
         span = len(candles.closes_until(bucket, max(fast_span, slow_span)))
-        return Reading(fast, fast - slow, slow, slow, span, detail=crossed)
+        return Reading(
+            fast[0], fast[0] - slow[0], slow[0], slow[0], span, detail=crossed, decided=decided
+        )
+
+    @staticmethod
+    def _line(
+        spec: tuple[str, int], candles: Candles, bucket: int, span: int
+    ) -> tuple[float, Fraction] | None:
+        """An indicator at a candle's close: its float, and its exact value as compared."""
+        closes = candles.closes_until(bucket, span)
+        v = indicators.value(*spec, closes)
+        return None if v is None else (v, indicators.exact(*spec, closes, v))
+
+
+def _crossed(direction: str, fast: Fraction, slow: Fraction, margin: float) -> bool:
+    """A cross's condition, exactly: fast - slow > margin x slow (up; down: the other way)."""
+    gap = fast - slow if direction == "up" else slow - fast
+    return gap > Fraction(margin) * slow
 
 
 def _surge(

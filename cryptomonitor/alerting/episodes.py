@@ -103,6 +103,9 @@ class Reading:
     samples: int | None = None
     spread: float | None = None
     detail: str | None = None  # a combination: its members firing, by name
+    #: Decided exactly by the engine (an indicator rule): whether the condition holds at the
+    #: threshold and at the clearing level (`Rule.holds` is not asked then).
+    decided: tuple[bool, bool] | None = None
 
 
 def step(
@@ -150,7 +153,11 @@ def step(
     if firing:
         assert state is not None
         y = rule.recover_for(symbol)
-        if not rule.holds(reading.delta, reading.scale, x if y is None else y, clearing=True):
+        if not (
+            reading.decided[1]
+            if reading.decided is not None
+            else rule.holds(reading.delta, reading.scale, x if y is None else y, clearing=True)
+        ):
             resolved = event(RESOLVED, state.episode_id)
             after = State(rule.name, symbol, False, None, None, time, None, time, rule.once)
             return after, resolved
@@ -176,7 +183,12 @@ def step(
             and (time - state.resolved_at).total_seconds() < rule.cooldown
         )
     )
-    if blocked or not rule.holds(reading.delta, reading.scale, x):
+    holds = (
+        reading.decided[0]
+        if reading.decided is not None
+        else rule.holds(reading.delta, reading.scale, x)
+    )
+    if blocked or not holds:
         if pending is None:
             return state, None
         assert state is not None

@@ -12,9 +12,10 @@ returns the indicator's value at the last of them, or None when there are too fe
   both are 0 (a flat history has no strength).
 
 An EMA, an RMA and so an RSI depend on every close before them, ever fainter. The engine gives
-them the closes of a fixed span (`warmup`: 10 lengths for an EMA, 20 for an RSI, where the
-weight left on the first close is below 2e-9), so that the value at a candle is a function of
-that span alone: a restarted engine, a replay and the live run compute the same digits.
+them the last closes of a fixed count (`warmup`: 10 lengths for an EMA, 20 for an RSI: after
+the seed's N, the 9N or 19N steps leave it a weight below 2e-8), so that the value at a candle
+is a function of those candles alone: a restarted engine, a replay and the live run compute
+the same digits.
 docs/alerts.md, "Indicators", says so for users.
 """
 
@@ -22,12 +23,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from fractions import Fraction
 
 #: The indicators a rule can name (``sma:N``, ``ema:N``, ``rsi:N``), and ``close`` itself.
 KINDS = ("sma", "ema", "rsi")
 CLOSE = "close"
-#: Candles of warm-up per unit of length: the first close's weight left at the end is
-#: (1 - 2/(N+1))**(10N) < 2e-9 for an EMA, (1 - 1/N)**(20N) < 2.1e-9 for an RMA.
+#: Candles of warm-up per unit of length: the seed's weight left at the end is
+#: (1 - 2/(N+1))**(9N) < 2e-8 for an EMA, (1 - 1/N)**(19N) < 6e-9 for an RMA.
 _WARMUP = {"sma": 1, "ema": 10, "rsi": 20}
 
 
@@ -42,6 +44,22 @@ def sma(closes: Sequence[float], length: int) -> float | None:
     if len(closes) < length:
         return None
     return math.fsum(closes[len(closes) - length :]) / length
+
+
+def exact(kind: str, length: int, closes: Sequence[float], value: float) -> Fraction:
+    """The indicator's `value` as the rules compare it: an SMA (and a close) exactly, the mean
+    of the closes' exact binary values (a close often equals the mean of its neighbours in
+    decimal: which side a rounded float lands on must not decide a cross); an EMA or an RSI,
+    a recursion of roundings, as the float it is."""
+    if kind != "sma":
+        return Fraction(value)
+    numerators, shift = [], 0
+    for close in closes[len(closes) - length :]:
+        n, d = close.as_integer_ratio()  # d: a power of two
+        numerators.append((n, d.bit_length() - 1))
+        shift = max(shift, d.bit_length() - 1)
+    total = sum(n << (shift - e) for n, e in numerators)
+    return Fraction(total, length << shift)
 
 
 def _smoothed(values: Sequence[float], length: int, alpha: float) -> float | None:

@@ -448,6 +448,8 @@ def _indicator_rule(
     for key in ("window", "lookback", "unit", "min_samples", "baseline", "band", "recover_band"):
         if key in table:
             raise RuleKeyError(key, f"does not apply to condition {condition!r} on candles")
+    if "sources" in table:  # a symbol's candles are built from the ticks of every source
+        raise RuleKeyError("sources", "does not apply to a rule on candles (scope it by symbols)")
     label = indicators.label(candle["fast"], human_interval(candle["interval"]))
     if condition == CROSS:
         direction = table.get("direction")
@@ -455,8 +457,9 @@ def _indicator_rule(
             raise RuleKeyError(
                 "direction", f'{direction!r}: a cross needs direction "up" or "down"'
             )
-        if "thresholds" in table or "recover_thresholds" in table:
-            raise RuleKeyError("thresholds", "a cross takes one threshold (a margin), not a table")
+        for key in ("thresholds", "recover_thresholds"):
+            if key in table:
+                raise RuleKeyError(key, "a cross takes one threshold (a margin), not a table")
         threshold = _number(table, "threshold") or 0.0
         if not 0 <= threshold < 1:
             raise RuleKeyError("threshold", f"{threshold:g}: a cross's margin lies in [0, 1)")
@@ -476,6 +479,8 @@ def _indicator_rule(
             raise RuleKeyError("direction", f"does not apply to condition {condition!r}")
         levels = _levels(table, condition)
         direction = "either"
+        if candle["fast"].startswith("rsi:"):
+            _check_rsi_levels(levels)
     return Rule(
         name=name,
         metric=label,
@@ -489,6 +494,22 @@ def _indicator_rule(
         **candle,
         **_episode_keys(table),
     )
+
+
+def _check_rsi_levels(
+    levels: tuple[float | None, dict[str, float], float | None, dict[str, float]],
+) -> None:
+    """An RSI lies in [0, 100]: a level outside could never be crossed."""
+    threshold, thresholds, recover, recovers = levels
+    for key, levels_of_key in (
+        ("threshold", [threshold]),
+        ("thresholds", thresholds.values()),
+        ("recover", [recover]),
+        ("recover_thresholds", recovers.values()),
+    ):
+        for x in levels_of_key:
+            if x is not None and not 0 <= x <= 100:
+                raise RuleKeyError(key, f"{x:g}: an RSI lies between 0 and 100")
 
 
 def human_interval(seconds: float) -> str:

@@ -53,12 +53,12 @@ def _channel(rule: Rule, x: float, y: float) -> tuple[str, str]:
     if rule.condition == "inside":
         return (
             f"is within {x:g} standard deviations of {mean}",
-            f"it is more than {y:g} from it",
+            f"it is more than {y:g} standard deviations from it",
         )
     side = {"up": "above", "down": "below", "either": "away from"}[rule.direction]
     return (
         f"is more than {x:g} standard deviations {side} {mean}",
-        f"it is within {y:g} of it",
+        f"it is within {y:g} standard deviations of it",
     )
 
 

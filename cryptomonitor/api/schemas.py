@@ -172,6 +172,13 @@ class RuleInfo(BaseModel):
     sources: list[str]
     of: list[str] = Field(description="a combination's (all, any) member rules")
     silent: bool = Field(description="judged, for combinations, but writes no line")
+    interval_seconds: float | None = Field(
+        None, description="an indicator rule's candle interval (null: judged on every tick)"
+    )
+    fast: str | None = Field(None, description="an indicator rule's indicator (rsi:14, close)")
+    slow: str | None = Field(None, description="a cross's slow average (ema:21)")
+    band: list[float] | None = Field(None, description="inside / outside: [low, high]")
+    recover_band: list[float] | None = Field(None, description="the band that clears it")
 
 
 class Rules(BaseModel):

@@ -93,14 +93,14 @@ class IngestRepository:
             )
 
     def window_closes(
-        self, symbols: list[str], interval: int, since: dt.datetime
+        self, symbols: list[str], interval: int, count: int
     ) -> Iterator[cache.Closes]:
-        """The closes of the candles of `interval` microseconds since `since` of `symbols`, a
-        row per symbol, for the indicator rules."""
+        """The closes of the last `count` stored candles of `interval` microseconds of
+        `symbols`, a row per symbol, for the indicator rules."""
         with self.conn.cursor(row_factory=class_row(cache.Closes)) as cur:
             yield from cur.execute(
                 queries.get("window_closes"),
-                {"symbols": symbols, "interval": interval, "since": since},
+                {"symbols": symbols, "interval": interval, "count": count},
                 binary=True,
             )
 

@@ -187,8 +187,8 @@ class BatchWriter:
                     repo.alert_states(missing.symbols),
                     [
                         c
-                        for interval, since in missing.closes
-                        for c in repo.window_closes(missing.symbols, interval, since)
+                        for interval, count in missing.closes
+                        for c in repo.window_closes(missing.symbols, interval, count)
                     ],
                 )
         inserted = repo.insert_staged()

@@ -34,22 +34,35 @@ ON CONFLICT (symbol, time) DO NOTHING
 RETURNING symbol, time;
 
 -- name: window_closes
--- The alert cache's warm-up for indicator rules: per symbol, the close of each candle of the
--- interval (microseconds) since the time given (the price of its latest tick, with that tick's
--- time), oldest first; buckets are multiples of the interval since the epoch, as the ohlcv_* views'
--- (cryptomonitor/alerting/candles.py). Read by column name (cache.py: Closes).
+-- The alert cache's warm-up for indicator rules: per symbol, the last `count` candles of the
+-- interval (microseconds) stored, whatever the gaps between them: per candle its bucket (a
+-- multiple of the interval since the epoch, as the ohlcv_* views'), its latest tick's time and
+-- price (its close), oldest first. Each step is one probe of ticks_pkey backwards: the latest
+-- tick before the bucket found last is the close of the candle before it; `count` probes a
+-- symbol, however long ago its candles were (cryptomonitor/alerting/candles.py; cache.py: Closes).
+WITH RECURSIVE closes AS (
+    SELECT s.symbol, l.t - l.t %% %(interval)s::bigint AS bucket, l.t, l.price, 1 AS n
+    FROM unnest(%(symbols)s::text[]) AS s (symbol)
+    CROSS JOIN LATERAL (
+        SELECT (extract(epoch FROM time) * 1000000)::bigint AS t, price
+        FROM ticks WHERE ticks.symbol = s.symbol
+        ORDER BY time DESC LIMIT 1
+    ) AS l
+    UNION ALL
+    SELECT c.symbol, p.t - p.t %% %(interval)s::bigint, p.t, p.price, c.n + 1
+    FROM closes AS c
+    CROSS JOIN LATERAL (
+        SELECT (extract(epoch FROM time) * 1000000)::bigint AS t, price
+        FROM ticks WHERE ticks.symbol = c.symbol AND time < to_timestamp(c.bucket / 1000000)
+        ORDER BY time DESC LIMIT 1
+    ) AS p
+    WHERE c.n < %(count)s
+)
 SELECT symbol, %(interval)s::bigint AS interval,
        array_agg(bucket ORDER BY bucket) AS buckets,
        array_agg(t ORDER BY bucket) AS times,
        array_agg(price ORDER BY bucket) AS closes
-FROM (
-    SELECT DISTINCT ON (symbol, t - t %% %(interval)s::bigint)
-           symbol, t - t %% %(interval)s::bigint AS bucket, t, price
-    FROM (SELECT symbol, (extract(epoch FROM time) * 1000000)::bigint AS t, price
-          FROM ticks
-          WHERE symbol = ANY(%(symbols)s::text[]) AND time >= %(since)s) AS stored
-    ORDER BY symbol, t - t %% %(interval)s::bigint, t DESC
-) AS closes
+FROM closes
 GROUP BY symbol;
 
 -- name: window_ticks

@@ -167,15 +167,20 @@ min_samples = 20
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("downtime", [False, True])
 def test_indicator_rules_give_the_same_lines_through_restarts(
-    db_url: str, pg_server: pgserver.Server, tmp_path: pathlib.Path
+    db_url: str, pg_server: pgserver.Server, tmp_path: pathlib.Path, downtime: bool
 ) -> None:
-    """The candles' closes a restarted writer reads from the database (`window_closes`) are
-    those the running one held: every line the same, id for id."""
+    """The candles' closes a restarted writer reads from the database (`window_closes`: the
+    last candles stored, however old) are those the running one held: every line the same, id
+    for id; with `downtime`, three hours without ticks before a restart."""
     active = rules.loads(INDICATOR_RULES)
     ticks = list(
         barfiles.ticks(barfiles.read_bars(FIXTURES / "BTCUSDT_1m_2025-06-22.csv"), "bitcoin")
     )
+    if downtime:
+        start = ticks[0].time
+        ticks = [t for t in ticks if not 9 <= (t.time - start).total_seconds() / 3600 < 12]
     reference = _run(db_url, tmp_path / "a.txt", ticks, batch=97, active=active)
     fired = {lineformat.parse_line(line)["rule"] for line in reference}
     assert fired == {"rsi_hot", "ema_cross", "below_sma_1h", "squeeze"}, fired

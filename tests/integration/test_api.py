@@ -548,12 +548,16 @@ def test_rules_lists_the_rules_in_force_with_their_sentences(
     path.write_text(
         '[[rule]]\nname = "btc_100k"\ncondition = "above"\nsymbols = ["bitcoin"]\n'
         'threshold = 100000\nseverity = "critical"\nonce = true\n\n[[rule]]\nname = "off"\n'
-        'condition = "below"\nthreshold = 1\nenabled = false\n'
+        'condition = "below"\nthreshold = 1\nenabled = false\n\n[[rule]]\nname = "x"\n'
+        'condition = "cross"\nfast = "ema:9"\nslow = "ema:21"\ninterval = "15m"\n'
+        'direction = "up"\n'
     )
     with TestClient(application.create_app(db_url, rules_file=path)) as c:
         body = c.get("/rules").json()
     assert body["origin"] == str(path)
-    (rule,) = body["rules"]  # the disabled one is not in force
+    rule, cross = body["rules"]  # the disabled one is not in force
+    assert (cross["interval_seconds"], cross["fast"], cross["slow"]) == (900, "ema:9", "ema:21")
+    assert cross["metric"] == "EMA(9,15m)" and rule["interval_seconds"] is None
     assert rule["sentence"].startswith("ALERT when bitcoin's price rises above 100,000;")
     assert (rule["severity"], rule["once"], rule["symbols"]) == ("critical", True, ["bitcoin"])
     with TestClient(application.create_app(db_url)) as c:

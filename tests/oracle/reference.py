@@ -838,10 +838,12 @@ def _rsi(closes: pd.Series, length: int) -> float | None:
     return 100 - 100 / (1 + gain / loss)
 
 
-def indicator(closes: list[float], name: str) -> float | None:
+def indicator(closes: list[float], name: str) -> float | Fraction | None:
     """The indicator `name` (CLOSE, "sma:N", "ema:N", "rsi:N") over the closes of all the closed
-    candles (oldest first) at the last of them, computed with pandas over the whole history;
-    None when there are too few closes (fewer than N; N + 1 for rsi) or no RSI (no change)."""
+    candles (oldest first) at the last of them, computed with pandas over the whole history (an
+    SMA exactly, a Fraction: a close often equals the mean of its neighbours in decimal, and
+    the comparison of a close with its SMA must not depend on how a float rounds it); None when
+    there are too few closes (fewer than N; N + 1 for rsi) or no RSI (no change)."""
     if name == CLOSE:
         return closes[-1]
     kind, _, text = name.partition(":")
@@ -852,7 +854,7 @@ def indicator(closes: list[float], name: str) -> float | None:
     if len(series) < length:
         return None
     if kind == "sma":
-        return float(series.iloc[-length:].mean())
+        return sum((Fraction(c) for c in closes[-length:]), Fraction(0)) / length
     return _seeded_average(series, length, 2 / (length + 1))  # ema
 
 
@@ -958,7 +960,9 @@ class _Oracle:
             return []  # not newer than the symbol's newest tick: ignored entirely
         self.newest[tick.symbol] = now
         closed = feed_candles(self.candles, tick, now, self.intervals())
-        lines: dict[tuple[int, str], float | None] = {}  # the indicators of the closed candles
+        lines: dict[
+            tuple[int, str], float | Fraction | None
+        ] = {}  # the indicators of the closed candles
         events: list[Event] = []
         for rule in self.rules:
             if not rule.applies(tick):
@@ -994,7 +998,7 @@ class _Oracle:
         tick: Tick,
         now: int,
         closed: dict[int, int],
-        lines: dict[tuple[int, str], float | None],
+        lines: dict[tuple[int, str], float | Fraction | None],
     ) -> Decision | None:
         """The rule's decision at this tick (None: none): a combination's at every tick, a
         candle rule's when the tick closed a candle of its interval (`closed`), the others' on
@@ -1008,7 +1012,7 @@ class _Oracle:
         interval = rule.interval
         closes = self.candles[(tick.symbol, interval)].closes
 
-        def line(name: str, back: int = 0) -> float | None:
+        def line(name: str, back: int = 0) -> float | Fraction | None:
             """The indicator at this candle (`back` 1: at the candle before), computed once per
             candle closed whatever the rules reading it."""
             key = (interval, f"{name}@{back}")
@@ -1068,7 +1072,7 @@ def cross_predicate(direction: str, fast: Fraction, slow: Fraction) -> Predicate
 
 
 def _on_candle(
-    rule: Rule, symbol: str, close: int, line: Callable[[str, int], float | None]
+    rule: Rule, symbol: str, close: int, line: Callable[[str, int], float | Fraction | None]
 ) -> Decision | None:
     """An indicator level or a cross at the close of a candle (at `close`, its bucket + the
     interval); `line(name)` is the indicator `name` of the closes up to this candle's."""
@@ -1080,7 +1084,8 @@ def _on_candle(
         fast, slow = line(rule.fast, 0), line(rule.slow, 0)
         if fast is None or slow is None or slow <= 0:
             return None
-        holds_at, shown = cross_predicate(rule.direction, Fraction(fast), Fraction(slow)), fast
+        holds_at = cross_predicate(rule.direction, Fraction(fast), Fraction(slow))
+        shown = float(fast)
         before_fast, before_slow = line(rule.fast, 1), line(rule.slow, 1)
         crossed = (
             before_fast is not None
@@ -1098,7 +1103,7 @@ def _on_candle(
             return None
         decided = predicate(rule, Fraction(value), [], close)  # above / below
         assert decided is not None
-        holds_at, shown = decided, value
+        holds_at, shown = decided, float(value)
     time = _from_micros(close)
     return Decision(holds_at(level), holds_at(clearing_level), shown, close, time)
 

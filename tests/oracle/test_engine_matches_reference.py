@@ -337,18 +337,15 @@ def restarted(
         )
     states = [s for by_rule in before.states.values() for s in by_rule.values()]
     closes = []
-    last = micros(stored[-1].time)
-    for interval, keep in engine.intervals:
-        start = last - last % interval - (keep + 1) * interval
+    for interval, keep in engine.intervals:  # the last keep + 1 candles stored, however old
         for symbol in symbols:
             close: dict[int, tuple[int, float]] = {}  # bucket -> its latest tick
             for t in stored:
-                at = micros(t.time)
-                if t.symbol == symbol and at >= start:
-                    close[at - at % interval] = max(
-                        close.get(at - at % interval, (0, 0.0)), (at, t.price)
-                    )
-            buckets = sorted(close)
+                if t.symbol == symbol:
+                    at = micros(t.time)
+                    bucket = at - at % interval
+                    close[bucket] = max(close.get(bucket, (0, 0.0)), (at, t.price))
+            buckets = sorted(close)[-(keep + 1) :]
             closes.append(
                 cache.Closes(
                     symbol,
@@ -362,7 +359,7 @@ def restarted(
     return engine, known
 
 
-def compare(text: str, ticks: list[Tick]) -> dict[str, int]:
+def compare(text: str, ticks: list[Tick], restart_at: int | None = None) -> dict[str, int]:
     tables = tomllib.loads(text)["rule"]
     active = rules.loads(text)
     expected = reference_events(tables, ticks, REPEAT)
@@ -371,7 +368,9 @@ def compare(text: str, ticks: list[Tick]) -> dict[str, int]:
     candled = {r.name for r in active if r.interval}
     got = engine_events(active, ticks)
     assert same(got, expected, candled), first_difference(got, expected, candled)
-    again = engine_events(active, ticks, restart_at=len(ticks) // 2 // 97 * 97 + 97 * 3)
+    if restart_at is None:
+        restart_at = len(ticks) // 2 // 97 * 97 + 97 * 3
+    again = engine_events(active, ticks, restart_at=restart_at)
     assert same(again, expected, candled), first_difference(again, expected, candled)
     return {r.name: sum(1 for e in got if e[1] == r.name and e[0] == "ALERT") for r in active}
 
@@ -437,3 +436,53 @@ def test_indicators_match_the_oracle_over_real_days() -> None:
     bars = list(barfiles.read_bars(path))[: 1440 * 3]  # RSI(14, 5m) reads 23.4 hours
     alerts = compare(INDICATOR_RULES, list(barfiles.ticks(bars, "dogecoin")))
     assert alerts["rsi_hot"] > 0 and alerts["sma_cross_down"] > 0, alerts
+
+
+#: Crosses whose slow average is their interval's longest warm-up (the candles kept are trimmed
+#: to it over and over), on ticks with gaps: candles are counted, not minutes.
+GAP_RULES = """
+[[rule]]
+name = "close_over_sma"
+condition = "cross"
+fast = "close"
+slow = "sma:3"
+interval = "1m"
+direction = "up"
+
+[[rule]]
+name = "sma_under_sma"
+condition = "cross"
+fast = "sma:4"
+slow = "sma:9"
+interval = "5m"
+direction = "down"
+threshold = 0.0005
+
+[[rule]]
+name = "ema_level"
+metric = "ema:6"
+interval = "15m"
+condition = "above"
+threshold = 102000
+recover = 101800
+"""
+
+
+def test_candles_across_gaps_and_a_restart_after_downtime_match_the_oracle() -> None:
+    ticks = day_ticks("bitcoin", FIXTURES / "BTCUSDT_1m_2025-06-22.csv")
+    start = ticks[0].time
+
+    def hours(t: Tick) -> float:
+        return (t.time - start).total_seconds() / 3600
+
+    # Three gaps: 4 minutes (missing 1m buckets), 50 minutes, and 3 hours of downtime.
+    kept = [
+        t
+        for t in ticks
+        if not (2.0 <= hours(t) < 2.07 or 6.0 <= hours(t) < 6.84 or 12.0 <= hours(t) < 15.0)
+    ]
+    after_downtime = next(i for i, t in enumerate(kept) if hours(t) >= 15.0)
+    restart = after_downtime // 97 * 97 + (97 if after_downtime % 97 else 0)
+    assert restart > after_downtime - 97  # the first batch after the downtime, or the next
+    alerts = compare(GAP_RULES, kept, restart_at=restart)
+    assert all(n > 0 for n in alerts.values()), alerts

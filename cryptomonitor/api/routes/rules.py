@@ -39,4 +39,9 @@ def _info(rule: Rule) -> schemas.RuleInfo:
         sources=list(rule.sources),
         of=list(rule.of),
         silent=rule.silent,
+        interval_seconds=rule.interval or None,
+        fast=rule.fast or None,
+        slow=rule.slow or None,
+        band=list(rule.band) if rule.band else None,
+        recover_band=list(rule.recover_band) if rule.recover_band else None,
     )

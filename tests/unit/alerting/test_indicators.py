@@ -120,3 +120,19 @@ def test_candles_keep_only_what_the_rules_read() -> None:
         c.roll(i * MINUTE, float(i))
     assert len(c.buckets) <= 2 * 5 + 9
     assert list(c.closes_until(198 * MINUTE, 5)) == [194.0, 195.0, 196.0, 197.0, 198.0]
+
+
+def test_candles_are_counted_not_timed_and_a_trim_keeps_the_candle_before() -> None:
+    c = Candles(MINUTE, keep=4)  # a cross of sma:3 reads 3 candles, and the one before
+    minutes = [m for m in range(120) if m % 10 not in (3, 4, 5)]  # gaps of 3 minutes
+    closed = []
+    for m in minutes:
+        if (b := c.roll(m * MINUTE, float(m))) is not None:
+            closed.append(b)
+            # The 3 candles up to the one closed, gaps or not, and 3 up to the one before.
+            held = [float(x) for x in minutes if x * MINUTE <= b]
+            assert list(c.closes_until(b, 3)) == held[-3:]
+            if len(held) > 1:
+                before = c.buckets[c.buckets.index(b) - 1]
+                assert list(c.closes_until(before, 3)) == held[-4:-1]
+    assert len(closed) == len(minutes) - 1

@@ -286,6 +286,20 @@ def test_a_bad_surge_is_refused(body: str, message: str) -> None:
         ('condition = "outside"\nthreshold = 2', "key 'window': is required"),
         ('condition = "inside"\nwindow = "1h"\nthreshold = 2\nrecover = 1', "must be above 2"),
         ('condition = "above"\nthreshold = 1\nband = [1, 2]', "key 'band': applies to"),
+        (
+            'metric = "rsi:14"\ninterval = "1h"\ncondition = "above"\nthreshold = 150',
+            "key 'threshold': 150: an RSI lies between 0 and 100",
+        ),
+        (
+            'metric = "rsi:14"\ninterval = "1h"\ncondition = "above"\nthreshold = 70\n'
+            'sources = ["binance-ws"]',
+            "key 'sources': does not apply to a rule on candles",
+        ),
+        (
+            'condition = "cross"\nfast = "ema:9"\nslow = "ema:21"\ninterval = "1h"\n'
+            'direction = "up"\nrecover_thresholds = { bitcoin = 0 }',
+            "key 'recover_thresholds': a cross takes one threshold",
+        ),
     ],
 )
 def test_a_bad_indicator_or_band_is_refused(body: str, message: str) -> None:
@@ -316,7 +330,8 @@ def test_a_bad_indicator_or_band_is_refused(body: str, message: str) -> None:
         (
             'condition = "outside"\nwindow = "1h"\nthreshold = 2\ndirection = "up"',
             "ALERT when a symbol's price is more than 2 standard deviations above its 1h mean; "
-            "RESOLVED when it is within 2 of it; once its window holds 2 values; "
+            "RESOLVED when it is within 2 standard deviations of it; once its window holds 2 "
+            "values; "
             "severity warning",
         ),
     ],
