@@ -198,7 +198,9 @@ class AlertEngine:
             value: float | None
             for rule, name, is_price, kind, w, min_samples, lookback, span, relative, x in plans:
                 value = price if is_price else volume
-                reading: Reading | None = None
+                reading: Reading | None = None  # built only once the rule must step
+                ref = spread = None
+                samples: int | None = None
                 at = time
                 if kind == _CANDLE:  # judged when a candle closes, at its close time
                     if closed is None or (bucket := closed[w]) is None:
@@ -232,23 +234,21 @@ class AlertEngine:
                     if ref is None or (relative and not ref > 0):
                         continue  # no reference (yet): no decision
                     delta, scale = value - ref, ref if relative else 1.0
-                    reading = Reading(value, delta, scale, ref)
                 else:
                     avg, samples = (stats[w][0], stats[w][1]) if is_price else stats[w][2:]
                     if avg is None or samples < min_samples:
                         continue  # this window decides nothing: the alert stays as it is
+                    ref = avg
                     if kind == _ZSCORE:
                         var = series.spreads[w][0 if is_price else 1]
                         if var is None or not var > 0:
                             continue
-                        sd = math.sqrt(var)
-                        delta, scale = value - avg, sd
-                        reading = Reading(value, delta, scale, avg, samples, sd)
+                        spread = math.sqrt(var)
+                        delta, scale = value - avg, spread
                     else:
                         if not avg > 0:
                             continue
                         delta, scale = (value if kind == _RATIO else value - avg), avg
-                        reading = Reading(value, delta, scale, avg, samples)
                 state = states.get(name)
                 if (state is None or not (state.firing or state.pending_since)) and not (
                     rule.holds(delta, scale, x)
@@ -257,7 +257,7 @@ class AlertEngine:
                 ):
                     continue  # quiet, and it was: nothing to record
                 if reading is None:
-                    reading = Reading(value, delta, scale)
+                    reading = Reading(value, delta, scale, ref, samples, spread)
                 after, event = step(rule, symbol, at, reading, state, repeat)
                 if after is None or after is state:
                     continue  # no change (firing, not yet due to repeat): nothing to store

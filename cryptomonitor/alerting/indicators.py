@@ -67,8 +67,8 @@ def _smoothed(values: Sequence[float], length: int, alpha: float) -> float | Non
         return None
     average = math.fsum(values[:length]) / length
     keep = 1.0 - alpha
-    for i in range(length, len(values)):
-        average = alpha * values[i] + keep * average
+    for value in values[length:]:
+        average = alpha * value + keep * average
     return average
 
 
@@ -81,11 +81,25 @@ def rma(values: Sequence[float], length: int) -> float | None:
 
 
 def rsi(closes: Sequence[float], length: int) -> float | None:
-    gains = [max(closes[i] - closes[i - 1], 0.0) for i in range(1, len(closes))]
-    losses = [max(closes[i - 1] - closes[i], 0.0) for i in range(1, len(closes))]
-    up, down = rma(gains, length), rma(losses, length)
-    if up is None or down is None:
+    # The gains' and losses' RMAs in one pass (the digits of rma(gains) and rma(losses): a
+    # zero term adds nothing: 0.0 + x is x).
+    if len(closes) <= length:
         return None
+    up = math.fsum(max(closes[i] - closes[i - 1], 0.0) for i in range(1, length + 1)) / length
+    down = math.fsum(max(closes[i - 1] - closes[i], 0.0) for i in range(1, length + 1)) / length
+    alpha = 1.0 / length
+    keep = 1.0 - alpha
+    previous = closes[length]
+    for i in range(length + 1, len(closes)):
+        close = closes[i]
+        change = close - previous
+        previous = close
+        if change > 0:
+            up = alpha * change + keep * up
+            down = keep * down
+        else:
+            up = keep * up
+            down = alpha * -change + keep * down
     if down == 0:
         return 100.0 if up > 0 else None
     return 100.0 - 100.0 / (1.0 + up / down)
