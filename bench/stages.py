@@ -10,8 +10,9 @@ raw collapsed stacks, idle samples included (the time a thread waits for the ser
 
 Each sample is one stack (outermost first). Only samples under a frame named `--within` (the
 measured part of the benchmark: not its set-up, its history load or its COPY baseline) count;
-`--process` keeps one child's (`--rules bench/rules_20.toml`); each is put in the stage of its innermost frame that belongs to one (`STAGES`, by module
-path), or "other". Prints each stage's share of the samples, and the top functions of each.
+`--process` keeps one child's (`--rules bench/rules_20.toml`). Each sample is put in the stage
+of its innermost frame that belongs to one (`STAGES`, by module path), or "other". Prints each
+stage's share of the samples, and the top functions of each.
 """
 
 from __future__ import annotations
