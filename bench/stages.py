@@ -86,7 +86,12 @@ def parse(line: str) -> tuple[list[tuple[str, str]], int] | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("profile", type=pathlib.Path, help="py-spy record -f raw output")
-    parser.add_argument("--within", default="drive", help="count only samples under this function")
+    parser.add_argument(
+        "--within", default="drive", help="count only samples under these functions (a,b)"
+    )
+    parser.add_argument(
+        "--exclude", default="", help="leave out samples under these functions (a,b)"
+    )
     parser.add_argument(
         "--process", default="", help="count only the processes whose command line holds this"
     )
@@ -95,12 +100,14 @@ def main() -> None:
     stages: collections.Counter[str] = collections.Counter()
     functions: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     total = 0
+    excluded = set(filter(None, args.exclude.split(",")))
     for line in args.profile.read_text(encoding="utf-8").splitlines():
         parsed = parse(line)
         if parsed is None:
             continue
         frames, count = parsed
-        if not any(func == args.within for func, _ in frames):
+        names = {func for func, _ in frames}
+        if names.isdisjoint(args.within.split(",")) or not names.isdisjoint(excluded):
             continue
         if args.process and not any(
             f.startswith("process ") and args.process in f for f, _ in frames
