@@ -11,20 +11,25 @@ which is what a restarted engine loads (`loaded`).
 
 The candles kept are those the rules read: the last `keep` closed candles before the open
 one (a count of candles, not a span of time: a gap without ticks shortens nothing).
+
+`memo` keeps the indicators computed at the last closed candles (the engine's), so that a
+cross, which reads the candle before too, computes each value once: a candle's closes are
+those of its own and earlier buckets, which only a late tick (`insert`) changes, and it clears
+the memo.
 """
 
 from __future__ import annotations
 
 import bisect
 from array import array
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 
 
 class Candles:
     """The closes of one symbol's candles of one `interval` (microseconds), oldest first; the
     last one is the open candle."""
 
-    __slots__ = ("buckets", "closes", "interval", "keep", "times")
+    __slots__ = ("buckets", "closes", "interval", "keep", "memo", "times")
 
     def __init__(self, interval: int, keep: int) -> None:
         self.interval = interval
@@ -32,6 +37,9 @@ class Candles:
         self.buckets = array("q")  # each candle's start, microseconds
         self.times = array("q")  # the time of its latest tick
         self.closes = array("d")  # the price of that tick
+        #: Values computed from the closes up to a closed candle: {bucket: {key: value}},
+        #: for the last two closed candles at most.
+        self.memo: dict[int, dict[Hashable, object]] = {}
 
     @classmethod
     def loaded(
@@ -59,6 +67,10 @@ class Candles:
             self.closes[-1] = price
             return None
         closed = buckets[-1] if buckets else None
+        if closed is not None and len(self.memo) > 1:  # the candle before `closed` stays
+            before = buckets[-2] if len(buckets) > 1 else closed
+            for b in [b for b in self.memo if b < before]:
+                del self.memo[b]
         buckets.append(bucket)
         self.times.append(t)
         self.closes.append(price)
@@ -71,6 +83,7 @@ class Candles:
         """Hold a tick of any time: the close of its bucket changes if it is that bucket's
         latest tick; a bucket without candle gets one."""
         bucket = t - t % self.interval
+        self.memo.clear()  # a close, or a candle, changes under the values computed
         i = bisect.bisect_left(self.buckets, bucket)
         if i < len(self.buckets) and self.buckets[i] == bucket:
             if t > self.times[i]:

@@ -192,7 +192,7 @@ class AlertEngine:
             plans = scoped.get((symbol, tick.source))
             if plans is None:
                 plans = self._plans(symbol, tick.source)
-            stats = series.advance(t, price, volume, tick.volume)
+            series.advance(t, price, volume, tick.volume)
             closed = [c.roll(t, price) for c in series.candles] if candled else None
             states = all_states[symbol]
             value: float | None
@@ -235,12 +235,12 @@ class AlertEngine:
                         continue  # no reference (yet): no decision
                     delta, scale = value - ref, ref if relative else 1.0
                 else:
-                    avg, samples = (stats[w][0], stats[w][1]) if is_price else stats[w][2:]
+                    avg, samples = series.mean(w, is_price)
                     if avg is None or samples < min_samples:
                         continue  # this window decides nothing: the alert stays as it is
                     ref = avg
                     if kind == _ZSCORE:
-                        var = series.spreads[w][0 if is_price else 1]
+                        var = series.spread(w, is_price)
                         if var is None or not var > 0:
                             continue
                         spread = math.sqrt(var)
@@ -319,17 +319,31 @@ class AlertEngine:
     @staticmethod
     def _line(
         spec: tuple[str, int], candles: Candles, bucket: int, span: int
-    ) -> tuple[float, Fraction] | None:
-        """An indicator at a candle's close: its float, and its exact value as compared."""
+    ) -> tuple[float, Fraction | float] | None:
+        """An indicator at a candle's close: its float, and its exact value as compared
+        (computed once a candle: a cross reads it again at the next close, `Candles.memo`)."""
+        memo = candles.memo.get(bucket)
+        if memo is None:
+            memo = candles.memo[bucket] = {}
+        key = (spec, span)
+        if key in memo:
+            return memo[key]  # type: ignore[return-value]
         closes = candles.closes_until(bucket, span)
         v = indicators.value(*spec, closes)
-        return None if v is None else (v, indicators.exact(*spec, closes, v))
+        line = None if v is None else (v, indicators.exact(*spec, closes, v))
+        memo[key] = line
+        return line
 
 
-def _crossed(direction: str, fast: Fraction, slow: Fraction, margin: float) -> bool:
-    """A cross's condition, exactly: fast - slow > margin x slow (up; down: the other way)."""
-    gap = fast - slow if direction == "up" else slow - fast
-    return gap > Fraction(margin) * slow
+def _crossed(direction: str, fast: Fraction | float, slow: Fraction | float, margin: float) -> bool:
+    """A cross's condition, exactly: fast - slow > margin x slow (up; down: the other way).
+    Without a margin, a comparison (exact between floats and Fractions alike); with one, in
+    Fractions (a float's difference or product would round)."""
+    if margin == 0:
+        return fast > slow if direction == "up" else slow > fast
+    f, s = Fraction(fast), Fraction(slow)
+    gap = f - s if direction == "up" else s - f
+    return gap > Fraction(margin) * s
 
 
 def _surge(

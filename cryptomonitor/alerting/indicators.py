@@ -46,13 +46,14 @@ def sma(closes: Sequence[float], length: int) -> float | None:
     return math.fsum(closes[len(closes) - length :]) / length
 
 
-def exact(kind: str, length: int, closes: Sequence[float], value: float) -> Fraction:
-    """The indicator's `value` as the rules compare it: an SMA (and a close) exactly, the mean
-    of the closes' exact binary values (a close often equals the mean of its neighbours in
-    decimal: which side a rounded float lands on must not decide a cross); an EMA or an RSI,
-    a recursion of roundings, as the float it is."""
+def exact(kind: str, length: int, closes: Sequence[float], value: float) -> Fraction | float:
+    """The indicator's `value` as the rules compare it: an SMA exactly, the mean of the
+    closes' exact binary values (a close often equals the mean of its neighbours in decimal:
+    which side a rounded float lands on must not decide a cross); a close, an EMA or an RSI (a
+    recursion of roundings) as the float it is, which is its exact value (Python compares a
+    float and a Fraction exactly)."""
     if kind != "sma":
-        return Fraction(value)
+        return value
     numerators, shift = [], 0
     for close in closes[len(closes) - length :]:
         n, d = close.as_integer_ratio()  # d: a power of two

@@ -3,7 +3,7 @@
 Each symbol keeps the ticks of its longest window in compact arrays (integer microseconds, so
 the window edges are exact) with running sums per window: a new tick in time order costs O(1)
 amortized, whatever the window holds. A series built with ``squares`` also keeps exact sums
-of the squares, for the sample variance of each window (`Series.spreads`: the z-score); one
+of the squares, for the sample variance of each window (`Series.spread`: the z-score); one
 built with ``traded`` also keeps each tick's traded volume and its sums (`Series.traded_sums`:
 the volume surge). The sums
 are EXACT (every double is a whole multiple of
@@ -45,8 +45,6 @@ class _Window:
 
 
 Stats = tuple[float | None, int, float | None, int]
-#: Per window: the sample variance of the price and of the volume (None below two values).
-Spread = tuple[float | None, float | None]
 
 
 def variance(total: int, squares: int, n: int, k: int) -> float | None:
@@ -66,9 +64,9 @@ class Series:
 
     __slots__ = (
         "candles",
+        "held_units",
         "price_k",
         "prices",
-        "spreads",
         "squares",
         "times",
         "traded",
@@ -89,8 +87,9 @@ class Series:
         self.price_k = 0
         self.volume_k = 0
         self.squares = squares
-        #: With `squares`: per window, the variances of the last `stats` call's windows.
-        self.spreads: list[Spread] = []
+        #: The newest tick's price and volume in the units of the sums (None: no volume), as
+        #: `advance` added them: `spread` takes them out again.
+        self.held_units: tuple[int, int | None] = (0, None)
         self.traded = traded
         self.traded_volumes = array("d")  # with `traded`: NaN where the tick has none
         self.traded_k = 0
@@ -151,7 +150,22 @@ class Series:
 
         `t` must be newer than every tick held (see `stats_at` for older ones).
         """
+        self._evict(t)
         out = []
+        for w in self.windows:
+            pn, vn = w.price_n, w.volume_n
+            out.append(
+                (
+                    w.price_sum / (pn << self.price_k) if pn else None,
+                    pn,
+                    w.volume_sum / (vn << self.volume_k) if vn else None,
+                    vn,
+                )
+            )
+        return out
+
+    def _evict(self, t: int) -> None:
+        """Take the ticks before ``t - W`` out of each window W's sums."""
         times, prices, volumes = self.times, self.prices, self.volumes
         n = len(times)
         squares, traded = self.squares, self.traded
@@ -186,29 +200,38 @@ class Series:
                     w.lo = lo
                 except OverflowError:  # units too fine for a float: the slow exact way
                     self._recompute(w, bisect.bisect_left(times, cut))
-            pn, vn = w.price_n, w.volume_n  # the means, as `mean` (inline: this runs per tick)
-            out.append(
-                (
-                    w.price_sum / (pn << self.price_k) if pn else None,
-                    pn,
-                    w.volume_sum / (vn << self.volume_k) if vn else None,
-                    vn,
-                )
-            )
-        if squares or traded:
+        if traded:
             self._keep_extras()
-        return out
+
+    def mean(self, i: int, is_price: bool) -> tuple[float | None, int]:
+        """After `advance`: the average price (or volume) in window `i` and its samples, as
+        `stats` saw them before the tick it held (the sums now less that tick's terms: the
+        same exact quotient, computed only for the windows a rule reads)."""
+        w = self.windows[i]
+        p, q = self.held_units
+        if is_price:
+            n = w.price_n - 1
+            return ((w.price_sum - p) / (n << self.price_k) if n else None), n
+        if q is None:
+            n = w.volume_n
+            return (w.volume_sum / (n << self.volume_k) if n else None), n
+        n = w.volume_n - 1
+        return ((w.volume_sum - q) / (n << self.volume_k) if n else None), n
+
+    def spread(self, i: int, is_price: bool) -> float | None:
+        """After `advance`: the sample variance of the price (or volume) in window `i` as its
+        `stats` saw it, before the tick it held: the sums now less that tick's terms, exactly
+        (so only the windows a rule reads are computed, with the digits of any other way)."""
+        w = self.windows[i]
+        p, q = self.held_units
+        if is_price:
+            return variance(w.price_sum - p, w.price_sq - p * p, w.price_n - 1, self.price_k)
+        if q is None:
+            return variance(w.volume_sum, w.volume_sq, w.volume_n, self.volume_k)
+        return variance(w.volume_sum - q, w.volume_sq - q * q, w.volume_n - 1, self.volume_k)
 
     def _keep_extras(self) -> None:
-        """After `stats`: the windows' variances (`squares`) and traded sums (`traded`)."""
-        if self.squares:
-            self.spreads = [
-                (
-                    variance(w.price_sum, w.price_sq, w.price_n, self.price_k),
-                    variance(w.volume_sum, w.volume_sq, w.volume_n, self.volume_k),
-                )
-                for w in self.windows
-            ]
+        """After `stats`: the windows' traded sums (`traded`)."""
         if self.traded:
             # exact, in units of 2**-traded_k_at_stats (the tick `advance` holds next may grow
             # the series' units)
@@ -265,11 +288,12 @@ class Series:
 
     def advance(
         self, t: int, price: float, volume: float | None, traded: float | None = None
-    ) -> list[Stats]:
-        """`stats(t)`, then hold the tick, which must be newer than every held one (the
-        common case, written out for speed: this runs for every tick). `traded`: its traded
-        volume, held by a series that keeps them."""
-        out = self.stats(t)
+    ) -> None:
+        """Hold the tick, which must be newer than every held one, after taking what is
+        older than each window out of it (the common case, written out for speed: this runs
+        for every tick): `mean` and `spread` then give each window's figures as they were
+        before it. `traded`: its traded volume, held by a series that keeps them."""
+        self._evict(t)
         if self.traded:
             self._hold_traded(traded)
         times, prices, volumes = self.times, self.prices, self.volumes
@@ -292,6 +316,7 @@ class Series:
             p, q = exact.units(price, pk), exact.units(volume, vk) if volume is not None else 0
         first = len(times)
         squares = self.squares
+        self.held_units = (p, q if volume is not None else None)
         for w in self.windows:
             w.price_sum += p
             w.price_n += 1
@@ -310,7 +335,6 @@ class Series:
                 del self.traded_volumes[:first]
             for w in self.windows:
                 w.lo -= first
-        return out
 
     def _hold_traded(self, traded: float | None) -> None:
         """Append a tick's traded volume and add it to every window's sum (before the tick's
