@@ -22,7 +22,13 @@ from __future__ import annotations
 
 import bisect
 from array import array
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
+from fractions import Fraction
+
+#: An indicator at a candle's close, as the engine memoizes it: its float and its exact value
+#: (None: too few candles), keyed by ((kind, length), the closes it reads).
+Line = tuple[float, Fraction | float] | None
+LineKey = tuple[tuple[str, int], int]
 
 
 class Candles:
@@ -39,7 +45,7 @@ class Candles:
         self.closes = array("d")  # the price of that tick
         #: Values computed from the closes up to a closed candle: {bucket: {key: value}},
         #: for the last two closed candles at most.
-        self.memo: dict[int, dict[Hashable, object]] = {}
+        self.memo: dict[int, dict[LineKey, Line]] = {}
 
     @classmethod
     def loaded(

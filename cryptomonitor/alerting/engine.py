@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from fractions import Fraction
 
 from cryptomonitor.alerting import cache, episodes, indicators
-from cryptomonitor.alerting.candles import Candles
+from cryptomonitor.alerting.candles import Candles, Line
 from cryptomonitor.alerting.episodes import Reading
 from cryptomonitor.alerting.rules import Rule, evaluation_order
 from cryptomonitor.alerting.windows import Series
@@ -317,9 +317,7 @@ class AlertEngine:
         )
 
     @staticmethod
-    def _line(
-        spec: tuple[str, int], candles: Candles, bucket: int, span: int
-    ) -> tuple[float, Fraction | float] | None:
+    def _line(spec: tuple[str, int], candles: Candles, bucket: int, span: int) -> Line:
         """An indicator at a candle's close: its float, and its exact value as compared
         (computed once a candle: a cross reads it again at the next close, `Candles.memo`)."""
         memo = candles.memo.get(bucket)
@@ -327,7 +325,7 @@ class AlertEngine:
             memo = candles.memo[bucket] = {}
         key = (spec, span)
         if key in memo:
-            return memo[key]  # type: ignore[return-value]
+            return memo[key]
         closes = candles.closes_until(bucket, span)
         v = indicators.value(*spec, closes)
         line = None if v is None else (v, indicators.exact(*spec, closes, v))

@@ -87,9 +87,10 @@ class Series:
         self.price_k = 0
         self.volume_k = 0
         self.squares = squares
-        #: The newest tick's price and volume in the units of the sums (None: no volume), as
-        #: `advance` added them: `spread` takes them out again.
-        self.held_units: tuple[int, int | None] = (0, None)
+        #: The newest tick's terms as `advance` added them to every window: its price and
+        #: volume in the units of the sums, and the volume samples it added (0: no volume);
+        #: `mean` and `spread` take them out again.
+        self.held_units: tuple[int, int, int] = (0, 0, 0)
         self.traded = traded
         self.traded_volumes = array("d")  # with `traded`: NaN where the tick has none
         self.traded_k = 0
@@ -151,18 +152,16 @@ class Series:
         `t` must be newer than every tick held (see `stats_at` for older ones).
         """
         self._evict(t)
-        out = []
-        for w in self.windows:
-            pn, vn = w.price_n, w.volume_n
-            out.append(
-                (
-                    w.price_sum / (pn << self.price_k) if pn else None,
-                    pn,
-                    w.volume_sum / (vn << self.volume_k) if vn else None,
-                    vn,
-                )
+        pk, vk = self.price_k, self.volume_k
+        return [
+            (
+                exact.mean(w.price_sum, w.price_n, pk),
+                w.price_n,
+                exact.mean(w.volume_sum, w.volume_n, vk),
+                w.volume_n,
             )
-        return out
+            for w in self.windows
+        ]
 
     def _evict(self, t: int) -> None:
         """Take the ticks before ``t - W`` out of each window W's sums."""
@@ -208,30 +207,23 @@ class Series:
         `stats` saw them before the tick it held (the sums now less that tick's terms: the
         same exact quotient, computed only for the windows a rule reads)."""
         w = self.windows[i]
-        p, q = self.held_units
+        p, q, m = self.held_units
         if is_price:
-            n = w.price_n - 1
-            return ((w.price_sum - p) / (n << self.price_k) if n else None), n
-        if q is None:
-            n = w.volume_n
-            return (w.volume_sum / (n << self.volume_k) if n else None), n
-        n = w.volume_n - 1
-        return ((w.volume_sum - q) / (n << self.volume_k) if n else None), n
+            return exact.mean(w.price_sum - p, w.price_n - 1, self.price_k), w.price_n - 1
+        return exact.mean(w.volume_sum - q, w.volume_n - m, self.volume_k), w.volume_n - m
 
     def spread(self, i: int, is_price: bool) -> float | None:
         """After `advance`: the sample variance of the price (or volume) in window `i` as its
         `stats` saw it, before the tick it held: the sums now less that tick's terms, exactly
         (so only the windows a rule reads are computed, with the digits of any other way)."""
         w = self.windows[i]
-        p, q = self.held_units
+        p, q, m = self.held_units
         if is_price:
             return variance(w.price_sum - p, w.price_sq - p * p, w.price_n - 1, self.price_k)
-        if q is None:
-            return variance(w.volume_sum, w.volume_sq, w.volume_n, self.volume_k)
-        return variance(w.volume_sum - q, w.volume_sq - q * q, w.volume_n - 1, self.volume_k)
+        return variance(w.volume_sum - q, w.volume_sq - q * q, w.volume_n - m, self.volume_k)
 
     def _keep_extras(self) -> None:
-        """After `stats`: the windows' traded sums (`traded`)."""
+        """After `_evict`: the windows' traded sums (`traded`)."""
         if self.traded:
             # exact, in units of 2**-traded_k_at_stats (the tick `advance` holds next may grow
             # the series' units)
@@ -316,7 +308,7 @@ class Series:
             p, q = exact.units(price, pk), exact.units(volume, vk) if volume is not None else 0
         first = len(times)
         squares = self.squares
-        self.held_units = (p, q if volume is not None else None)
+        self.held_units = (p, q, 0 if volume is None else 1)
         for w in self.windows:
             w.price_sum += p
             w.price_n += 1
