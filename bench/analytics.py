@@ -77,20 +77,38 @@ def server(args: argparse.Namespace) -> Iterator[str]:
     if args.dsn:
         yield args.dsn
         return
-    with cluster.local_cluster(pathlib.Path(args.local_cluster)) as url:
+    with cluster.local_cluster(pathlib.Path(args.local_cluster), args.durable) as url:
         yield url
 
 
+def describe(conn: psycopg.Connection) -> str:
+    """The server, the schema's flavour and the durability settings a run had: every bench
+    prints it, since each figure means little without them."""
+    settings = dict(
+        conn.execute(  # type: ignore[arg-type]
+            "SELECT name, setting FROM pg_settings"
+            " WHERE name IN ('server_version', 'fsync', 'synchronous_commit', 'full_page_writes')"
+        ).fetchall()
+    )
+    return (
+        f"server: PostgreSQL {settings['server_version']}, flavour "
+        f"{migrations.current_flavour(conn)}; fsync {settings['fsync']}, synchronous_commit "
+        f"{settings['synchronous_commit']}, full_page_writes {settings['full_page_writes']}"
+    )
+
+
 @contextlib.contextmanager
-def bench_database(server_url: str) -> Iterator[str]:
-    """A fresh, migrated database for the benchmark on that server, dropped afterwards."""
+def bench_database(server_url: str, timescaledb: str = "auto") -> Iterator[str]:
+    """A fresh, migrated database for the benchmark on that server, dropped afterwards;
+    `timescaledb` as `migrations.migrate` takes it (``off``: plain PostgreSQL's flavour on a
+    server that has the extension)."""
     with psycopg.connect(server_url, autocommit=True) as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
         admin.execute(f"CREATE DATABASE {BENCH_DB}")
     url = psycopg.conninfo.make_conninfo(server_url, dbname=BENCH_DB)
     try:
         with psycopg.connect(url, autocommit=True) as conn:
-            migrations.migrate(conn)
+            migrations.migrate(conn, timescaledb)
         yield url
     finally:
         with psycopg.connect(server_url, autocommit=True) as admin:
@@ -106,6 +124,17 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="BINDIR",
         help="start a throwaway cluster with these PostgreSQL binaries",
     )
+    parser.add_argument(
+        "--durable",
+        action="store_true",
+        help="with --local-cluster: PostgreSQL's default durability (fsync on), not fsync off",
+    )
+    parser.add_argument(
+        "--timescaledb",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="the schema's flavour: TimescaleDB where the server has it (auto), or not (off)",
+    )
 
 
 def main() -> None:
@@ -116,14 +145,13 @@ def main() -> None:
     parser.add_argument("--step", type=int, default=1, help="seconds between ticks")
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    with server(args) as url, bench_database(url) as bench_url:
+    with server(args) as url, bench_database(url, args.timescaledb) as bench_url:
         run(bench_url, args)
 
 
 def run(url: str, args: argparse.Namespace) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         flavour = migrations.current_flavour(conn)
-        version = conn.execute("SHOW server_version").fetchone()
         started = time.perf_counter()
         rows = load(conn, args.symbols, args.days, args.step)
         loaded = time.perf_counter() - started
@@ -134,7 +162,7 @@ def run(url: str, args: argparse.Namespace) -> None:
                 conn.execute(f"CALL refresh_continuous_aggregate('{view}', NULL, NULL)")
             refreshed = time.perf_counter() - started
         conn.execute("VACUUM ANALYZE")
-        print(f"server: PostgreSQL {version[0] if version else '?'}, flavour {flavour}")
+        print(describe(conn))
         print(
             f"data: {rows:,} ticks = {args.symbols} symbols x {args.days} days every "
             f"{args.step} s; generated in {loaded:.1f} s"

@@ -115,7 +115,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=20.0, help="per endpoint")
     args = parser.parse_args()
-    with server(args) as admin_url, bench_database(admin_url) as url:
+    with server(args) as admin_url, bench_database(admin_url, args.timescaledb) as url:
         with psycopg.connect(url, autocommit=True) as conn:
             flavour = migrations.current_flavour(conn)
             started = time.perf_counter()

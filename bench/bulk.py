@@ -30,10 +30,9 @@ from collections.abc import Sequence
 
 import psycopg
 
-from bench.analytics import add_server_arguments, bench_database, server
+from bench.analytics import add_server_arguments, bench_database, describe, server
 from cryptomonitor import config
 from cryptomonitor.commands import replay
-from cryptomonitor.db import migrations
 from cryptomonitor.sources import barfiles
 
 
@@ -68,8 +67,7 @@ def timed_copy(url: str, table: str, rows: Sequence[tuple[object, ...]]) -> floa
 
 def run(url: str, args: argparse.Namespace) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
-        flavour = migrations.current_flavour(conn)
-        version = conn.execute("SHOW server_version").fetchone()
+        described = describe(conn)
     end = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
     with tempfile.TemporaryDirectory() as tmp:
         files = [pathlib.Path(tmp) / f"sym{i}.csv" for i in range(args.symbols)]
@@ -98,7 +96,7 @@ def run(url: str, args: argparse.Namespace) -> None:
         conn.execute("TRUNCATE ticks")
     raw = timed_copy(url, "ticks_raw", rows)
     into_ticks = timed_copy(url, "ticks", rows)
-    print(f"server: PostgreSQL {version[0] if version else '?'}, flavour {flavour}")
+    print(described)
     print(f"data: {args.symbols} files x {args.days} days of 1-minute bars = {len(rows):,} ticks")
     print(f"{'path':<34} {'seconds':>8} {'ticks/s':>10} {'vs raw COPY':>12}")
     for name, seconds in (
@@ -118,7 +116,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=3, help="files replayed at once (--jobs)")
     parser.add_argument("--batch", type=int, default=5000, help="ticks a transaction (--batch)")
     args = parser.parse_args()
-    with server(args) as url, bench_database(url) as bench_url:
+    with server(args) as url, bench_database(url, args.timescaledb) as bench_url:
         run(bench_url, args)
 
 

@@ -1,7 +1,8 @@
 """A throwaway local PostgreSQL cluster for a benchmark run (``--local-cluster BINDIR``).
 
 initdb into a temporary directory, listen on 127.0.0.1 only, durability off (``fsync = off``:
-every figure is a floor, see docs/benchmarks.md), TimescaleDB preloaded when BINDIR's
+every figure is a floor, see docs/benchmarks.md; ``--durable``: PostgreSQL's defaults, fsync
+and synchronous commit on), TimescaleDB preloaded when BINDIR's
 installation has it; stopped and deleted at the end. As root, the server runs as ``postgres``
 (initdb refuses root).
 """
@@ -40,8 +41,9 @@ def _has_timescaledb(bindir: pathlib.Path) -> bool:
 
 
 @contextlib.contextmanager
-def local_cluster(bindir: pathlib.Path) -> Iterator[str]:
-    """The URL of a fresh cluster's ``postgres`` database (superuser ``postgres``, trust)."""
+def local_cluster(bindir: pathlib.Path, durable: bool = False) -> Iterator[str]:
+    """The URL of a fresh cluster's ``postgres`` database (superuser ``postgres``, trust);
+    `durable`: with PostgreSQL's default durability (fsync, synchronous commit, full pages)."""
     base = pathlib.Path(tempfile.mkdtemp(prefix="cryptomonitor-bench-pg-"))
     datadir = base / "data"
     if os.geteuid() == 0:
@@ -71,9 +73,11 @@ def local_cluster(bindir: pathlib.Path) -> Iterator[str]:
             "listen_addresses = '127.0.0.1'",
             f"port = {port}",
             f"unix_socket_directories = '{base}'",
-            "fsync = off",
-            "synchronous_commit = off",
-            "full_page_writes = off",
+            *(
+                ()
+                if durable
+                else ("fsync = off", "synchronous_commit = off", "full_page_writes = off")
+            ),
             "max_connections = 200",
             "shared_buffers = 256MB",
         ]

@@ -85,7 +85,7 @@ def main() -> None:
     batches = chunks(ticks, args.batch)
     with (
         server(args) as url,
-        bench_database(url) as bench_url,
+        bench_database(url, args.timescaledb) as bench_url,
         psycopg.connect(bench_url, autocommit=True) as conn,
     ):
 

@@ -54,7 +54,7 @@ from typing import Any
 
 import psycopg
 
-from bench.analytics import add_server_arguments, bench_database, server
+from bench.analytics import add_server_arguments, bench_database, describe, server
 from bench.bulk import timed_copy
 from cryptomonitor.alerting import alertfile
 from cryptomonitor.alerting import rules as rulebook
@@ -287,17 +287,14 @@ def main() -> None:
         seconds = max(10, args.ticks // args.child)
         print(json.dumps(child(args.dsn, args.child, seconds, args.history)))
         return
-    with server(args) as url, bench_database(url) as bench_url:
+    with server(args) as url, bench_database(url, args.timescaledb) as bench_url:
         report(bench_url, args)
 
 
 def report(url: str, args: argparse.Namespace) -> None:
     with psycopg.connect(url) as conn:
-        version = conn.execute("SHOW server_version").fetchone()
-    print(
-        f"server: PostgreSQL {version[0] if version else '?'}; {args.history} s of 1-second "
-        f"history per symbol; a poll per simulated second"
-    )
+        print(describe(conn))
+    print(f"{args.history} s of 1-second history per symbol; a poll per simulated second")
     print(
         f"{'N':>6} {'rules':>16} {'flavour':>11} {'ticks':>7} {'pipeline':>10} {'bulk':>10} "
         f"{'general':>10} "

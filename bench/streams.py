@@ -4,8 +4,8 @@ A local WebSocket server (127.0.0.1) plays Binance's combined stream: after the 
 MINUTES closed ``kline_1m`` frames for each of N symbols, as fast as the socket takes them.
 The real source (`StreamSource` with `BinanceKlines`: its socket thread, parsing, four ticks a
 kline, the bounded buffer) feeds the real pipeline (`run`'s lines-first writer, the default
-alert rules, alert lines fsynced), polled in a loop with no sleep, until every kline is stored
-or a deadline passes. Printed, in one run on one server:
+alert rules or ``--rules FILE``, alert lines fsynced), polled in a loop with no sleep, until
+every kline is stored or a deadline passes. Printed, in one run on one server:
 
 - frames (klines) a second and ticks a second through the whole path, and the buffer's drops
   (counted, never silent: a slow writer drops the oldest);
@@ -15,6 +15,8 @@ or a deadline passes. Printed, in one run on one server:
 Run by hand, never in the test suite:
 
     .venv/bin/python -m bench.streams --local-cluster /usr/lib/postgresql/15/bin --symbols 1000
+    .venv/bin/python -m bench.streams --local-cluster /usr/lib/postgresql/15/bin \
+        --rules bench/rules_20.toml --timescaledb off     # twenty rules, plain PostgreSQL
 """
 
 from __future__ import annotations
@@ -31,11 +33,11 @@ from collections.abc import Iterator
 import psycopg
 from websockets.sync.server import ServerConnection, serve
 
-from bench.analytics import add_server_arguments, bench_database, server
+from bench.analytics import add_server_arguments, bench_database, describe, server
 from bench.bulk import timed_copy
 from cryptomonitor.alerting import alertfile
-from cryptomonitor.alerting.rules import DEFAULT_RULES
-from cryptomonitor.db import database, migrations
+from cryptomonitor.alerting import rules as rulebook
+from cryptomonitor.db import database
 from cryptomonitor.ingest import writer
 from cryptomonitor.ingest.pipeline import Pipeline
 from cryptomonitor.models import Tick
@@ -100,16 +102,16 @@ def stream_server(payload: list[str]) -> Iterator[str]:
 
 
 def run(url: str, args: argparse.Namespace) -> None:
+    rules = rulebook.load(args.rules)  # None: the four defaults
     symbols = [f"s{i:05d}usdt" for i in range(args.symbols)]
     start_ms = (int(time.time()) // 60 - args.minutes - 5) * 60_000
     payload = frames(symbols, args.minutes, start_ms)
     with psycopg.connect(url, autocommit=True) as conn:
-        version = conn.execute("SHOW server_version").fetchone()
-        flavour = migrations.current_flavour(conn)
+        described = describe(conn)
     with tempfile.TemporaryDirectory() as tmp, stream_server(payload) as ws_url:
         pipeline = Pipeline(
             database.Database(url),
-            writer.BatchWriter(DEFAULT_RULES, 3600.0),
+            writer.BatchWriter(rules, 3600.0),
             alertfile.AlertFile(pathlib.Path(tmp) / "a"),
             lines_first=True,
         )
@@ -139,10 +141,11 @@ def run(url: str, args: argparse.Namespace) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("CREATE TABLE ticks_raw (LIKE ticks INCLUDING ALL)")
     raw = timed_copy(url, "ticks_raw", rows)
-    print(f"server: PostgreSQL {version[0] if version else '?'}, flavour {flavour}")
+    print(described)
     print(
         f"stream: {len(payload):,} closed klines = {args.symbols} symbols x {args.minutes} "
-        f"minutes, {expected:,} ticks; buffer bound {args.buffer:,} ticks"
+        f"minutes, {expected:,} ticks; buffer bound {args.buffer:,} ticks; "
+        f"{len(rules)} rules ({args.rules or 'the defaults'})"
     )
     print(
         f"binance-ws -> pipeline (alerts on): {stored:,} ticks in {elapsed:.2f} s = "
@@ -174,8 +177,11 @@ def main() -> None:
         help="the stream buffer's bound in ticks (CRYPTOMONITOR_STREAM_BUFFER_MAX)",
     )
     parser.add_argument("--deadline", type=float, default=300.0)
+    parser.add_argument(
+        "--rules", type=pathlib.Path, default=None, help="a rules file (default: the four)"
+    )
     args = parser.parse_args()
-    with server(args) as url, bench_database(url) as bench_url:
+    with server(args) as url, bench_database(url, args.timescaledb) as bench_url:
         run(bench_url, args)
 
 

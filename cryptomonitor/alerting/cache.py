@@ -22,7 +22,9 @@ read, and is the only caller. Per batch, in this order:
 
 It changes only inside the transaction that stores the ticks: if that transaction fails, the
 writer calls ``forget(symbols)`` for every symbol of the batch, and they are loaded again on
-next sight. Without windows (no rule) it caches nothing: ``active`` is False.
+next sight. Built without windows it caches nothing (``active`` is False); the engine always
+gives it one, 1 us long even without rules, so it keeps each symbol's newest tick and proves
+batches new whatever the rules.
 """
 
 from __future__ import annotations

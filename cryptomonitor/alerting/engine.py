@@ -93,8 +93,10 @@ class AlertEngine:
         self.lengths = sorted(
             {round(length * MICROS_PER_SECOND) for r in self.rules for length in r.lengths}
         )
-        if self.rules and not self.lengths:  # levels only: no history needed, but the cache
-            self.lengths = [1]  # keeps each symbol's newest tick (1 us), and is active
+        if not self.lengths:  # levels only, or no rule: no history needed, but the cache
+            # keeps each symbol's newest tick (1 us) and is active: it proves a batch new
+            # (the fast path) whatever the rules
+            self.lengths = [1]
         #: Whether the windows keep sums of squares (a z-score or a Bollinger band needs them).
         self.squares = any(r.spread for r in self.rules)
         #: The candles the indicator rules read: (interval, closed candles kept), in us.
@@ -166,6 +168,7 @@ class AlertEngine:
         judges nothing: its successors were judged without it.
         """
         if not self.rules:
+            known.hold(ticks)  # the newest of each symbol: what proves the next batch new
             return NOTHING
         if (
             (self.squares and not known.squares)
@@ -220,11 +223,10 @@ class AlertEngine:
                     if reading is None or reading.samples is None or reading.samples < min_samples:
                         continue
                     value, delta, scale = reading.value, reading.delta, reading.scale
-                elif kind == _COMBINED:
+                elif kind == _COMBINED:  # its Reading (the members firing) once it steps
                     firing = [m for m in rule.of if (st := states.get(m)) and st.firing]
                     value = delta = float(len(firing))
                     scale = 1.0
-                    reading = Reading(value, delta, scale, detail=",".join(firing))
                 elif value is None:
                     continue  # no value: this tick decides nothing for the rule
                 elif kind in (_LEVEL, _BAND):
@@ -257,7 +259,8 @@ class AlertEngine:
                 ):
                     continue  # quiet, and it was: nothing to record
                 if reading is None:
-                    reading = Reading(value, delta, scale, ref, samples, spread)
+                    detail = ",".join(firing) if kind == _COMBINED else None
+                    reading = Reading(value, delta, scale, ref, samples, spread, detail)
                 after, event = step(rule, symbol, at, reading, state, repeat)
                 if after is None or after is state:
                     continue  # no change (firing, not yet due to repeat): nothing to store

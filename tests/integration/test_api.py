@@ -246,9 +246,16 @@ def test_any_two_times_make_a_period(client: TestClient, data: dict, path: str) 
     assert future["to"] == "2999-01-01T00:00:00Z"
 
 
-def test_candles_not_whole_in_the_period_are_partial(client: TestClient, data: dict) -> None:
+def test_candles_not_whole_in_the_period_are_partial(
+    client: TestClient, data: dict, conn: psycopg.Connection, flavour: str
+) -> None:
     """The default 24 hours start inside an hour and a day: those first candles hold ticks
     from before `from`; the current hour and day are still open."""
+    # The fixture's newest tick is 90 s old: run just after an hour began, it lies in the
+    # hour before, which is whole by now. A tick of this instant keeps the current hour in.
+    newest = conn.execute("SELECT now()").fetchone()[0]  # type: ignore[index]
+    oracle.copy_ticks(conn, "bitcoin", [(newest, data["bitcoin"][-1][1], 1.0)])
+    oracle.refresh(conn, flavour)
     now = dt.datetime.now(dt.UTC)
     for interval, width in (("1h", dt.timedelta(hours=1)), ("1d", dt.timedelta(days=1))):
         body = client.get("/metrics/bitcoin", params={"interval": interval}).json()

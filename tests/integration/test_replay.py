@@ -67,6 +67,9 @@ threshold = 1.2
 min_samples = 10
 """
 REPEAT = 1800.0
+# The recorded days are from 2025: on TimescaleDB the default 365-day retention would refuse
+# them (tests/e2e/test_replay_shift.py checks that refusal); these tests replay them as dated.
+KEEP_TICKS = {"CRYPTOMONITOR_TICKS_RETENTION": "off"}
 
 
 def oracle_alerts(ticks, rules) -> list[tuple[str, str, str, float, float, int]]:
@@ -113,6 +116,7 @@ def replay_and_compare(
     settings = config.load(
         {
             "DATABASE_URL": db_url,
+            **KEEP_TICKS,
             "CRYPTOMONITOR_RULES_FILE": str(rules_file),
             "CRYPTOMONITOR_ALERTS_FILE": str(alerts_file),
             "CRYPTOMONITOR_ALERT_REPEAT_INTERVAL": str(REPEAT),
@@ -251,6 +255,7 @@ def test_files_replayed_in_parallel_give_what_one_by_one_gives(
             config.load(
                 {
                     "DATABASE_URL": one_by_one_url,
+                    **KEEP_TICKS,
                     "CRYPTOMONITOR_ALERTS_FILE": str(tmp_path / "one.txt"),
                     "CRYPTOMONITOR_RULES_FILE": str(rules_file),
                 }
@@ -265,6 +270,7 @@ def test_files_replayed_in_parallel_give_what_one_by_one_gives(
         config.load(
             {
                 "DATABASE_URL": db_url,
+                **KEEP_TICKS,
                 "CRYPTOMONITOR_ALERTS_FILE": str(alerts_file),
                 "CRYPTOMONITOR_RULES_FILE": str(rules_file),
             }
@@ -287,7 +293,11 @@ def test_a_bad_file_among_parallel_replays_is_named_and_the_others_stored(
     bad = tmp_path / "bad.csv"
     bad.write_text("time,open\n")
     settings = config.load(
-        {"DATABASE_URL": db_url, "CRYPTOMONITOR_ALERTS_FILE": str(tmp_path / "a.txt")}
+        {
+            "DATABASE_URL": db_url,
+            **KEEP_TICKS,
+            "CRYPTOMONITOR_ALERTS_FILE": str(tmp_path / "a.txt"),
+        }
     )
     with pytest.raises(ReplayError, match=r"bad\.csv.*header must be") as failure:
         replay.replay_files(
@@ -308,7 +318,11 @@ def test_stopping_parallel_replays_stops_every_worker_and_keeps_what_they_read(
     stores what it read and ends; nothing is reported as failed."""
     files = _day_slices(tmp_path, 2)
     settings = config.load(
-        {"DATABASE_URL": db_url, "CRYPTOMONITOR_ALERTS_FILE": str(tmp_path / "a.txt")}
+        {
+            "DATABASE_URL": db_url,
+            **KEEP_TICKS,
+            "CRYPTOMONITOR_ALERTS_FILE": str(tmp_path / "a.txt"),
+        }
     )
     stop = threading.Event()
     done: list[replay.ReplaySummary] = []

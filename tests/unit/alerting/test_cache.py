@@ -56,12 +56,31 @@ def test_load_holds_the_windows_and_the_states_by_symbol_and_rule() -> None:
 
 
 def test_a_cache_without_windows_is_not_active_and_holds_nothing() -> None:
-    idle = cache.AlertCache(AlertEngine((), 3600.0).lengths)
+    idle = cache.AlertCache([])
     assert not idle.active
-    assert not idle.proves_new([tick(12, 1.0)])  # no rules, no cache
+    assert not idle.proves_new([tick(12, 1.0)])  # no window, no knowledge
     assert idle.newest_known([tick(12, 1.0)]) is None
     assert idle.checked([tick(12, 1.0)], touched=set()) is None
     assert idle.stale([tick(12, 1.0)]) == set()
+
+
+def test_without_rules_the_cache_still_proves_batches_new() -> None:
+    """No rule judges, but the cache keeps each symbol's newest tick: a batch of new ticks
+    takes the fast path (one COPY), and a tick seen before does not."""
+    engine = AlertEngine((), 3600.0)
+    known = engine.new_cache()
+    assert known.active
+    stored = tick(11, 1.0)
+    known.load(
+        cache.Missing(["bitcoin"], stored.time),
+        [cache.Recent("bitcoin", [micros(stored.time)], [stored.price], [1e3])],
+        [],
+    )
+    assert not known.proves_new([stored])  # stored already
+    assert known.proves_new([tick(12, 1.0)])
+    assert engine.judge(known, [tick(12, 1.0)]).events == []
+    assert known.series["bitcoin"].newest == micros(tick(12, 1.0).time)  # held, not judged
+    assert not known.proves_new([tick(12, 1.0)]) and known.proves_new([tick(13, 1.0)])
 
 
 def test_proves_new_only_what_the_cache_knows_for_sure() -> None:
