@@ -219,13 +219,14 @@ def copies(url: str, arrivals: Polls) -> dict[str, float]:
         started = time.perf_counter()
         for ticks in arrivals:
             with conn.transaction():
-                _copy(conn, "ticks", TICK_COLUMNS, [(*t[:5], t.volume) for t in ticks])
+                _copy(conn, "ticks", TICK_COLUMNS, ticks)  # a Tick is the row, in order
         out["ticks_per_arrival"] = len(rows) / (time.perf_counter() - started)
         conn.execute("DROP TABLE ticks_raw, trades_raw")
     return out
 
 
 def rule_sets(spec: str) -> list[tuple[str, tuple[rulebook.Rule, ...]]]:
+    """`--rules`: (label, rules) per comma-separated name: none, default, or a rules file."""
     out = []
     for name in spec.split(","):
         if name == "none":
