@@ -194,9 +194,7 @@ def copies(url: str, arrivals: Polls) -> dict[str, float]:
     (with what keeps its rollups on plain PostgreSQL, or the hypertable's chunks), and into
     ``ticks`` one statement and commit per arrival, as a poll arrives: the server's own cost
     of this shape of load, which no writer of ``ticks`` can beat."""
-    rows = [
-        (t.time, t.symbol, t.price, t.volume_24h, t.source, t.volume) for ts in arrivals for t in ts
-    ]
+    rows = [t for ts in arrivals for t in ts]  # a Tick is the row, in TICK_COLUMNS' order
     peer_rows = [  # the peer's columns are timestamps without time zone, in UTC
         (at, at, "BINANCE", symbol, "buy", volume or 1.0, price, str(n))
         for n, (time_, symbol, price, _, _, volume) in enumerate(rows)
@@ -219,7 +217,7 @@ def copies(url: str, arrivals: Polls) -> dict[str, float]:
         started = time.perf_counter()
         for ticks in arrivals:
             with conn.transaction():
-                _copy(conn, "ticks", TICK_COLUMNS, ticks)  # a Tick is the row, in order
+                _copy(conn, "ticks", TICK_COLUMNS, ticks)
         out["ticks_per_arrival"] = len(rows) / (time.perf_counter() - started)
         conn.execute("DROP TABLE ticks_raw, trades_raw")
     return out
